@@ -1,0 +1,347 @@
+//! The outer archive: a `docker save`/`oci-archive` tar, an image directory, or stdin.
+//!
+//! A tar is indexed once (names → byte ranges, headers only); every blob is then read by offset.
+//! Writers emit entries in lexical order, so `blobs/…` come before `manifest.json` and a single
+//! forward pass could not know the layer order: the index avoids both a second pass and extraction.
+//! Stdin and compressed archives (`docker save | gzip`) are first spilled, decompressed, into an
+//! anonymous temporary file, because layers must be read by offset.
+
+mod blob;
+pub mod compression;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Seek, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub(crate) use blob::Backing;
+pub use blob::{BlobLoc, BlobReader};
+use compression::{Compression, Sniffed};
+
+use crate::error::{Error, Result};
+
+/// What the user asked to open.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A tar archive (possibly gzip/zstd compressed) or an image directory.
+    Path(PathBuf),
+    /// An archive streamed on standard input (`docker save img | layerscope -`).
+    Stdin,
+    /// An archive already in memory, with a name for messages.
+    Bytes {
+        /// Name shown in messages and reports.
+        name: String,
+        /// The archive bytes.
+        bytes: Arc<[u8]>,
+    },
+}
+
+impl Input {
+    /// `-` means stdin; anything else is a path.
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" { Input::Stdin } else { Input::Path(PathBuf::from(arg)) }
+    }
+
+    /// How the input is named in messages and reports.
+    pub fn display_name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "<stdin>".to_string(),
+            Input::Bytes { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// Longest chain of symlink entries followed inside an archive.
+const MAX_LINK_DEPTH: usize = 16;
+
+/// An opened input: named entries that can be read by offset.
+#[derive(Debug)]
+pub struct Archive {
+    display: String,
+    kind: Kind,
+    /// Set when the input itself was compressed and had to be inflated first.
+    pub outer_compression: Option<Compression>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Tar {
+        backing: Backing,
+        entries: HashMap<String, TarEntry>,
+        /// Entry names in archive order (for messages about unknown archives).
+        order: Vec<String>,
+    },
+    Dir {
+        root: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum TarEntry {
+    Data {
+        offset: u64,
+        len: u64,
+    },
+    /// A symlink or hard link entry, already resolved to an absolute archive name.
+    Link(String),
+}
+
+impl Archive {
+    /// Open and index `input`.
+    pub fn open(input: &Input) -> Result<Archive> {
+        let display = input.display_name();
+        match input {
+            Input::Path(path) => {
+                let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+                if meta.is_dir() {
+                    return Ok(Archive { display, kind: Kind::Dir { root: path.clone() }, outer_compression: None });
+                }
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let mut head = vec![0u8; 512];
+                let n = read_up_to(&file, &mut head).map_err(|e| Error::io(path, e))?;
+                head.truncate(n);
+                match compression::sniff(&head) {
+                    Sniffed::Layer(Compression::Gzip | Compression::Zstd) => {
+                        let (file, c) = spill(BufReader::new(file), &display)?;
+                        Archive::index_tar(display, Backing::File(Arc::new(file)), Some(c))
+                    }
+                    _ => {
+                        check_tar_head(&display, &head)?;
+                        Archive::index_tar(display, Backing::File(Arc::new(file)), None)
+                    }
+                }
+            }
+            Input::Stdin => {
+                let (file, c) = spill(BufReader::with_capacity(1 << 20, io::stdin().lock()), &display)?;
+                let outer = (c != Compression::None).then_some(c);
+                Archive::index_tar(display, Backing::File(Arc::new(file)), outer)
+            }
+            Input::Bytes { bytes, .. } => match compression::sniff(&bytes[..bytes.len().min(512)]) {
+                Sniffed::Layer(c @ (Compression::Gzip | Compression::Zstd)) => {
+                    let (file, _) = spill(io::Cursor::new(&bytes[..]), &display)?;
+                    Archive::index_tar(display, Backing::File(Arc::new(file)), Some(c))
+                }
+                _ => {
+                    check_tar_head(&display, &bytes[..bytes.len().min(512)])?;
+                    Archive::index_tar(display, Backing::Memory(bytes.clone()), None)
+                }
+            },
+        }
+    }
+
+    fn index_tar(display: String, backing: Backing, outer: Option<Compression>) -> Result<Archive> {
+        let total = backing.len().map_err(|e| Error::read(&display, e))?;
+        let reader = BlobLoc::region(backing.clone(), 0, total).open().map_err(|e| Error::read(&display, e))?;
+        let mut tar = tar::Archive::new(BufReader::with_capacity(64 * 1024, reader));
+        let mut entries = HashMap::new();
+        let mut order = Vec::new();
+        let mut last = String::from("(start of archive)");
+        let iter = tar.entries_with_seek().map_err(|e| Error::read(&display, e))?;
+        for entry in iter {
+            let entry = entry
+                .map_err(|e| Error::read(&display, with_context(e, &format!("reading the tar header after {last}"))))?;
+            let raw_name = entry.path_bytes();
+            let name = normalize_name(&String::from_utf8_lossy(&raw_name));
+            if name.is_empty() {
+                continue;
+            }
+            last.clone_from(&name);
+            let kind = entry.header().entry_type();
+            let record = if kind.is_symlink() || kind.is_hard_link() {
+                let target =
+                    entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+                let resolved =
+                    if kind.is_symlink() { resolve_relative(&name, &target) } else { normalize_name(&target) };
+                TarEntry::Link(resolved)
+            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+                TarEntry::Data { offset: entry.raw_file_position(), len: entry.size() }
+            } else {
+                continue;
+            };
+            order.push(name.clone());
+            entries.insert(name, record);
+        }
+        if entries.is_empty() && order.is_empty() {
+            return Err(Error::NotAnArchive { path: display, what: "the tar archive is empty".into() });
+        }
+        Ok(Archive { display, kind: Kind::Tar { backing, entries, order }, outer_compression: outer })
+    }
+
+    /// How the input is named in messages.
+    pub fn display_name(&self) -> &str {
+        &self.display
+    }
+
+    /// Whether the input is an unpacked directory rather than a tar.
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, Kind::Dir { .. })
+    }
+
+    /// Locate entry `name` (following symlink and hard-link entries inside the archive).
+    pub fn get(&self, name: &str) -> Option<BlobLoc> {
+        let mut name = normalize_name(name);
+        match &self.kind {
+            Kind::Tar { backing, entries, .. } => {
+                for _ in 0..MAX_LINK_DEPTH {
+                    match entries.get(&name)? {
+                        TarEntry::Data { offset, len } => {
+                            return Some(BlobLoc::region(backing.clone(), *offset, *len));
+                        }
+                        TarEntry::Link(target) => name.clone_from(target),
+                    }
+                }
+                None
+            }
+            Kind::Dir { root } => {
+                // Names come from the image's own metadata: never let them leave the directory.
+                if name.is_empty() || name.split('/').any(|c| c == "..") {
+                    return None;
+                }
+                let path = root.join(&name);
+                let meta = fs::metadata(&path).ok()?;
+                meta.is_file().then(|| BlobLoc::path(path, meta.len()))
+            }
+        }
+    }
+
+    /// Whether entry `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Read a small metadata entry (manifest, index, config) fully.
+    pub fn read_small(&self, name: &str) -> Option<Result<Vec<u8>>> {
+        let loc = self.get(name)?;
+        Some(loc.read_all(METADATA_LIMIT).map_err(|e| Error::read(name.to_string(), e)))
+    }
+
+    /// The first `n` entry names, for messages about archives we do not understand.
+    pub fn first_names(&self, n: usize) -> Vec<String> {
+        match &self.kind {
+            Kind::Tar { order, .. } => order.iter().take(n).cloned().collect(),
+            Kind::Dir { root } => {
+                let mut names: Vec<String> = fs::read_dir(root)
+                    .map(|dir| {
+                        dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+                    })
+                    .unwrap_or_default();
+                names.sort();
+                names.truncate(n);
+                names
+            }
+        }
+    }
+}
+
+/// Metadata files above this size are refused: real manifests and configs are kilobytes.
+const METADATA_LIMIT: u64 = 64 << 20;
+
+fn read_up_to(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    file.rewind()?;
+    Ok(filled)
+}
+
+fn check_tar_head(display: &str, head: &[u8]) -> Result<()> {
+    match compression::sniff(head) {
+        Sniffed::Layer(Compression::None) => Ok(()),
+        Sniffed::Layer(Compression::Empty) => {
+            Err(Error::NotAnArchive { path: display.to_string(), what: "the file is empty".into() })
+        }
+        Sniffed::Layer(c) => {
+            Err(Error::NotAnArchive { path: display.to_string(), what: format!("unexpected {c} data") })
+        }
+        Sniffed::Other(what) => Err(Error::NotAnArchive {
+            path: display.to_string(),
+            what: format!("not a tar archive or image directory (found {what})"),
+        }),
+    }
+}
+
+/// Copy a (possibly compressed) stream into an anonymous temporary file, inflating it.
+fn spill<R: io::BufRead>(mut reader: R, display: &str) -> Result<(File, Compression)> {
+    let head = compression::peek_head(&mut reader).map_err(|e| Error::read(display, e))?;
+    let c = match compression::sniff(&head) {
+        Sniffed::Layer(c) => c,
+        Sniffed::Other(what) => {
+            return Err(Error::NotAnArchive {
+                path: display.to_string(),
+                what: format!("not a tar archive (found {what})"),
+            });
+        }
+    };
+    if c == Compression::Empty {
+        return Err(Error::NotAnArchive { path: display.to_string(), what: "the input is empty".into() });
+    }
+    let mut decoded = compression::decoder(reader, c).map_err(|e| Error::read(display, e))?;
+    let mut file = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let mut writer = io::BufWriter::with_capacity(1 << 20, &mut file);
+    io::copy(&mut decoded, &mut writer).map_err(|e| Error::read(display, e))?;
+    writer.flush().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    drop(writer);
+    file.rewind().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let mut head = vec![0u8; 512];
+    let n = read_up_to(&file, &mut head).map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    head.truncate(n);
+    check_tar_head(display, &head)?;
+    Ok((file, c))
+}
+
+fn with_context(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// Normalise an archive entry name: no `./`, no leading or trailing `/`, `.` and `..` resolved.
+pub fn normalize_name(name: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// Resolve a symlink entry's target relative to the entry's directory
+/// (`<id>/layer.tar -> ../<diffid>.tar` in podman archives).
+fn resolve_relative(entry: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return normalize_name(target);
+    }
+    let dir = entry.rsplit_once('/').map_or("", |(d, _)| d);
+    normalize_name(&format!("{dir}/{target}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_names() {
+        assert_eq!(normalize_name("./manifest.json"), "manifest.json");
+        assert_eq!(normalize_name("/blobs//sha256/ab/"), "blobs/sha256/ab");
+        assert_eq!(normalize_name("a/../b"), "b");
+        assert_eq!(normalize_name("."), "");
+    }
+
+    #[test]
+    fn resolves_podman_layer_links() {
+        assert_eq!(resolve_relative("abc/layer.tar", "../def.tar"), "def.tar");
+        assert_eq!(resolve_relative("abc/layer.tar", "/def.tar"), "def.tar");
+        assert_eq!(resolve_relative("layer.tar", "x/y.tar"), "x/y.tar");
+    }
+}

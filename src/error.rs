@@ -1,0 +1,149 @@
+//! The engine's error type. Every variant names the file, archive entry or digest involved, so a
+//! message alone tells the user where to look.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias for the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop an image from loading.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file on disk failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+
+    /// Reading an entry of the image failed (truncated archive, bad compression, I/O error).
+    #[error("{entry}: {source}")]
+    Read {
+        /// The archive entry or blob digest being read.
+        entry: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+
+    /// The input is not a tar archive or an image directory at all.
+    #[error("{path}: {what}")]
+    NotAnArchive {
+        /// The input as the user named it.
+        path: String,
+        /// What was found instead.
+        what: String,
+    },
+
+    /// A tar archive that holds files but no image metadata (`docker export`, `buildx --output type=tar`).
+    #[error(
+        "{path} is a filesystem tarball, not an image: it has no manifest.json or index.json \
+         (it starts with {found}). Save the image with `docker save`, `podman save` or \
+         `skopeo copy ... oci-archive:FILE` instead"
+    )]
+    FilesystemTarball {
+        /// The input as the user named it.
+        path: String,
+        /// The first few entry names, for the message.
+        found: String,
+    },
+
+    /// A metadata file (manifest, index, config) is not the JSON we expect.
+    #[error("{entry} is not a valid {what}: {detail}")]
+    BadMetadata {
+        /// The archive entry or digest.
+        entry: String,
+        /// What the entry should have been ("OCI image index", "image config", ...).
+        what: &'static str,
+        /// Why parsing failed.
+        detail: String,
+    },
+
+    /// A metadata file refers to an entry that the archive does not have.
+    #[error("{referrer} lists {what} {entry} but the archive has no such entry")]
+    MissingEntry {
+        /// The file holding the reference (e.g. `manifest.json`).
+        referrer: String,
+        /// What kind of thing was referenced ("config", "manifest", ...).
+        what: &'static str,
+        /// The missing entry name or digest.
+        entry: String,
+    },
+
+    /// The archive holds several images and none was chosen.
+    #[error("the archive holds {} images; choose one with --image: {}", .available.len(), .available.join(", "))]
+    SeveralImages {
+        /// Names of the images found.
+        available: Vec<String>,
+    },
+
+    /// `--image` named an image the archive does not hold.
+    #[error("the archive has no image named '{wanted}'; it holds: {}", .available.join(", "))]
+    ImageNotFound {
+        /// What the user asked for.
+        wanted: String,
+        /// Names of the images found.
+        available: Vec<String>,
+    },
+
+    /// `--platform` named a platform the image does not have.
+    #[error("the image has no manifest for platform '{wanted}'; it has: {}", .available.join(", "))]
+    PlatformNotFound {
+        /// What the user asked for.
+        wanted: String,
+        /// Platforms found.
+        available: Vec<String>,
+    },
+
+    /// The archive holds no runnable image (only artifacts, attestations or nothing).
+    #[error("{path} holds no container image: {detail}")]
+    NoImage {
+        /// The input as the user named it.
+        path: String,
+        /// What was found instead.
+        detail: String,
+    },
+
+    /// A layer could not be read.
+    #[error("layer {index} ({entry}): {detail}")]
+    Layer {
+        /// Position of the layer, 0 = base.
+        index: usize,
+        /// Archive entry or digest of the layer blob.
+        entry: String,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A limit of the in-memory model was exceeded.
+    #[error("{0}")]
+    TooLarge(String),
+
+    /// The user asked loading to stop.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// An invalid argument that the engine checks (e.g. a platform string).
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// Wrap an I/O error on `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Wrap an I/O error that happened while reading archive entry `entry`.
+    pub(crate) fn read(entry: impl Into<String>, source: io::Error) -> Self {
+        Error::Read { entry: entry.into(), source }
+    }
+
+    /// A JSON document that did not parse as `what`.
+    pub(crate) fn bad_json(entry: impl Into<String>, what: &'static str, err: &serde_json::Error) -> Self {
+        Error::BadMetadata { entry: entry.into(), what, detail: err.to_string() }
+    }
+}

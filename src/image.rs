@@ -1,0 +1,375 @@
+//! Loading an image: resolve the archive, read the layers in parallel, merge them in order.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use crate::archive::compression::Compression;
+use crate::archive::{Archive, Input};
+use crate::error::{Error, Result};
+use crate::format::{self, ArchiveFormat, History, ImageConfig, LayerSource, Platform, ResolvedImage, Selection};
+use crate::layer::{self, ParsedLayer, Progress};
+use crate::tree::{Change, EntryId, NodeId, Tree, TreeBuilder};
+use crate::warning::{Warning, WarningKind};
+
+/// How many paths one layer added, changed or removed (directories included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChangeCounts {
+    /// Paths that did not exist below.
+    pub added: u64,
+    /// Paths whose content, type or link target changed.
+    pub modified: u64,
+    /// Paths rewritten with the same content (mode, owner or mtime only).
+    pub metadata: u64,
+    /// Paths deleted (by whiteouts, opaque directories or replacement), subtrees included.
+    pub removed: u64,
+}
+
+/// One layer of the image.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Position, 0 = base.
+    pub index: usize,
+    /// Where the blob is in the archive.
+    pub entry: String,
+    /// DiffID (sha256 of the uncompressed tar) from the config.
+    pub diff_id: Option<String>,
+    /// Digest of the blob as stored.
+    pub blob_digest: Option<String>,
+    /// Media type from the manifest, if the format records it.
+    pub media_type: Option<String>,
+    /// How the blob is stored (by its magic bytes); `None` when the blob is missing.
+    pub compression: Option<Compression>,
+    /// Bytes of the blob in the archive (what a pull transfers); `None` when missing.
+    pub blob_bytes: Option<u64>,
+    /// Σ sizes of regular files in the layer tar (hard links, directories, whiteouts: 0).
+    pub size_bytes: u64,
+    /// This layer's records in [`Tree::entries`], in tar order.
+    pub entries: Range<EntryId>,
+    /// The history entry that made the layer.
+    pub history: Option<History>,
+    /// History entries that made no layer (ENV, LABEL...) and follow this one.
+    pub empty_instructions: Vec<History>,
+    /// The blob is not in the archive; the layer counts as empty.
+    pub missing: bool,
+    /// What the layer changed.
+    pub counts: ChangeCounts,
+}
+
+impl Layer {
+    /// The instruction that made the layer, `/bin/sh -c ` removed.
+    pub fn command(&self) -> Option<&str> {
+        self.history.as_ref().and_then(|h| h.created_by.as_deref()).map(clean_command)
+    }
+}
+
+/// `created_by` without the shell prefix Docker adds to RUN steps.
+pub fn clean_command(created_by: &str) -> &str {
+    created_by.strip_prefix("/bin/sh -c ").unwrap_or(created_by)
+}
+
+/// A loaded image: metadata, layers and the merged tree.
+#[derive(Debug)]
+pub struct Image {
+    /// The input as the user named it.
+    pub source: String,
+    /// The archive layout.
+    pub format: ArchiveFormat,
+    /// Set when the archive itself was compressed (`docker save | gzip`).
+    pub outer_compression: Option<Compression>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// sha256 of the config blob (the image ID).
+    pub config_digest: String,
+    /// Digest of the OCI manifest, when there is one.
+    pub manifest_digest: Option<String>,
+    /// Platform.
+    pub platform: Option<Platform>,
+    /// The image config.
+    pub config: ImageConfig,
+    /// Manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Layers, base first.
+    pub layers: Vec<Layer>,
+    /// The merged tree.
+    pub tree: Tree,
+    /// Problems found while loading.
+    pub warnings: Vec<Warning>,
+}
+
+impl Image {
+    /// Σ content sizes of all layers.
+    pub fn size_bytes(&self) -> u64 {
+        self.layers.iter().map(|l| l.size_bytes).sum()
+    }
+
+    /// Σ blob sizes of the layers present in the archive.
+    pub fn blob_bytes(&self) -> u64 {
+        self.layers.iter().filter_map(|l| l.blob_bytes).sum()
+    }
+
+    /// The index of the last layer (None for an image without layers).
+    pub fn top_layer(&self) -> Option<usize> {
+        self.layers.len().checked_sub(1)
+    }
+}
+
+/// An archive with one image chosen, ready to load.
+#[derive(Debug)]
+pub struct Loader {
+    archive: Archive,
+    resolved: ResolvedImage,
+}
+
+/// Open `input` and choose the image `selection` names.
+pub fn open(input: &Input, selection: &Selection) -> Result<Loader> {
+    let archive = Archive::open(input)?;
+    let resolved = format::resolve(&archive, selection)?;
+    Ok(Loader { archive, resolved })
+}
+
+/// Open and load in one step.
+pub fn load(input: &Input, selection: &Selection) -> Result<Image> {
+    open(input, selection)?.load(None)
+}
+
+impl Loader {
+    /// Blob sizes of the layers (0 for missing ones), to size progress bars.
+    pub fn blob_sizes(&self) -> Vec<u64> {
+        self.resolved.layers.iter().map(|l| l.blob.as_ref().map_or(0, |b| b.len())).collect()
+    }
+
+    /// The chosen image, before its layers are read.
+    pub fn resolved(&self) -> &ResolvedImage {
+        &self.resolved
+    }
+
+    /// Read every layer (in parallel) and merge them (in order).
+    pub fn load(self, progress: Option<&Progress>) -> Result<Image> {
+        let own_progress;
+        let progress = match progress {
+            Some(p) => p,
+            None => {
+                own_progress = Progress::new(&self.blob_sizes());
+                &own_progress
+            }
+        };
+        let Loader { archive, resolved } = self;
+        let sources = &resolved.layers;
+        let mut builder = TreeBuilder::new();
+        let mut parsed_info = Vec::with_capacity(sources.len());
+        read_and_merge(sources, progress, |parsed| {
+            let range = builder.apply(&parsed)?;
+            parsed_info.push((range, parsed.compression, parsed.content_bytes, parsed.warnings));
+            Ok(())
+        })?;
+        let (tree, tree_warnings) = builder.finish();
+
+        let mut warnings = resolved.warnings.clone();
+        let (history, empties) = map_history(&resolved.config.history, sources.len(), &mut warnings);
+        let mut layers = Vec::with_capacity(sources.len());
+        let mut layer_warnings = Vec::new();
+        for (i, ((src, (range, compression, size, lw)), (hist, empty))) in
+            sources.iter().zip(parsed_info).zip(history.into_iter().zip(empties)).enumerate()
+        {
+            layer_warnings.extend(lw);
+            let missing = src.blob.is_none();
+            if missing {
+                warnings.push(missing_layer_warning(i, src));
+            }
+            if let (Some(mt), Some(c)) = (&src.media_type, compression) {
+                if let Some(declared) = media_type_compression(mt) {
+                    if declared != c && c != Compression::Empty {
+                        warnings.push(Warning::layer(
+                            WarningKind::MetadataMismatch,
+                            i,
+                            format!("the media type {mt} says {declared} but the blob is {c}"),
+                        ));
+                    }
+                }
+            }
+            let blob_digest = match (&src.blob_digest, compression) {
+                (Some(d), _) => Some(d.clone()),
+                // An uncompressed blob is the layer tar itself, whose digest is the DiffID.
+                (None, Some(Compression::None)) => src.diff_id.clone(),
+                (None, _) => None,
+            };
+            layers.push(Layer {
+                index: i,
+                entry: src.entry.clone(),
+                diff_id: src.diff_id.clone(),
+                blob_digest,
+                media_type: src.media_type.clone(),
+                compression,
+                blob_bytes: src.blob.as_ref().map(|b| b.len()),
+                size_bytes: size,
+                entries: range,
+                history: hist,
+                empty_instructions: empty,
+                missing,
+                counts: ChangeCounts::default(),
+            });
+        }
+        count_changes(&tree, &mut layers);
+        warnings.extend(layer_warnings);
+        warnings.extend(tree_warnings);
+
+        Ok(Image {
+            source: archive.display_name().to_string(),
+            format: resolved.format,
+            outer_compression: archive.outer_compression,
+            tags: resolved.tags,
+            config_digest: resolved.config_digest,
+            manifest_digest: resolved.manifest_digest,
+            platform: resolved.platform,
+            config: resolved.config,
+            annotations: resolved.annotations,
+            layers,
+            tree,
+            warnings,
+        })
+    }
+}
+
+/// Parse layers on worker threads, roughly in order, and hand them to `merge` strictly in order.
+fn read_and_merge(
+    sources: &[LayerSource],
+    progress: &Progress,
+    mut merge: impl FnMut(ParsedLayer) -> Result<()>,
+) -> Result<()> {
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(sources.len());
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Result<ParsedLayer>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(src) = sources.get(i) else { break };
+                    if progress.cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let parsed = layer::read_layer(i, src, Some(progress));
+                    if tx.send((i, parsed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut expected = 0;
+        let result = (|| {
+            for (i, parsed) in &rx {
+                pending.insert(i, parsed);
+                while let Some(parsed) = pending.remove(&expected) {
+                    merge(parsed?)?;
+                    expected += 1;
+                }
+            }
+            if expected < sources.len() {
+                // Workers stopped early: the user cancelled.
+                return Err(Error::Cancelled);
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            // Stop the other workers; their results no longer matter.
+            progress.cancel.store(true, Ordering::Relaxed);
+        }
+        result
+    })
+}
+
+fn missing_layer_warning(index: usize, src: &LayerSource) -> Warning {
+    let what = src.blob_digest.as_deref().unwrap_or(&src.entry);
+    let mut message = format!(
+        "the manifest lists layer {} but the archive has no such entry; its files are not shown and count as empty",
+        src.entry
+    );
+    if what != src.entry {
+        message.push_str(&format!(" (blob {what})"));
+    }
+    if let Some(url) = src.urls.first() {
+        message.push_str(&format!("; it is a non-distributable layer served from {url}"));
+    }
+    Warning::layer(WarningKind::MissingLayer, index, message)
+}
+
+fn media_type_compression(media_type: &str) -> Option<Compression> {
+    if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") {
+        Some(Compression::Gzip)
+    } else if media_type.ends_with("+zstd") {
+        Some(Compression::Zstd)
+    } else if media_type.ends_with(".tar") || media_type.ends_with("diff.tar") {
+        Some(Compression::None)
+    } else {
+        None
+    }
+}
+
+/// History entries → (the entry of each layer, the empty entries that follow each layer).
+/// Empty entries before the first layer stay with layer 0.
+fn map_history(
+    history: &[History],
+    layers: usize,
+    warnings: &mut Vec<Warning>,
+) -> (Vec<Option<History>>, Vec<Vec<History>>) {
+    let mut per_layer = vec![None; layers];
+    let mut empties: Vec<Vec<History>> = vec![Vec::new(); layers];
+    let mut next: usize = 0;
+    let mut extra = 0;
+    for h in history {
+        if h.is_empty_layer() {
+            if let Some(slot) = empties.get_mut(next.saturating_sub(1)) {
+                slot.push(h.clone());
+            }
+        } else if next < layers {
+            per_layer[next] = Some(h.clone());
+            next += 1;
+        } else {
+            extra += 1;
+        }
+    }
+    if !history.is_empty() && (next < layers || extra > 0) {
+        warnings.push(Warning::image(
+            WarningKind::HistoryMismatch,
+            format!(
+                "the config history describes {} layers but the image has {layers}; commands may be missing",
+                next + extra
+            ),
+        ));
+    }
+    (per_layer, empties)
+}
+
+fn count_changes(tree: &Tree, layers: &mut [Layer]) {
+    for n in 0..tree.node_count() {
+        let node = NodeId(u32::try_from(n).unwrap_or(u32::MAX));
+        let events = tree.events(node);
+        let mut last_layer = None;
+        for event in events {
+            let layer = usize::from(event.layer);
+            if last_layer == Some(layer) {
+                continue;
+            }
+            last_layer = Some(layer);
+            let Some(counts) = layers.get_mut(layer).map(|l| &mut l.counts) else {
+                continue;
+            };
+            match tree.change_at(node, layer) {
+                Some(Change::Added) => counts.added += 1,
+                Some(Change::Modified) => counts.modified += 1,
+                Some(Change::Metadata) => counts.metadata += 1,
+                Some(Change::Removed) => counts.removed += 1,
+                Some(Change::Unchanged) | None => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! One layer tar → its change records. File contents are hashed while streaming and never kept.
+
+pub mod path;
+
+use std::io::{self, BufReader, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::archive::compression::{self, Compression, Sniffed};
+use crate::error::{Error, Result};
+use crate::format::LayerSource;
+use crate::warning::{Warning, WarningKind};
+use path::NameKind;
+
+/// What a change record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A hard link to another path.
+    Hardlink,
+    /// A character device.
+    Char,
+    /// A block device.
+    Block,
+    /// A named pipe.
+    Fifo,
+    /// `.wh.NAME`: deletes NAME from lower layers.
+    Whiteout,
+    /// `.wh..wh..opq`: hides all lower children of a directory.
+    Opaque,
+}
+
+impl EntryKind {
+    /// The name used in reports (`file`, `dir`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Hardlink => "hardlink",
+            EntryKind::Char => "char",
+            EntryKind::Block => "block",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Whiteout => "whiteout",
+            EntryKind::Opaque => "opaque",
+        }
+    }
+
+    /// Whether this record deletes something rather than writing it.
+    pub fn is_marker(self) -> bool {
+        matches!(self, EntryKind::Whiteout | EntryKind::Opaque)
+    }
+}
+
+/// A byte range inside [`ParsedLayer::bytes`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Start offset.
+    pub start: u32,
+    /// Length.
+    pub len: u32,
+}
+
+impl Span {
+    /// The bytes this span covers.
+    pub fn of<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        let start = self.start as usize;
+        bytes.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+}
+
+/// One tar entry of a layer, as read.
+#[derive(Clone, Debug)]
+pub struct RawEntry {
+    /// Normalised path (no leading `/`); for a whiteout the path it hides, for an opaque marker its
+    /// directory.
+    pub path: Span,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// Content size for regular files, 0 otherwise.
+    pub size: u64,
+    /// Permission bits with setuid/setgid/sticky (`0o7777` mask).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Symlink target (as stored) or hard-link target (normalised path).
+    pub link: Option<Span>,
+    /// xxh3 of a regular file's bytes; `major << 32 | minor` for devices; 0 otherwise.
+    pub content: u64,
+    /// Offset of the content in the uncompressed layer stream.
+    pub data_offset: u64,
+}
+
+/// A layer's change records in tar order, with the facts gathered while reading it.
+#[derive(Debug, Default)]
+pub struct ParsedLayer {
+    /// Arena for paths and link targets.
+    pub bytes: Vec<u8>,
+    /// The records, in tar order.
+    pub entries: Vec<RawEntry>,
+    /// How the blob was stored.
+    pub compression: Option<Compression>,
+    /// Σ sizes of regular files (hard links, directories and whiteouts count 0).
+    pub content_bytes: u64,
+    /// Problems met while reading.
+    pub warnings: Vec<Warning>,
+}
+
+/// Shared progress counters a UI can poll while layers load.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Blob bytes read so far, per layer.
+    pub bytes_read: Vec<AtomicU64>,
+    /// Blob size, per layer.
+    pub bytes_total: Vec<u64>,
+    /// Whether each layer is done.
+    pub done: Vec<AtomicBool>,
+    /// Set to ask loading to stop; loaders return [`Error::Cancelled`].
+    pub cancel: AtomicBool,
+}
+
+impl Progress {
+    /// Counters for layers of the given blob sizes.
+    pub fn new(sizes: &[u64]) -> Self {
+        Progress {
+            bytes_read: sizes.iter().map(|_| AtomicU64::new(0)).collect(),
+            bytes_total: sizes.to_vec(),
+            done: sizes.iter().map(|_| AtomicBool::new(false)).collect(),
+            cancel: AtomicBool::new(false),
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts bytes read into a shared counter (for progress bars).
+struct Counting<'a, R> {
+    inner: R,
+    counter: Option<&'a AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(c) = self.counter {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Read layer `index` from `source`. A missing blob yields an empty layer (the caller warns).
+pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress>) -> Result<ParsedLayer> {
+    let Some(blob) = &source.blob else {
+        return Ok(ParsedLayer::default());
+    };
+    let fail = |detail: String| Error::Layer { index, entry: source.entry.clone(), detail };
+    let reader = blob.open().map_err(|e| fail(e.to_string()))?;
+    let counter = progress.and_then(|p| p.bytes_read.get(index));
+    let mut buffered = BufReader::with_capacity(READ_BUFFER, Counting { inner: reader, counter });
+    let head = compression::peek_head(&mut buffered).map_err(|e| fail(e.to_string()))?;
+    let compression = match compression::sniff(&head) {
+        Sniffed::Layer(c) => c,
+        Sniffed::Other(what) => return Err(fail(format!("the blob holds {what}, not a layer tar"))),
+    };
+    let mut parsed = ParsedLayer { compression: Some(compression), ..ParsedLayer::default() };
+    if compression == Compression::Empty {
+        return Ok(parsed);
+    }
+    let decoded: Box<dyn Read> = match compression {
+        Compression::None | Compression::Empty => Box::new(buffered),
+        c => Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            compression::decoder(buffered, c).map_err(|e| fail(e.to_string()))?,
+        )),
+    };
+    parse_tar(index, decoded, &mut parsed, progress).map_err(|e| match e {
+        ParseError::Cancelled => Error::Cancelled,
+        ParseError::Io { after, source } => {
+            let detail = match after {
+                Some(path) => format!("{source} (after entry /{path})"),
+                None => format!("{source} (at the first entry)"),
+            };
+            let detail =
+                if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") };
+            fail(detail)
+        }
+    })?;
+    if let Some(p) = progress {
+        if let Some(done) = p.done.get(index) {
+            done.store(true, Ordering::Relaxed);
+        }
+    }
+    Ok(parsed)
+}
+
+enum ParseError {
+    Cancelled,
+    Io { after: Option<String>, source: io::Error },
+}
+
+fn parse_tar<R: Read>(
+    index: usize,
+    reader: R,
+    parsed: &mut ParsedLayer,
+    progress: Option<&Progress>,
+) -> std::result::Result<(), ParseError> {
+    let mut archive = tar::Archive::new(reader);
+    let mut path_buf = Vec::with_capacity(256);
+    let mut data_buf = vec![0u8; 64 * 1024];
+    let last_path = |parsed: &ParsedLayer| {
+        parsed.entries.last().map(|e| String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned())
+    };
+    let io_err = |parsed: &ParsedLayer, source: io::Error| ParseError::Io { after: last_path(parsed), source };
+    let entries = archive.entries().map_err(|e| io_err(parsed, e))?;
+    for entry in entries {
+        if progress.is_some_and(Progress::is_cancelled) {
+            return Err(ParseError::Cancelled);
+        }
+        let mut entry = entry.map_err(|e| io_err(parsed, e))?;
+        let header_kind = entry.header().entry_type();
+        let kind = match header_kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => EntryKind::File,
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            tar::EntryType::Char => EntryKind::Char,
+            tar::EntryType::Block => EntryKind::Block,
+            tar::EntryType::Fifo => EntryKind::Fifo,
+            // PAX global headers carry defaults we do not need; dive rejects them, we need not.
+            tar::EntryType::XGlobalHeader => continue,
+            other => {
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                parsed.warnings.push(
+                    Warning::layer(
+                        WarningKind::UnsupportedEntry,
+                        index,
+                        format!("skipped a tar entry of type '{}'", other.as_byte() as char),
+                    )
+                    .with_path(format!("/{name}")),
+                );
+                continue;
+            }
+        };
+        let (name_kind, escaped) = path::normalize(&entry.path_bytes(), &mut path_buf);
+        let kind = match name_kind {
+            NameKind::Root | NameKind::AufsMeta => continue,
+            NameKind::InvalidWhiteout => {
+                let mut shown = String::new();
+                path::display_path(&path_buf, &mut shown);
+                parsed.warnings.push(
+                    Warning::layer(WarningKind::InvalidWhiteout, index, "skipped a bare '.wh.' entry").with_path(shown),
+                );
+                continue;
+            }
+            NameKind::Whiteout => EntryKind::Whiteout,
+            NameKind::Opaque => EntryKind::Opaque,
+            NameKind::Normal => kind,
+        };
+        if escaped {
+            let mut shown = String::new();
+            path::display_path(&path_buf, &mut shown);
+            parsed.warnings.push(
+                Warning::layer(
+                    WarningKind::PathEscapesRoot,
+                    index,
+                    format!(
+                        "the entry '{}' climbs above the root with '..'; it was placed at {shown}",
+                        String::from_utf8_lossy(&entry.path_bytes())
+                    ),
+                )
+                .with_path(shown.clone()),
+            );
+        }
+
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let mut uid = header.uid().map_or(0, clamp_u32);
+        let mut gid = header.gid().map_or(0, clamp_u32);
+        let mut mtime = header.mtime().map_or(0, |m| i64::try_from(m).unwrap_or(i64::MAX));
+        let mut content = match kind {
+            EntryKind::Char | EntryKind::Block => {
+                let major = header.device_major().ok().flatten().unwrap_or(0);
+                let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                (u64::from(major) << 32) | u64::from(minor)
+            }
+            _ => 0,
+        };
+        let link_raw = match kind {
+            EntryKind::Symlink | EntryKind::Hardlink => entry.link_name_bytes().map(|l| l.into_owned()),
+            _ => None,
+        };
+        if let Ok(Some(extensions)) = entry.pax_extensions() {
+            for ext in extensions.flatten() {
+                let value = ext.value().ok().map(str::trim);
+                match (ext.key().ok(), value) {
+                    (Some("uid"), Some(v)) => uid = v.parse().map_or(uid, clamp_u32),
+                    (Some("gid"), Some(v)) => gid = v.parse().map_or(gid, clamp_u32),
+                    (Some("mtime"), Some(v)) => mtime = parse_pax_time(v).unwrap_or(mtime),
+                    _ => {}
+                }
+            }
+        }
+        let size = if kind == EntryKind::File { entry.size() } else { 0 };
+        let data_offset = entry.raw_file_position();
+        if kind == EntryKind::File {
+            content = hash_content(&mut entry, &mut data_buf, progress).map_err(|e| match e {
+                HashError::Cancelled => ParseError::Cancelled,
+                HashError::Io(source) => {
+                    ParseError::Io { after: Some(String::from_utf8_lossy(&path_buf).into_owned()), source }
+                }
+            })?;
+            parsed.content_bytes += size;
+        }
+
+        let path = push_bytes(&mut parsed.bytes, &path_buf).map_err(|e| io_err(parsed, e))?;
+        let link = match link_raw {
+            Some(raw) if kind == EntryKind::Hardlink => {
+                let mut target = Vec::with_capacity(raw.len());
+                path::normalize(&raw, &mut target);
+                Some(push_bytes(&mut parsed.bytes, &target).map_err(|e| io_err(parsed, e))?)
+            }
+            Some(raw) => Some(push_bytes(&mut parsed.bytes, &raw).map_err(|e| io_err(parsed, e))?),
+            None => None,
+        };
+        parsed.entries.push(RawEntry { path, kind, size, mode, uid, gid, mtime, link, content, data_offset });
+    }
+    Ok(())
+}
+
+enum HashError {
+    Cancelled,
+    Io(io::Error),
+}
+
+fn hash_content<R: Read>(
+    reader: &mut R,
+    buf: &mut [u8],
+    progress: Option<&Progress>,
+) -> std::result::Result<u64, HashError> {
+    let mut hasher = Xxh3::new();
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(HashError::Io(e)),
+        };
+        hasher.update(&buf[..n]);
+        if progress.is_some_and(Progress::is_cancelled) {
+            return Err(HashError::Cancelled);
+        }
+    }
+    Ok(hasher.digest())
+}
+
+fn push_bytes(arena: &mut Vec<u8>, bytes: &[u8]) -> io::Result<Span> {
+    let too_big = || io::Error::other("the layer's paths exceed 4 GiB");
+    let start = u32::try_from(arena.len()).map_err(|_| too_big())?;
+    let len = u32::try_from(bytes.len()).map_err(|_| too_big())?;
+    start.checked_add(len).ok_or_else(too_big)?;
+    arena.extend_from_slice(bytes);
+    Ok(Span { start, len })
+}
+
+fn clamp_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// PAX times are decimal seconds, possibly fractional or negative.
+fn parse_pax_time(v: &str) -> Option<i64> {
+    let whole = v.split('.').next()?;
+    whole.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_times() {
+        assert_eq!(parse_pax_time("1700000000.5"), Some(1_700_000_000));
+        assert_eq!(parse_pax_time("-5"), Some(-5));
+        assert_eq!(parse_pax_time("x"), None);
+    }
+}

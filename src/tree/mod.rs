@@ -1,0 +1,349 @@
+//! The merged file tree: one arena of nodes for the whole image (not a copy per layer), where each
+//! node keeps a short history of what each layer did to it. The state "after layer N" and the
+//! change "made by layer N" are both read off that history, for any N, without rebuilding anything.
+//!
+//! Layer rules (OCI `layer.md`), applied in manifest order:
+//! * a whiteout `.wh.NAME` hides NAME and its subtree in *lower* layers only;
+//! * an opaque marker hides every lower child of its directory, wherever it sits in the tar;
+//! * so every layer is applied in two phases: first its whiteouts and opaque markers against the
+//!   state below, then its entries in tar order;
+//! * a non-directory written over a directory removes the directory's subtree; a directory written
+//!   over a directory replaces only its attributes;
+//! * missing parent directories are created (0755, root), as `docker load` does.
+
+mod build;
+mod names;
+
+use std::ops::Range;
+
+use serde::Serialize;
+use smallvec::SmallVec;
+
+pub use build::TreeBuilder;
+use names::Names;
+
+use crate::layer::{EntryKind, Span};
+
+/// Index of a node in the arena. The root is node 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The root directory.
+    pub const ROOT: NodeId = NodeId(0);
+
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Index of a change record in [`Tree::entries`].
+pub type EntryId = u32;
+
+/// Why a node stopped being visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoveCause {
+    /// A whiteout named it.
+    Whiteout,
+    /// An opaque marker on its parent hid it.
+    Opaque,
+    /// An ancestor was removed or replaced.
+    ParentRemoved,
+    /// A non-directory was written over it (it was a directory).
+    Replaced,
+}
+
+/// What one layer did to one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The layer wrote this path (the entry has the details).
+    Write(EntryId),
+    /// The layer needed this directory for a child and it did not exist (or was a file).
+    ImplicitDir,
+    /// The layer made this path invisible.
+    Remove(RemoveCause),
+}
+
+/// One step of a node's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The layer that acted.
+    pub layer: u16,
+    /// What it did.
+    pub action: Action,
+}
+
+impl Event {
+    fn is_present(self) -> bool {
+        !matches!(self.action, Action::Remove(_))
+    }
+}
+
+/// One change record of a layer, attached to the node of its path.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The path written, or for a whiteout the path hidden, or for an opaque marker its directory.
+    pub node: NodeId,
+    /// The layer the record belongs to.
+    pub layer: u16,
+    /// What the record is.
+    pub kind: EntryKind,
+    /// Permission bits with setuid/setgid/sticky.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time (seconds).
+    pub mtime: i64,
+    /// Header size: content bytes of a regular file, 0 for everything else.
+    pub size: u64,
+    /// xxh3 of the bytes for files, `major << 32 | minor` for devices, 0 otherwise.
+    pub content: u64,
+    /// Offset of the content in the uncompressed layer stream.
+    pub data_offset: u64,
+    /// Symlink or hard-link target (bytes in the tree's link arena).
+    pub link: Option<Span>,
+    /// The entry that holds this path's bytes: itself, or for a hard link the file it links to.
+    pub inode: EntryId,
+}
+
+/// A node's state after some layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not visible.
+    Absent,
+    /// Visible, written by `entry` (None: a directory created implicitly) in layer `layer`.
+    Present {
+        /// The record that wrote it; `None` for an implicit directory.
+        entry: Option<EntryId>,
+        /// The layer that last wrote it.
+        layer: u16,
+    },
+}
+
+/// What a layer (or a range of layers) did to a path, relative to the state below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// It did not exist below and exists now.
+    Added,
+    /// Content, type, link target or device changed.
+    Modified,
+    /// Rewritten with the same content: only mode, owner or mtime differ (or nothing): the copy-up
+    /// case that ships the same bytes again.
+    Metadata,
+    /// It existed below and is gone now.
+    Removed,
+    /// Untouched.
+    Unchanged,
+}
+
+impl Change {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Modified => "modified",
+            Change::Metadata => "metadata",
+            Change::Removed => "removed",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    name: u32,
+    parent: u32,
+    first_child: u32,
+    next_sibling: u32,
+    events: SmallVec<[Event; 2]>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The merged tree of an image.
+#[derive(Debug)]
+pub struct Tree {
+    names: Names,
+    nodes: Vec<Node>,
+    entries: Vec<Entry>,
+    links: Vec<u8>,
+    layer_count: usize,
+    /// Children of each node sorted by name bytes: `children[child_start[n]..child_start[n + 1]]`.
+    children: Vec<NodeId>,
+    child_start: Vec<u32>,
+}
+
+impl Tree {
+    /// Number of nodes, the root included (every path any layer mentioned).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of layers applied.
+    pub fn layer_count(&self) -> usize {
+        self.layer_count
+    }
+
+    /// Every change record, layer after layer, each layer in tar order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// One change record.
+    pub fn entry(&self, id: EntryId) -> &Entry {
+        &self.entries[id as usize]
+    }
+
+    /// The records of a range (as kept by each layer).
+    pub fn entries_in(&self, range: Range<EntryId>) -> &[Entry] {
+        &self.entries[range.start as usize..range.end as usize]
+    }
+
+    /// The link target of an entry, as bytes (hard links: a path relative to the root).
+    pub fn link(&self, entry: &Entry) -> Option<&[u8]> {
+        entry.link.map(|s| s.of(&self.links))
+    }
+
+    /// The entry holding the bytes a path shows (follows hard links).
+    pub fn content_entry(&self, entry: &Entry) -> &Entry {
+        self.entry(entry.inode)
+    }
+
+    /// A node's own name (empty for the root).
+    pub fn name(&self, node: NodeId) -> &[u8] {
+        self.names.get(self.nodes[node.index()].name)
+    }
+
+    /// A node's parent (the root is its own parent).
+    pub fn parent(&self, node: NodeId) -> NodeId {
+        let p = self.nodes[node.index()].parent;
+        if p == NONE { NodeId::ROOT } else { NodeId(p) }
+    }
+
+    /// Children sorted by name bytes, visible or not.
+    pub fn children(&self, node: NodeId) -> &[NodeId] {
+        let start = self.child_start[node.index()] as usize;
+        let end = self.child_start[node.index() + 1] as usize;
+        &self.children[start..end]
+    }
+
+    /// Depth below the root (root = 0).
+    pub fn depth(&self, node: NodeId) -> usize {
+        let mut depth = 0;
+        let mut n = node;
+        while n != NodeId::ROOT {
+            n = self.parent(n);
+            depth += 1;
+        }
+        depth
+    }
+
+    /// The path of a node relative to the root, `/`-joined, as bytes (empty for the root).
+    pub fn path(&self, node: NodeId) -> Vec<u8> {
+        let mut parts = Vec::new();
+        let mut n = node;
+        while n != NodeId::ROOT {
+            parts.push(self.name(n));
+            n = self.parent(n);
+        }
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        for (i, part) in parts.iter().rev().enumerate() {
+            if i > 0 {
+                out.push(b'/');
+            }
+            out.extend_from_slice(part);
+        }
+        out
+    }
+
+    /// Find a node by its relative path bytes (`a/b/c`).
+    pub fn lookup(&self, path: &[u8]) -> Option<NodeId> {
+        let mut node = NodeId::ROOT;
+        for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            let children = self.children(node);
+            let i = children.binary_search_by(|c| self.name(*c).cmp(part)).ok()?;
+            node = children[i];
+        }
+        Some(node)
+    }
+
+    /// A node's history, oldest first.
+    pub fn events(&self, node: NodeId) -> &[Event] {
+        &self.nodes[node.index()].events
+    }
+
+    /// The state of `node` after layer `layer` (`None`: before the first layer).
+    pub fn state_at(&self, node: NodeId, layer: Option<usize>) -> State {
+        if node == NodeId::ROOT {
+            return State::Present { entry: None, layer: 0 };
+        }
+        let Some(layer) = layer else {
+            return State::Absent;
+        };
+        let events = self.events(node);
+        let upto = events.partition_point(|e| usize::from(e.layer) <= layer);
+        match upto.checked_sub(1).map(|i| events[i]) {
+            Some(Event { layer, action: Action::Write(entry) }) => State::Present { entry: Some(entry), layer },
+            Some(Event { layer, action: Action::ImplicitDir }) => State::Present { entry: None, layer },
+            _ => State::Absent,
+        }
+    }
+
+    /// What layers `from+1 ..= to` did to `node` (`from = None`: compare with the empty root).
+    pub fn change_between(&self, node: NodeId, from: Option<usize>, to: usize) -> Option<Change> {
+        let before = self.state_at(node, from);
+        let after = self.state_at(node, Some(to));
+        match (before, after) {
+            (State::Absent, State::Absent) => None,
+            (State::Absent, State::Present { .. }) => Some(Change::Added),
+            (State::Present { .. }, State::Absent) => Some(Change::Removed),
+            (State::Present { entry: a, layer: la }, State::Present { entry: b, layer: lb }) => {
+                // `before` exists, so `from` is a layer; a write above it means the path was rewritten.
+                let rewritten = from.is_some_and(|f| usize::from(lb) > f) && (a, la) != (b, lb);
+                Some(if rewritten { self.compare(a, b) } else { Change::Unchanged })
+            }
+        }
+    }
+
+    /// What layer `layer` itself did to `node`, relative to the layer below it.
+    pub fn change_at(&self, node: NodeId, layer: usize) -> Option<Change> {
+        self.change_between(node, layer.checked_sub(1), layer)
+    }
+
+    /// Whether `node` is a directory in the given state.
+    pub fn is_dir_state(&self, state: State) -> bool {
+        match state {
+            State::Absent => false,
+            State::Present { entry: None, .. } => true,
+            State::Present { entry: Some(e), .. } => self.entry(e).kind == EntryKind::Dir,
+        }
+    }
+
+    /// Compare two versions of a path: a difference in what it holds, or only in attributes.
+    fn compare(&self, before: Option<EntryId>, after: Option<EntryId>) -> Change {
+        // Hard links are compared by the file they share bytes with; implicit dirs are dirs.
+        let content = |e: Option<EntryId>| e.map(|id| self.content_entry(self.entry(id)));
+        let kind = |c: Option<&Entry>| c.map_or(EntryKind::Dir, |c| c.kind);
+        let (a, b) = (content(before), content(after));
+        if kind(a) != kind(b) {
+            return Change::Modified;
+        }
+        let differs = match (a, b) {
+            (Some(a), Some(b)) => match a.kind {
+                EntryKind::File => a.content != b.content || a.size != b.size,
+                EntryKind::Symlink => self.link(a) != self.link(b),
+                EntryKind::Char | EntryKind::Block => a.content != b.content,
+                _ => false,
+            },
+            _ => false,
+        };
+        if differs { Change::Modified } else { Change::Metadata }
+    }
+}
+
+/// Mode given to directories a layer needs but does not contain (as `docker load` creates them).
+pub const IMPLICIT_DIR_MODE: u32 = 0o755;

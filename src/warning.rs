@@ -1,0 +1,82 @@
+//! Problems that do not stop an image from loading but that the user must hear about.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// What kind of problem a warning reports. Stable names, for scripts reading the JSON report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// A layer blob named by the manifest is not in the archive.
+    MissingLayer,
+    /// A whiteout names a path that no lower layer has.
+    WhiteoutOfMissingPath,
+    /// A `.wh.` entry that cannot be a whiteout (bare `.wh.`, unknown `.wh..wh.` marker).
+    InvalidWhiteout,
+    /// The same path occurs twice in one layer tar; the later entry wins.
+    DuplicateEntry,
+    /// A path with `..` components that would leave the root; it was clamped to the root.
+    PathEscapesRoot,
+    /// A tar entry type the model does not represent (skipped).
+    UnsupportedEntry,
+    /// A hard link whose target does not exist.
+    HardLinkTargetMissing,
+    /// A file was replaced by a directory without a whiteout or directory entry.
+    ImplicitTypeChange,
+    /// Config history, DiffIDs and layers disagree in number.
+    HistoryMismatch,
+    /// The archive's two descriptions of the image disagree; one was chosen.
+    MetadataFallback,
+    /// A digest or media type does not match the bytes.
+    MetadataMismatch,
+}
+
+/// One warning, optionally tied to a layer and a path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What kind of problem this is.
+    pub kind: WarningKind,
+    /// The layer involved, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// The path involved, if any (absolute, escaped like `files` output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning about the image as a whole.
+    pub fn image(kind: WarningKind, message: impl Into<String>) -> Self {
+        Warning { kind, layer: None, path: None, message: message.into() }
+    }
+
+    /// A warning about one layer.
+    pub fn layer(kind: WarningKind, layer: usize, message: impl Into<String>) -> Self {
+        Warning { kind, layer: Some(layer), path: None, message: message.into() }
+    }
+
+    /// Attach a path.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(layer) = self.layer {
+            write!(f, "layer {layer}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(path) = &self.path {
+            if !self.message.contains(path.as_str()) {
+                write!(f, " ({path})")?;
+            }
+        }
+        Ok(())
+    }
+}

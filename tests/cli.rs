@@ -1,0 +1,223 @@
+//! The binary: exit codes, outputs, stdin, files written.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use support::{Image, Layer};
+
+fn layerscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).output().unwrap()
+}
+
+fn with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn sample() -> Image {
+    Image::new()
+        .layer(
+            Layer::new().dir("etc").file("etc/a", b"aaaa").file("etc/b", b"bb"),
+            "/bin/sh -c #(nop) ADD file:x in / ",
+        )
+        .instruction("/bin/sh -c #(nop)  ENV X=1")
+        .layer(Layer::new().dir("etc").whiteout("etc/a").file("etc/c", b"c"), "/bin/sh -c rm /etc/a && echo c > /etc/c")
+}
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn no_argument_shows_the_bundled_demo() {
+    let out = layerscope(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("bundled demo image"), "{text}");
+    assert!(text.contains("layerscope/demo:latest"), "{text}");
+}
+
+#[test]
+fn json_report_has_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_temp(&dir, "img.tar", &sample().docker_archive());
+    let out = layerscope(&["--json", "-", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], "layerscope.report/v1");
+    for key in ["source", "format", "tags", "platform", "config_digest", "size_bytes", "blob_bytes", "layer_count"] {
+        assert!(report["image"].get(key).is_some(), "image.{key}");
+    }
+    assert_eq!(report["image"]["format"], "docker-archive");
+    assert_eq!(report["image"]["size_bytes"], 7);
+    let layer = &report["layers"][1];
+    for key in [
+        "index",
+        "diff_id",
+        "blob_digest",
+        "media_type",
+        "compression",
+        "blob_bytes",
+        "size_bytes",
+        "command",
+        "created",
+        "empty_instructions",
+        "added",
+        "modified",
+        "removed",
+    ] {
+        assert!(layer.get(key).is_some(), "layers[].{key}");
+    }
+    assert_eq!(layer["command"], "rm /etc/a && echo c > /etc/c");
+    assert_eq!((layer["added"].as_u64(), layer["removed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(report["layers"][0]["empty_instructions"][0]["command"], "#(nop)  ENV X=1");
+    assert!(report["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn json_report_truncates_the_file_it_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_temp(&dir, "img.tar", &sample().docker_archive());
+    let target = write_temp(&dir, "report.json", &vec![b'x'; 1 << 20]);
+    let out = layerscope(&["--json", &target, &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written = std::fs::read(&target).unwrap();
+    assert!(serde_json::from_slice::<Value>(&written).is_ok(), "the old bytes are gone");
+}
+
+#[test]
+fn files_prints_sorted_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_temp(&dir, "img.tar", &sample().oci_archive(support::Comp::Gzip));
+    let out = layerscope(&["files", &image]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let paths: Vec<_> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/etc", "/etc/b", "/etc/c"]);
+    let c = &lines[2];
+    assert_eq!(c["kind"], "file");
+    assert_eq!(c["mode"], "0644");
+    assert_eq!((c["uid"].as_u64(), c["gid"].as_u64(), c["size"].as_u64()), (Some(0), Some(0), Some(1)));
+    assert_eq!((c["layer"].as_u64(), c["change"].as_str()), (Some(1), Some("added")));
+
+    let out = layerscope(&["files", &image, "--layer", "1", "--changes"]);
+    let changes: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(&l.unwrap()).unwrap();
+            (v["path"].as_str().unwrap().to_string(), v["change"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [("/etc".into(), "metadata".into()), ("/etc/a".into(), "removed".into()), ("/etc/c".into(), "added".into())]
+    );
+
+    let out = layerscope(&["files", &image, "--layer", "0"]);
+    assert_eq!(out.stdout.lines().count(), 3);
+}
+
+#[test]
+fn files_rejects_a_layer_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_temp(&dir, "img.tar", &sample().docker_archive());
+    let out = layerscope(&["files", &image, "--layer", "7"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--layer 7: the image has 2 layers (0 to 1)"), "{}", stderr(&out));
+}
+
+#[test]
+fn reads_an_archive_from_stdin() {
+    let archive = sample().docker_archive();
+    let out = with_stdin(&["files", "-"], &archive);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout.lines().count(), 3);
+    let gz = support::gzip(&archive);
+    let out = with_stdin(&["--json", "-", "-"], &gz);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["image"]["source"], "<stdin>");
+    assert_eq!(report["image"]["archive_compression"], "gzip");
+}
+
+#[test]
+fn errors_exit_2_and_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.tar");
+    let out = layerscope(&[missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope.tar"), "{}", stderr(&out));
+
+    let rootfs = write_temp(&dir, "rootfs.tar", &Layer::new().file("README.md", b"x").tar());
+    let out = layerscope(&[&rootfs]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is a filesystem tarball, not an image"), "{}", stderr(&out));
+
+    let out = layerscope(&["--platform", "linux", &rootfs]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("invalid --platform 'linux'"), "{}", stderr(&out));
+
+    let out = with_stdin(&["-"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = layerscope(&["--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let mut layer = Layer::new().dir("many");
+    for i in 0..4000 {
+        layer = layer.file(&format!("many/file-{i:05}"), b"x");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_temp(&dir, "img.tar", &Image::new().layer(layer, "many").docker_archive());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["files", &image])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here, like `| head -1`.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn help_explains_the_sizes() {
+    let out = layerscope(&["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("layer size"), "{text}");
+    assert!(text.contains("files"), "{text}");
+}

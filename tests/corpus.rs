@@ -1,0 +1,200 @@
+//! End to end on the real archives of ../shared/corpus (buildah + skopeo output), when their
+//! directory is given: `LAYERSCOPE_CORPUS=/path/to/corpus-out cargo test --test corpus`.
+//! For each image the docker-archive, oci-archive and zstd oci-archive must give identical `files`
+//! output, every layer's records must equal the ground truth read with Python's tarfile, and the
+//! merged tree must equal the one kernel overlayfs and umoci produced.
+//! Without the variable the tests skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
+
+use std::path::{Path, PathBuf};
+
+use layerscope::layer::EntryKind;
+use layerscope::report::files::{FileRecord, FilesOptions, file_records};
+use layerscope::{Image, Input, Selection};
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("LAYERSCOPE_CORPUS")?);
+    dir.is_dir().then_some(dir)
+}
+
+fn images(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".expected.txt").map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
+fn load(path: &Path) -> Image {
+    layerscope::load(&Input::Path(path.into()), &Selection::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// describe-image.py's escaping: invalid UTF-8 and control bytes as \xHH, `\` `\t` `\n` escaped.
+fn esc(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for ch in chunk.valid().chars() {
+            match ch {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn raw_path(r: &FileRecord) -> Vec<u8> {
+    r.path_raw.as_deref().map_or_else(|| r.path.as_bytes().to_vec(), unhex)
+}
+
+/// A merged-tree line as describe-image.py writes it from an lstat of the merged rootfs.
+fn merged_line(r: &FileRecord) -> String {
+    // overlayfs shows a hard link as the regular file it is.
+    let (t, size) = match r.kind {
+        "file" | "hardlink" => ("f", r.size),
+        "dir" => ("d", 0),
+        "symlink" => ("l", 0),
+        "char" => ("c", 0),
+        "block" => ("b", 0),
+        _ => ("p", 0),
+    };
+    let mut line = format!("{t} {} {}:{} {size} {}", r.mode, r.uid, r.gid, esc(&raw_path(r)));
+    if r.kind == "symlink" {
+        let link = r.link_raw.as_deref().map_or_else(|| r.link.clone().unwrap().into_bytes(), unhex);
+        line.push_str(&format!(" -> {}", esc(&link)));
+    }
+    if let Some([major, minor]) = r.dev {
+        line.push_str(&format!(" dev={major},{minor}"));
+    }
+    line
+}
+
+fn section<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(header));
+    lines.next().unwrap_or_else(|| panic!("no section {header}"));
+    lines.take_while(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn corpus_formats_agree_and_match_ground_truth() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: set LAYERSCOPE_CORPUS to the output directory of ../shared/corpus/make-corpus.sh");
+        return;
+    };
+    let names = images(&dir);
+    assert!(!names.is_empty(), "no NAME.expected.txt in {}", dir.display());
+    for name in names {
+        let expected = std::fs::read_to_string(dir.join(format!("{name}.expected.txt"))).unwrap();
+        let docker = load(&dir.join(format!("{name}.docker.tar")));
+        let all = FilesOptions { layer: None, changes_only: false };
+        let reference = file_records(&docker, all);
+
+        for variant in ["oci", "oci-zstd"] {
+            let path = dir.join(format!("{name}.{variant}.tar"));
+            if !path.exists() {
+                continue;
+            }
+            let other = load(&path);
+            assert_eq!(other.layers.len(), docker.layers.len(), "{name}.{variant}: layers");
+            for l in 0..docker.layers.len() {
+                for changes_only in [false, true] {
+                    let opts = FilesOptions { layer: Some(l), changes_only };
+                    assert!(
+                        file_records(&other, opts) == file_records(&docker, opts),
+                        "{name}.{variant}: files --layer {l} (changes: {changes_only}) differs from the docker-archive"
+                    );
+                }
+            }
+        }
+
+        // Merged tree = overlayfs/umoci ground truth.
+        let ours: Vec<String> = reference.iter().map(merged_line).collect();
+        let truth = section(&expected, "[merged-tree]");
+        assert_eq!(ours.len(), truth.len(), "{name}: merged-tree entries");
+        for (a, b) in ours.iter().zip(&truth) {
+            assert_eq!(a, b, "{name}: merged tree");
+        }
+
+        // Every layer's records, in tar order, = tarfile's reading of the same tar.
+        for layer in &docker.layers {
+            let truth = section(&expected, &format!("[layer {} entries]", layer.index));
+            let ours: Vec<String> =
+                docker.tree.entries_in(layer.entries.clone()).iter().map(|e| entry_line(&docker, e)).collect();
+            assert_eq!(ours, truth, "{name}: layer {} records", layer.index);
+        }
+
+        // Layer facts.
+        let facts = section(&expected, "[layers]");
+        let facts: Vec<&&str> = facts.iter().filter(|l| l.starts_with("layer ")).collect();
+        assert_eq!(facts.len(), docker.layers.len(), "{name}: layer count");
+        for (layer, line) in docker.layers.iter().zip(facts) {
+            let field = |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key)).unwrap().to_string();
+            assert_eq!(layer.diff_id.clone().unwrap(), field("diff_id="), "{name}: layer {} DiffID", layer.index);
+            assert_eq!(
+                layer.size_bytes.to_string(),
+                field("regular_file_bytes="),
+                "{name}: layer {} size",
+                layer.index
+            );
+        }
+    }
+}
+
+/// A layer record as describe-image.py prints one (`TYPE MODE UID:GID SIZE MTIME PATH [...]`).
+fn entry_line(image: &Image, e: &layerscope::tree::Entry) -> String {
+    let tree = &image.tree;
+    let path = tree.path(e.node);
+    let shown = |rel: &[u8]| esc(&[b"/".as_slice(), rel].concat());
+    let marker = |name: &[u8]| {
+        // Markers are stored by the path they act on; rebuild the tar name.
+        let (dir, base) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..=i], &path[i + 1..]),
+            None => (&path[..0], &path[..]),
+        };
+        let mut rel = dir.to_vec();
+        rel.extend_from_slice(name);
+        rel.extend_from_slice(base);
+        rel
+    };
+    let (t, rel) = match e.kind {
+        EntryKind::File => ("f", path.clone()),
+        EntryKind::Dir => ("d", path.clone()),
+        EntryKind::Symlink => ("l", path.clone()),
+        EntryKind::Hardlink => ("h", path.clone()),
+        EntryKind::Char => ("c", path.clone()),
+        EntryKind::Block => ("b", path.clone()),
+        EntryKind::Fifo => ("p", path.clone()),
+        EntryKind::Whiteout => ("f", marker(b".wh.")),
+        EntryKind::Opaque => ("f", {
+            let mut rel = path.clone();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(b".wh..wh..opq");
+            rel
+        }),
+    };
+    let mut line = format!("{t} {:04o} {}:{} {} {} {}", e.mode, e.uid, e.gid, e.size, e.mtime, shown(&rel));
+    match e.kind {
+        EntryKind::Symlink => line.push_str(&format!(" -> {}", esc(tree.link(e).unwrap()))),
+        EntryKind::Hardlink => line.push_str(&format!(" => {}", shown(tree.link(e).unwrap()))),
+        EntryKind::Char | EntryKind::Block => {
+            line.push_str(&format!(" dev={},{}", e.content >> 32, e.content & 0xffff_ffff))
+        }
+        _ => {}
+    }
+    line
+}

@@ -1,0 +1,391 @@
+//! OCI layer rules (docs/formats.md §8) and the tree traps of §11, each its own test, on images
+//! built in code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
+
+mod support;
+
+use layerscope::WarningKind;
+use layerscope::report::files::{FilesOptions, file_records};
+use support::{Attrs, Image, Layer, changes_at, load, paths_at, tree_at};
+
+fn image(layers: Vec<Layer>) -> layerscope::Image {
+    let mut img = Image::new();
+    for (i, l) in layers.into_iter().enumerate() {
+        img = img.layer(l, &format!("step {i}"));
+    }
+    load(img.docker_archive())
+}
+
+fn base() -> Layer {
+    Layer::new()
+        .dir("etc")
+        .file("etc/hosts", b"127.0.0.1 localhost\n")
+        .dir("usr")
+        .dir("usr/lib")
+        .file("usr/lib/a.so", &[1; 100])
+        .dir("usr/lib/sub")
+        .file("usr/lib/sub/b.so", &[2; 200])
+}
+
+#[test]
+fn trap_1_opaque_whiteout_hides_lower_children() {
+    let img =
+        image(vec![base(), Layer::new().dir("usr").dir("usr/lib").opaque("usr/lib").file("usr/lib/new.so", b"new")]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/new.so"]);
+    assert_eq!(
+        changes_at(&img, 1),
+        [
+            ("/usr".into(), "metadata"),
+            ("/usr/lib".into(), "metadata"),
+            ("/usr/lib/a.so".into(), "removed"),
+            ("/usr/lib/new.so".into(), "added"),
+            ("/usr/lib/sub".into(), "removed"),
+            ("/usr/lib/sub/b.so".into(), "removed"),
+        ]
+    );
+}
+
+#[test]
+fn trap_1_opaque_marker_after_the_new_children_in_tar_order() {
+    // The marker applies before the directory's new contents wherever it sits in the tar.
+    let img = image(vec![
+        base(),
+        Layer::new()
+            .dir("usr")
+            .dir("usr/lib")
+            .file("usr/lib/new.so", b"new")
+            .file("usr/lib/a.so", b"replaced")
+            .opaque("usr/lib"),
+    ]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/a.so", "/usr/lib/new.so"]);
+    let a = tree_at(&img, None).into_iter().find(|(p, _, _)| p == "/usr/lib/a.so").unwrap();
+    assert_eq!(a.2, "modified", "a.so existed below and now has other bytes");
+}
+
+#[test]
+fn opaque_marker_without_a_directory_entry() {
+    let img = image(vec![base(), Layer::new().opaque("usr/lib")]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib"]);
+}
+
+#[test]
+fn trap_2_deleted_directory_recreated_later_stays_empty() {
+    let img = image(vec![
+        base(),
+        Layer::new().dir("usr").whiteout("usr/lib"),
+        Layer::new().dir("usr").dir("usr/lib").file("usr/lib/c.so", b"c"),
+    ]);
+    assert_eq!(paths_at(&img, Some(1)), ["/etc", "/etc/hosts", "/usr"]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/c.so"]);
+    // Also when the directory comes back implicitly, through a child only.
+    let img = image(vec![base(), Layer::new().whiteout("usr/lib"), Layer::new().file("usr/lib/c.so", b"c")]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/c.so"]);
+}
+
+#[test]
+fn trap_3_whiteout_does_not_hide_a_file_of_its_own_layer() {
+    let img = image(vec![base(), Layer::new().dir("etc").file("etc/motd", b"hi").whiteout("etc/motd")]);
+    assert!(paths_at(&img, None).contains(&"/etc/motd".to_string()));
+    // ... in either tar order.
+    let img = image(vec![base(), Layer::new().dir("etc").whiteout("etc/motd").file("etc/motd", b"hi")]);
+    assert!(paths_at(&img, None).contains(&"/etc/motd".to_string()));
+    assert!(img.warnings.iter().any(|w| w.kind == WarningKind::WhiteoutOfMissingPath));
+}
+
+#[test]
+fn whiteout_and_rewrite_in_one_layer_replaces_the_lower_file() {
+    let img = image(vec![base(), Layer::new().dir("etc").whiteout("etc/hosts").file("etc/hosts", b"new")]);
+    let hosts = tree_at(&img, None).into_iter().find(|(p, _, _)| p == "/etc/hosts").unwrap();
+    assert_eq!(hosts.2, "modified");
+}
+
+#[test]
+fn trap_4_hard_link_counts_content_once_and_keeps_its_bytes() {
+    let img = image(vec![
+        Layer::new()
+            .dir("bin")
+            .file_with("bin/busybox", &[9; 1000], Attrs::FILE.mode(0o755))
+            .hardlink("bin/ls", "bin/busybox")
+            .hardlink("bin/cat", "/bin/busybox"),
+        Layer::new().dir("bin").file_with("bin/busybox", &[8; 500], Attrs::FILE.mode(0o755)),
+    ]);
+    assert_eq!(img.layers[0].size_bytes, 1000, "hard links add no bytes to the layer");
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let get = |p: &str| records.iter().find(|r| r.path == p).unwrap();
+    assert_eq!(get("/bin/busybox").size, 500);
+    assert_eq!(get("/bin/ls").size, 1000, "the link keeps the old inode's bytes");
+    assert_eq!(get("/bin/ls").kind, "hardlink");
+    assert_eq!(get("/bin/ls").link.as_deref(), Some("/bin/busybox"));
+    assert_eq!(get("/bin/cat").link.as_deref(), Some("/bin/busybox"), "absolute link names are normalised");
+    assert_eq!(get("/bin/ls").change, "unchanged");
+    assert_eq!(get("/bin/busybox").change, "modified");
+}
+
+#[test]
+fn hard_link_to_a_lower_layer_file_shares_its_bytes() {
+    let img = image(vec![base(), Layer::new().dir("etc").hardlink("etc/hosts.bak", "etc/hosts")]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    assert_eq!(records.iter().find(|r| r.path == "/etc/hosts.bak").unwrap().size, 20);
+    assert_eq!(img.layers[1].size_bytes, 0);
+}
+
+#[test]
+fn hard_link_replacing_a_file_with_the_same_bytes_is_metadata_only() {
+    // `ln a b` copies a up; the tar may hold a as a hard link to b.
+    let img = image(vec![Layer::new().file("a", b"same"), Layer::new().file("b", b"same").hardlink("a", "b")]);
+    assert_eq!(changes_at(&img, 1), [("/a".into(), "metadata"), ("/b".into(), "added")]);
+}
+
+#[test]
+fn hard_link_to_a_missing_target_warns() {
+    let img = image(vec![Layer::new().hardlink("x", "nowhere")]);
+    assert!(
+        img.warnings.iter().any(|w| w.kind == WarningKind::HardLinkTargetMissing && w.path.as_deref() == Some("/x"))
+    );
+    assert_eq!(paths_at(&img, None), ["/x"]);
+}
+
+#[test]
+fn trap_5_single_layer_whiteouts_never_appear_as_files() {
+    let img = image(vec![Layer::new().dir("a").file("a/x", b"x").whiteout("a/gone").opaque("a").whiteout("top")]);
+    assert_eq!(paths_at(&img, None), ["/a", "/a/x"]);
+    let missing: Vec<_> = img
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::WhiteoutOfMissingPath)
+        .map(|w| w.path.clone().unwrap())
+        .collect();
+    assert_eq!(missing, ["/a/gone", "/top"]);
+}
+
+#[test]
+fn whiteout_of_a_missing_path_warns_and_the_layer_is_still_read() {
+    let img = image(vec![base(), Layer::new().dir("etc").whiteout("etc/nonexistent").file("etc/zzz", b"after")]);
+    assert!(paths_at(&img, None).contains(&"/etc/zzz".to_string()), "entries after the whiteout are kept");
+    let w = img.warnings.iter().find(|w| w.kind == WarningKind::WhiteoutOfMissingPath).unwrap();
+    assert_eq!((w.layer, w.path.as_deref()), (Some(1), Some("/etc/nonexistent")));
+}
+
+#[test]
+fn whiteout_removes_a_whole_subtree() {
+    let img = image(vec![base(), Layer::new().whiteout("usr")]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts"]);
+    assert_eq!(img.layers[1].counts.removed, 5);
+}
+
+#[test]
+fn file_replaced_by_directory_and_back() {
+    let img = image(vec![
+        Layer::new().file("x", b"file"),
+        Layer::new().opaque("x").dir("x").file("x/inner", b"i"),
+        Layer::new().whiteout("x").file("x", b"file again"),
+    ]);
+    assert_eq!(tree_at(&img, Some(0)), [("/x".into(), "file", "added")]);
+    assert_eq!(tree_at(&img, Some(1)), [("/x".into(), "dir", "modified"), ("/x/inner".into(), "file", "added")]);
+    assert_eq!(tree_at(&img, Some(2)), [("/x".into(), "file", "modified")]);
+    assert_eq!(changes_at(&img, 2), [("/x".into(), "modified"), ("/x/inner".into(), "removed")]);
+}
+
+#[test]
+fn directory_replaced_by_a_file_loses_its_subtree() {
+    // overlay writes the file without a whiteout for the directory.
+    let img = image(vec![base(), Layer::new().file("usr", b"now a file")]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr"]);
+    assert_eq!(img.layers[1].counts.removed, 4);
+    assert_eq!(img.layers[1].counts.modified, 1);
+}
+
+#[test]
+fn file_turned_into_directory_implicitly_warns() {
+    let img = image(vec![Layer::new().file("x", b"f"), Layer::new().file("x/y", b"y")]);
+    assert_eq!(tree_at(&img, None), [("/x".into(), "dir", "modified"), ("/x/y".into(), "file", "added")]);
+    assert!(img.warnings.iter().any(|w| w.kind == WarningKind::ImplicitTypeChange));
+}
+
+#[test]
+fn missing_parent_directories_are_created() {
+    let img = image(vec![Layer::new().file("a/b/c", b"c")]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let dirs: Vec<_> = records.iter().filter(|r| r.implicit).map(|r| (r.path.as_str(), r.mode.as_str())).collect();
+    assert_eq!(dirs, [("/a", "0755"), ("/a/b", "0755")]);
+    assert_eq!(img.layers[0].counts.added, 3);
+}
+
+#[test]
+fn path_spellings_are_normalised() {
+    let img = image(vec![
+        Layer::new()
+            .raw(b"./", tar::EntryType::Directory, b"")
+            .raw(b"./etc/", tar::EntryType::Directory, b"")
+            .raw(b"/etc/abs", tar::EntryType::Regular, b"a")
+            .raw(b"etc//double", tar::EntryType::Regular, b"d")
+            .raw(b"etc/./dot/", tar::EntryType::Directory, b""),
+    ]);
+    assert_eq!(paths_at(&img, None), ["/etc", "/etc/abs", "/etc/dot", "/etc/double"]);
+}
+
+#[test]
+fn trap_10_non_utf8_and_long_names_are_byte_exact() {
+    let long = format!("long/{}", "n".repeat(251));
+    let pax = format!("pax/{}", "p".repeat(180));
+    let img = image(vec![
+        Layer::new()
+            .file_bytes(b"odd/latin1-caf\xe9", b"1")
+            .file("odd/utf8-caf\u{e9}", b"2")
+            .file("odd/back\\slash", b"3")
+            .file("odd/new\nline", b"4")
+            .file(&long, b"5")
+            .pax_file(pax.as_bytes(), b"6")
+            .symlink("odd/long-link", &format!("/{}", "t".repeat(150))),
+    ]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let latin1 = records.iter().find(|r| r.path == "/odd/latin1-caf\\xe9").expect("escaped path");
+    assert_eq!(latin1.path_raw.as_deref(), Some(hex(b"/odd/latin1-caf\xe9").as_str()));
+    assert!(records.iter().any(|r| r.path == "/odd/utf8-caf\u{e9}" && r.path_raw.is_none()));
+    assert!(records.iter().any(|r| r.path == "/odd/back\\slash"));
+    assert!(records.iter().any(|r| r.path == "/odd/new\nline"));
+    assert!(records.iter().any(|r| r.path == format!("/{long}")));
+    assert!(records.iter().any(|r| r.path == format!("/{pax}")));
+    let link = records.iter().find(|r| r.path == "/odd/long-link").unwrap();
+    assert_eq!(link.link.as_deref().map(str::len), Some(151));
+    // Sorted by path bytes: 'l' (0x6c) < 'u' (0x75); 0xe9 sorts after ASCII.
+    let paths: Vec<_> = records.iter().map(|r| r.path.clone()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort_by_key(|p| support_unescape(p));
+    assert_eq!(paths, sorted);
+}
+
+fn support_unescape(p: &str) -> Vec<u8> {
+    // Invert \xHH for the one escaped name in this test.
+    p.replace("\\xe9", "\u{0}").bytes().map(|b| if b == 0 { 0xe9 } else { b }).collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn trap_11_dotdot_and_absolute_paths_are_confined() {
+    let img = image(vec![
+        Layer::new()
+            .raw(b"../../etc/shadow", tar::EntryType::Regular, b"x")
+            .raw(b"a/../../b", tar::EntryType::Regular, b"y")
+            .raw(b"/abs", tar::EntryType::Regular, b"z"),
+    ]);
+    assert_eq!(paths_at(&img, None), ["/abs", "/b", "/etc", "/etc/shadow"]);
+    let escapes = img.warnings.iter().filter(|w| w.kind == WarningKind::PathEscapesRoot).count();
+    assert_eq!(escapes, 2);
+}
+
+#[test]
+fn duplicate_entries_in_one_layer_keep_the_last() {
+    let img = image(vec![Layer::new().file("x", b"first").file("x", b"second!")]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    assert_eq!(records[0].size, 7);
+    assert!(img.warnings.iter().any(|w| w.kind == WarningKind::DuplicateEntry));
+}
+
+#[test]
+fn change_kinds_relative_to_the_layer_below() {
+    let img = image(vec![
+        Layer::new()
+            .file("content", b"aaaa")
+            .file("mode", b"m")
+            .file("owner", b"o")
+            .file("mtime", b"t")
+            .file("same", b"s")
+            .symlink("link", "a")
+            .file("size", b"1"),
+        Layer::new()
+            .file("content", b"bbbb")
+            .file_with("mode", b"m", Attrs::FILE.mode(0o600))
+            .file_with("owner", b"o", Attrs::FILE.owner(1000, 1000))
+            .file_with("mtime", b"t", Attrs::FILE.mtime(1))
+            .file("same", b"s")
+            .symlink("link", "b")
+            .file("size", b"12"),
+    ]);
+    assert_eq!(
+        changes_at(&img, 1),
+        [
+            ("/content".into(), "modified"),
+            ("/link".into(), "modified"),
+            ("/mode".into(), "metadata"),
+            ("/mtime".into(), "metadata"),
+            ("/owner".into(), "metadata"),
+            ("/same".into(), "metadata"),
+            ("/size".into(), "modified"),
+        ]
+    );
+    assert_eq!(
+        img.layers[1].counts,
+        layerscope::image::ChangeCounts { added: 0, modified: 3, metadata: 4, removed: 0 }
+    );
+}
+
+#[test]
+fn special_files_keep_their_attributes() {
+    let img = image(vec![
+        Layer::new()
+            .dir("dev")
+            .char_device("dev/null", 1, 3)
+            .block_device("dev/sda", 8, 0)
+            .fifo("dev/pipe")
+            .file_with("suid", b"x", Attrs::FILE.mode(0o4755))
+            .dir_with("tmp", Attrs::DIR.mode(0o1777)),
+    ]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let get = |p: &str| records.iter().find(|r| r.path == p).unwrap();
+    assert_eq!((get("/dev/null").kind, get("/dev/null").dev), ("char", Some([1, 3])));
+    assert_eq!((get("/dev/sda").kind, get("/dev/sda").dev), ("block", Some([8, 0])));
+    assert_eq!(get("/dev/pipe").kind, "fifo");
+    assert_eq!(get("/suid").mode, "4755");
+    assert_eq!(get("/tmp").mode, "1777");
+}
+
+#[test]
+fn device_renumbered_is_modified() {
+    let img = image(vec![Layer::new().char_device("d", 1, 3), Layer::new().char_device("d", 1, 5)]);
+    assert_eq!(changes_at(&img, 1), [("/d".into(), "modified")]);
+}
+
+#[test]
+fn empty_layers_are_fine() {
+    // A zero-byte blob, and a tar that is only the end-of-archive blocks.
+    let img = image(vec![base(), Layer::new()]);
+    assert_eq!(img.layers[1].size_bytes, 0);
+    assert_eq!(paths_at(&img, Some(1)), paths_at(&img, Some(0)));
+    let mut layout = support::OciLayout::new();
+    let mut built = Image::new().layer(base(), "base").layer(Layer::new(), "nothing").build(support::Comp::None);
+    built.layers[1].blob.clear();
+    built.layers[1].blob_digest = support::digest(b"");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&built.manifest).unwrap();
+    manifest["layers"][1]["digest"] = serde_json::json!(built.layers[1].blob_digest);
+    built.manifest = serde_json::to_vec(&manifest).unwrap();
+    built.manifest_digest = support::digest(&built.manifest);
+    layout.store(&built);
+    layout.add_manifest(&built.manifest_digest, built.manifest.len(), None, None, None);
+    let img = load(layout.tar());
+    assert_eq!(img.layers[1].compression.map(|c| c.to_string()).as_deref(), Some("empty"));
+}
+
+#[test]
+fn changes_include_the_removed_subtree_described_as_it_was() {
+    let img = image(vec![base(), Layer::new().whiteout("usr/lib/sub")]);
+    let records = file_records(&img, FilesOptions { layer: Some(1), changes_only: true });
+    let b = records.iter().find(|r| r.path == "/usr/lib/sub/b.so").unwrap();
+    assert_eq!((b.change, b.size, b.layer), ("removed", 200, 0));
+}
+
+#[test]
+fn every_layer_view_of_one_tree() {
+    let img = image(vec![
+        base(),
+        Layer::new().dir("etc").file("etc/new", b"n"),
+        Layer::new().dir("etc").whiteout("etc/hosts"),
+    ]);
+    assert_eq!(paths_at(&img, Some(0)).len(), 7);
+    assert_eq!(paths_at(&img, Some(1)).len(), 8);
+    assert_eq!(paths_at(&img, Some(2)).len(), 7);
+    assert!(!paths_at(&img, Some(2)).contains(&"/etc/hosts".to_string()));
+}

@@ -1,0 +1,798 @@
+//! Fixture builder: writes image archives in every format layerscope reads, from layers described
+//! in code. Deterministic (fixed mtimes, sorted entries) so archives can be compared byte for byte.
+#![allow(dead_code)] // each test binary uses a different part of the builder
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // fixture code may panic
+
+pub mod demo;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Default mtime of every entry.
+pub const MTIME: u64 = 1_700_000_000;
+
+/// How a layer blob is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comp {
+    None,
+    Gzip,
+    /// Several gzip members back to back, as eStargz and pigz write.
+    GzipMultiMember,
+    Zstd,
+}
+
+impl Comp {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Comp::None => "application/vnd.oci.image.layer.v1.tar",
+            Comp::Gzip | Comp::GzipMultiMember => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Comp::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+
+    pub fn compress(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Comp::None => data.to_vec(),
+            Comp::Gzip => gzip(data),
+            Comp::GzipMultiMember => {
+                let half = data.len() / 2;
+                let mut out = gzip(&data[..half]);
+                out.extend(gzip(&data[half..]));
+                out
+            }
+            Comp::Zstd => zstd::encode_all(data, 3).unwrap(),
+        }
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn digest(data: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(data))
+}
+
+/// Attributes of an entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Attrs {
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+}
+
+impl Attrs {
+    pub const FILE: Attrs = Attrs { mode: 0o644, uid: 0, gid: 0, mtime: MTIME };
+    pub const DIR: Attrs = Attrs { mode: 0o755, uid: 0, gid: 0, mtime: MTIME };
+
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn owner(mut self, uid: u64, gid: u64) -> Self {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+
+    pub fn mtime(mut self, mtime: u64) -> Self {
+        self.mtime = mtime;
+        self
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Item {
+    File {
+        path: Vec<u8>,
+        data: Vec<u8>,
+        attrs: Attrs,
+    },
+    Dir {
+        path: Vec<u8>,
+        attrs: Attrs,
+    },
+    Symlink {
+        path: Vec<u8>,
+        target: Vec<u8>,
+    },
+    Hardlink {
+        path: Vec<u8>,
+        target: Vec<u8>,
+    },
+    Device {
+        path: Vec<u8>,
+        kind: tar::EntryType,
+        major: u32,
+        minor: u32,
+    },
+    Fifo {
+        path: Vec<u8>,
+    },
+    /// A name written into the header as is (for `..`, `/abs`, `./` cases tar-rs refuses).
+    RawName {
+        name: Vec<u8>,
+        kind: tar::EntryType,
+        data: Vec<u8>,
+    },
+    /// A long name carried in a PAX `path` record.
+    PaxFile {
+        path: Vec<u8>,
+        data: Vec<u8>,
+    },
+}
+
+/// One layer tar, described entry by entry, written in the order given.
+#[derive(Clone, Debug, Default)]
+pub struct Layer {
+    items: Vec<Item>,
+}
+
+impl Layer {
+    pub fn new() -> Self {
+        Layer::default()
+    }
+
+    pub fn file(self, path: &str, data: &[u8]) -> Self {
+        self.file_with(path, data, Attrs::FILE)
+    }
+
+    pub fn file_with(mut self, path: &str, data: &[u8], attrs: Attrs) -> Self {
+        self.items.push(Item::File { path: path.into(), data: data.to_vec(), attrs });
+        self
+    }
+
+    /// A file whose name is arbitrary bytes (not UTF-8, or very long: GNU long-name records).
+    pub fn file_bytes(mut self, path: &[u8], data: &[u8]) -> Self {
+        self.items.push(Item::File { path: path.to_vec(), data: data.to_vec(), attrs: Attrs::FILE });
+        self
+    }
+
+    /// A file whose long name is carried by a PAX extended header.
+    pub fn pax_file(mut self, path: &[u8], data: &[u8]) -> Self {
+        self.items.push(Item::PaxFile { path: path.to_vec(), data: data.to_vec() });
+        self
+    }
+
+    pub fn dir(self, path: &str) -> Self {
+        self.dir_with(path, Attrs::DIR)
+    }
+
+    pub fn dir_with(mut self, path: &str, attrs: Attrs) -> Self {
+        self.items.push(Item::Dir { path: path.into(), attrs });
+        self
+    }
+
+    pub fn symlink(mut self, path: &str, target: &str) -> Self {
+        self.items.push(Item::Symlink { path: path.into(), target: target.into() });
+        self
+    }
+
+    pub fn hardlink(mut self, path: &str, target: &str) -> Self {
+        self.items.push(Item::Hardlink { path: path.into(), target: target.into() });
+        self
+    }
+
+    pub fn char_device(mut self, path: &str, major: u32, minor: u32) -> Self {
+        self.items.push(Item::Device { path: path.into(), kind: tar::EntryType::Char, major, minor });
+        self
+    }
+
+    pub fn block_device(mut self, path: &str, major: u32, minor: u32) -> Self {
+        self.items.push(Item::Device { path: path.into(), kind: tar::EntryType::Block, major, minor });
+        self
+    }
+
+    pub fn fifo(mut self, path: &str) -> Self {
+        self.items.push(Item::Fifo { path: path.into() });
+        self
+    }
+
+    /// `.wh.NAME` in NAME's directory: deletes `path` from lower layers.
+    pub fn whiteout(self, path: &str) -> Self {
+        let (dir, base) = match path.trim_end_matches('/').rsplit_once('/') {
+            Some((d, b)) => (format!("{d}/"), b.to_string()),
+            None => (String::new(), path.to_string()),
+        };
+        let name = format!("{dir}.wh.{base}");
+        self.file_with(&name, b"", Attrs::FILE.mode(0))
+    }
+
+    /// `DIR/.wh..wh..opq`: hides every lower child of `dir`.
+    pub fn opaque(self, dir: &str) -> Self {
+        let dir = dir.trim_end_matches('/');
+        let name = if dir.is_empty() { ".wh..wh..opq".to_string() } else { format!("{dir}/.wh..wh..opq") };
+        self.file_with(&name, b"", Attrs::FILE)
+    }
+
+    /// An entry whose header name is exactly `name` (may hold `..`, a leading `/`, `./`).
+    pub fn raw(mut self, name: &[u8], kind: tar::EntryType, data: &[u8]) -> Self {
+        self.items.push(Item::RawName { name: name.to_vec(), kind, data: data.to_vec() });
+        self
+    }
+
+    /// The uncompressed layer tar.
+    pub fn tar(&self) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for item in &self.items {
+            match item {
+                Item::File { path, data, attrs } => {
+                    let mut h = header(tar::EntryType::Regular, *attrs, data.len() as u64);
+                    b.append_data(&mut h, os_path(path), data.as_slice()).unwrap();
+                }
+                Item::Dir { path, attrs } => {
+                    let mut h = header(tar::EntryType::Directory, *attrs, 0);
+                    let mut p = path.clone();
+                    if !p.ends_with(b"/") {
+                        p.push(b'/');
+                    }
+                    b.append_data(&mut h, os_path(&p), &[][..]).unwrap();
+                }
+                Item::Symlink { path, target } => {
+                    let mut h = header(tar::EntryType::Symlink, Attrs::FILE.mode(0o777), 0);
+                    b.append_link(&mut h, os_path(path), os_path(target)).unwrap();
+                }
+                Item::Hardlink { path, target } => {
+                    let mut h = header(tar::EntryType::Link, Attrs::FILE, 0);
+                    b.append_link(&mut h, os_path(path), os_path(target)).unwrap();
+                }
+                Item::Device { path, kind, major, minor } => {
+                    let mut h = header(*kind, Attrs::FILE.mode(0o600), 0);
+                    h.set_device_major(*major).unwrap();
+                    h.set_device_minor(*minor).unwrap();
+                    b.append_data(&mut h, os_path(path), &[][..]).unwrap();
+                }
+                Item::Fifo { path } => {
+                    let mut h = header(tar::EntryType::Fifo, Attrs::FILE, 0);
+                    b.append_data(&mut h, os_path(path), &[][..]).unwrap();
+                }
+                Item::RawName { name, kind, data } => {
+                    let mut h = header(*kind, Attrs::FILE, data.len() as u64);
+                    let field = &mut h.as_old_mut().name;
+                    field.fill(0);
+                    field[..name.len()].copy_from_slice(name);
+                    h.set_cksum();
+                    b.append(&h, data.as_slice()).unwrap();
+                }
+                Item::PaxFile { path, data } => {
+                    b.append_pax_extensions([("path", path.as_slice())]).unwrap();
+                    let mut h = header(tar::EntryType::Regular, Attrs::FILE, data.len() as u64);
+                    let short = &path[..path.len().min(99)];
+                    let field = &mut h.as_old_mut().name;
+                    field.fill(0);
+                    field[..short.len()].copy_from_slice(short);
+                    h.set_cksum();
+                    b.append(&h, data.as_slice()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+}
+
+fn header(kind: tar::EntryType, attrs: Attrs, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(attrs.mode);
+    h.set_uid(attrs.uid);
+    h.set_gid(attrs.gid);
+    h.set_mtime(attrs.mtime);
+    h.set_size(size);
+    h
+}
+
+#[cfg(unix)]
+fn os_path(bytes: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes))
+}
+
+/// An image: layers with their history, plus empty instructions, tags and platform.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub layers: Vec<Layer>,
+    /// (created_by, empty_layer)
+    pub history: Vec<(String, bool)>,
+    pub tags: Vec<String>,
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+impl Default for Image {
+    fn default() -> Self {
+        Image {
+            layers: Vec::new(),
+            history: Vec::new(),
+            tags: vec!["example/app:latest".into()],
+            os: "linux".into(),
+            arch: "amd64".into(),
+            variant: None,
+        }
+    }
+}
+
+/// A layer as stored: tar, blob, digests.
+#[derive(Clone, Debug)]
+pub struct BuiltLayer {
+    pub tar: Vec<u8>,
+    pub diff_id: String,
+    pub blob: Vec<u8>,
+    pub blob_digest: String,
+    pub media_type: &'static str,
+}
+
+/// An image as stored.
+#[derive(Clone, Debug)]
+pub struct Built {
+    pub config: Vec<u8>,
+    pub config_digest: String,
+    pub layers: Vec<BuiltLayer>,
+    pub manifest: Vec<u8>,
+    pub manifest_digest: String,
+}
+
+impl Image {
+    pub fn new() -> Self {
+        Image::default()
+    }
+
+    pub fn layer(mut self, layer: Layer, created_by: &str) -> Self {
+        self.layers.push(layer);
+        self.history.push((created_by.into(), false));
+        self
+    }
+
+    /// A history entry without a layer (ENV, LABEL...).
+    pub fn instruction(mut self, created_by: &str) -> Self {
+        self.history.push((created_by.into(), true));
+        self
+    }
+
+    pub fn tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| t.to_string()).collect();
+        self
+    }
+
+    pub fn platform(mut self, os: &str, arch: &str, variant: Option<&str>) -> Self {
+        self.os = os.into();
+        self.arch = arch.into();
+        self.variant = variant.map(Into::into);
+        self
+    }
+
+    pub fn config_json(&self, diff_ids: &[String]) -> Vec<u8> {
+        let history: Vec<Value> = self
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, (cmd, empty))| {
+                let mut h = json!({"created": format!("2024-01-01T00:00:{:02}Z", i % 60), "created_by": cmd});
+                if *empty {
+                    h["empty_layer"] = json!(true);
+                }
+                h
+            })
+            .collect();
+        let mut cfg = json!({
+            "architecture": self.arch,
+            "os": self.os,
+            "created": "2024-01-01T00:00:00Z",
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": history,
+        });
+        if let Some(v) = &self.variant {
+            cfg["variant"] = json!(v);
+        }
+        serde_json::to_vec(&cfg).unwrap()
+    }
+
+    pub fn build(&self, comp: Comp) -> Built {
+        self.build_each(&vec![comp; self.layers.len()])
+    }
+
+    /// Build with a compression per layer.
+    pub fn build_each(&self, comps: &[Comp]) -> Built {
+        let layers: Vec<BuiltLayer> = self
+            .layers
+            .iter()
+            .zip(comps)
+            .map(|(l, &c)| {
+                let tar = l.tar();
+                let blob = c.compress(&tar);
+                BuiltLayer { diff_id: digest(&tar), blob_digest: digest(&blob), tar, blob, media_type: c.media_type() }
+            })
+            .collect();
+        let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        let config = self.config_json(&diff_ids);
+        let config_digest = digest(&config);
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": layers.iter().map(|l| json!({"mediaType": l.media_type, "digest": l.blob_digest, "size": l.blob.len()})).collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        Built { manifest_digest: digest(&manifest), manifest, config, config_digest, layers }
+    }
+
+    /// Legacy `docker save` (Docker ≤ 24): `<id>/layer.tar`, `<hex>.json`, manifest.json, repositories.
+    pub fn docker_archive(&self) -> Vec<u8> {
+        let built = self.build(Comp::None);
+        let mut out = Outer::new();
+        let mut layer_names = Vec::new();
+        for (i, l) in built.layers.iter().enumerate() {
+            // Layer directories are named by an id that is not the DiffID.
+            let id = sha256_hex(format!("layer-id-{i}-{}", l.diff_id).as_bytes());
+            out.dir(&format!("{id}/"));
+            out.file(&format!("{id}/VERSION"), b"1.0");
+            out.file(&format!("{id}/json"), format!("{{\"id\":\"{id}\"}}").as_bytes());
+            out.file(&format!("{id}/layer.tar"), &l.tar);
+            layer_names.push(format!("{id}/layer.tar"));
+        }
+        let config_name = format!("{}.json", &built.config_digest[7..]);
+        out.file(&config_name, &built.config);
+        out.file(
+            "manifest.json",
+            &serde_json::to_vec(&json!([{"Config": config_name, "RepoTags": self.tags, "Layers": layer_names}]))
+                .unwrap(),
+        );
+        out.file("repositories", b"{}");
+        out.finish()
+    }
+
+    /// podman/skopeo docker-archive: `<diffid>.tar` files plus `<id>/layer.tar` symlink entries.
+    /// `manifest_names_links`: whether manifest.json names the symlinks instead of the files.
+    pub fn podman_archive(&self, manifest_names_links: bool) -> Vec<u8> {
+        let built = self.build(Comp::None);
+        let mut out = Outer::new();
+        let mut names = Vec::new();
+        for (i, l) in built.layers.iter().enumerate() {
+            let file = format!("{}.tar", &l.diff_id[7..]);
+            out.file(&file, &l.tar);
+            let id = sha256_hex(format!("podman-{i}").as_bytes());
+            out.dir(&format!("{id}/"));
+            out.symlink(&format!("{id}/layer.tar"), &format!("../{file}"));
+            out.file(&format!("{id}/VERSION"), b"1.0");
+            names.push(if manifest_names_links { format!("{id}/layer.tar") } else { file });
+        }
+        let config_name = format!("{}.json", &built.config_digest[7..]);
+        out.file(&config_name, &built.config);
+        let tags: Vec<String> = self.tags.iter().map(|t| format!("docker.io/{t}")).collect();
+        out.file(
+            "manifest.json",
+            &serde_json::to_vec(&json!([{"Config": config_name, "RepoTags": tags, "Layers": names}])).unwrap(),
+        );
+        out.file("repositories", b"{}");
+        out.finish()
+    }
+
+    /// kaniko / go-containerregistry tarball: `<hex>.tar.gz` layers, `sha256:<hex>` config.
+    pub fn kaniko_tarball(&self) -> Vec<u8> {
+        let built = self.build(Comp::Gzip);
+        let mut out = Outer::new();
+        let mut names = Vec::new();
+        for l in &built.layers {
+            let name = format!("{}.tar.gz", &l.blob_digest[7..]);
+            out.file(&name, &l.blob);
+            names.push(name);
+        }
+        out.file(&built.config_digest, &built.config);
+        out.file(
+            "manifest.json",
+            &serde_json::to_vec(&json!([{"Config": built.config_digest, "RepoTags": self.tags, "Layers": names}]))
+                .unwrap(),
+        );
+        out.finish()
+    }
+
+    /// Docker 25+ `docker save` (graphdriver store): OCI layout with uncompressed blobs named by
+    /// DiffID, v1 json blobs nothing references, plus the compatibility manifest.json.
+    pub fn docker25_archive(&self, variant: Docker25) -> Vec<u8> {
+        let built = self.build(Comp::None);
+        let mut layout = OciLayout::new();
+        for (i, l) in built.layers.iter().enumerate() {
+            layout.blob(&l.tar);
+            layout.blob(format!("{{\"id\":\"v1-{i}\",\"created\":\"2024-01-01T00:00:00Z\"}}").as_bytes());
+        }
+        layout.blob(&built.config);
+        let manifest = if variant == Docker25::ManifestWithoutLayers {
+            let mut m: Value = serde_json::from_slice(&built.manifest).unwrap();
+            m["layers"] = json!([]);
+            serde_json::to_vec(&m).unwrap()
+        } else {
+            built.manifest.clone()
+        };
+        let manifest_digest = layout.blob(&manifest);
+        let tag = self.tags.first().cloned().unwrap_or_default();
+        match variant {
+            Docker25::NullManifests => layout.index = json!({"schemaVersion": 2, "manifests": null}),
+            Docker25::EmptyIndex => {}
+            _ => layout.add_manifest(
+                &manifest_digest,
+                manifest.len(),
+                Some(&format!("docker.io/{tag}")),
+                Some(&tag),
+                None,
+            ),
+        }
+        let docker_manifest = json!([{
+            "Config": format!("blobs/sha256/{}", &built.config_digest[7..]),
+            "RepoTags": self.tags,
+            "Layers": built.layers.iter().map(|l| format!("blobs/sha256/{}", &l.diff_id[7..])).collect::<Vec<_>>(),
+        }]);
+        layout.extra("manifest.json", &serde_json::to_vec(&docker_manifest).unwrap());
+        layout.extra("repositories", b"{}");
+        layout.tar()
+    }
+
+    /// An oci-archive (skopeo/buildah/podman): oci-layout, index.json → manifest → blobs.
+    pub fn oci_archive(&self, comp: Comp) -> Vec<u8> {
+        self.oci_layout(comp).tar()
+    }
+
+    /// The OCI layout of this image alone, tagged `latest` like skopeo does.
+    pub fn oci_layout(&self, comp: Comp) -> OciLayout {
+        let mut layout = OciLayout::new();
+        layout.add_image(self, comp, Some("latest"), None);
+        layout
+    }
+}
+
+/// Broken and odd variants of Docker 25+ archives (moby#47065, #47210, #51389).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Docker25 {
+    Normal,
+    /// The OCI manifest lists no layers (25.0 release candidates).
+    ManifestWithoutLayers,
+    /// `"manifests": null` (saving by digest).
+    NullManifests,
+    /// index.json lists nothing (entries dropped).
+    EmptyIndex,
+}
+
+/// An OCI image layout being assembled: content-addressed blobs plus index.json.
+#[derive(Clone, Debug)]
+pub struct OciLayout {
+    pub blobs: BTreeMap<String, Vec<u8>>,
+    pub index: Value,
+    pub extras: BTreeMap<String, Vec<u8>>,
+    pub with_oci_layout_file: bool,
+}
+
+impl OciLayout {
+    pub fn new() -> Self {
+        OciLayout {
+            blobs: BTreeMap::new(),
+            index: json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}),
+            extras: BTreeMap::new(),
+            with_oci_layout_file: true,
+        }
+    }
+
+    /// Store a blob; returns its digest.
+    pub fn blob(&mut self, data: &[u8]) -> String {
+        let d = digest(data);
+        self.blobs.insert(d[7..].to_string(), data.to_vec());
+        d
+    }
+
+    pub fn remove_blob(&mut self, digest: &str) {
+        self.blobs.remove(&digest[7..]);
+    }
+
+    pub fn extra(&mut self, name: &str, data: &[u8]) {
+        self.extras.insert(name.to_string(), data.to_vec());
+    }
+
+    /// List a manifest in index.json.
+    pub fn add_manifest(
+        &mut self,
+        digest: &str,
+        size: usize,
+        containerd_name: Option<&str>,
+        ref_name: Option<&str>,
+        platform: Option<Value>,
+    ) {
+        let mut desc =
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size});
+        let mut ann = serde_json::Map::new();
+        if let Some(n) = containerd_name {
+            ann.insert("io.containerd.image.name".into(), json!(n));
+        }
+        if let Some(n) = ref_name {
+            ann.insert("org.opencontainers.image.ref.name".into(), json!(n));
+        }
+        if !ann.is_empty() {
+            desc["annotations"] = Value::Object(ann);
+        }
+        if let Some(p) = platform {
+            desc["platform"] = p;
+        }
+        self.index["manifests"].as_array_mut().unwrap().push(desc);
+    }
+
+    /// Store an image's blobs and list its manifest; returns the build.
+    pub fn add_image(&mut self, image: &Image, comp: Comp, ref_name: Option<&str>, platform: Option<Value>) -> Built {
+        let built = image.build(comp);
+        self.store(&built);
+        self.add_manifest(&built.manifest_digest, built.manifest.len(), None, ref_name, platform);
+        built
+    }
+
+    /// Store every blob of a build (no index entry).
+    pub fn store(&mut self, built: &Built) {
+        for l in &built.layers {
+            self.blob(&l.blob);
+        }
+        self.blob(&built.config);
+        self.blob(&built.manifest);
+    }
+
+    /// Write the layout as a tar, entries in lexical order like the real writers.
+    pub fn tar(&self) -> Vec<u8> {
+        let mut out = Outer::new();
+        out.dir("blobs/");
+        out.dir("blobs/sha256/");
+        for (hex, data) in &self.blobs {
+            out.file(&format!("blobs/sha256/{hex}"), data);
+        }
+        out.file("index.json", &serde_json::to_vec(&self.index).unwrap());
+        for (name, data) in &self.extras {
+            out.file(name, data);
+        }
+        if self.with_oci_layout_file {
+            out.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+        }
+        out.finish_sorted()
+    }
+
+    /// Write the layout as a directory.
+    pub fn write_dir(&self, dir: &Path) {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        for (hex, data) in &self.blobs {
+            std::fs::write(dir.join("blobs/sha256").join(hex), data).unwrap();
+        }
+        std::fs::write(dir.join("index.json"), serde_json::to_vec(&self.index).unwrap()).unwrap();
+        for (name, data) in &self.extras {
+            std::fs::write(dir.join(name), data).unwrap();
+        }
+        if self.with_oci_layout_file {
+            std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        }
+    }
+}
+
+impl Default for OciLayout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A platform object for index descriptors.
+pub fn platform(os: &str, arch: &str, variant: Option<&str>) -> Value {
+    let mut p = json!({"os": os, "architecture": arch});
+    if let Some(v) = variant {
+        p["variant"] = json!(v);
+    }
+    p
+}
+
+/// The outer archive being written.
+pub struct Outer {
+    entries: Vec<(String, OuterItem)>,
+}
+
+enum OuterItem {
+    File(Vec<u8>),
+    Dir,
+    Symlink(String),
+}
+
+impl Outer {
+    pub fn new() -> Self {
+        Outer { entries: Vec::new() }
+    }
+
+    pub fn file(&mut self, name: &str, data: &[u8]) {
+        self.entries.push((name.into(), OuterItem::File(data.to_vec())));
+    }
+
+    pub fn dir(&mut self, name: &str) {
+        self.entries.push((name.into(), OuterItem::Dir));
+    }
+
+    pub fn symlink(&mut self, name: &str, target: &str) {
+        self.entries.push((name.into(), OuterItem::Symlink(target.into())));
+    }
+
+    /// Entries in the order added.
+    pub fn finish(self) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, item) in &self.entries {
+            match item {
+                OuterItem::File(data) => {
+                    let mut h = header(tar::EntryType::Regular, Attrs::FILE.mode(0o444).mtime(0), data.len() as u64);
+                    b.append_data(&mut h, name, data.as_slice()).unwrap();
+                }
+                OuterItem::Dir => {
+                    let mut h = header(tar::EntryType::Directory, Attrs::DIR.mtime(0), 0);
+                    b.append_data(&mut h, name, &[][..]).unwrap();
+                }
+                OuterItem::Symlink(target) => {
+                    let mut h = header(tar::EntryType::Symlink, Attrs::FILE.mode(0o777).mtime(0), 0);
+                    b.append_link(&mut h, name, target).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// Entries sorted by name (as Docker and containerd write them: blobs before manifest.json).
+    pub fn finish_sorted(mut self) -> Vec<u8> {
+        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        self.finish()
+    }
+}
+
+impl Default for Outer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Load an in-memory archive with the library.
+pub fn load(bytes: Vec<u8>) -> layerscope::Image {
+    try_load(bytes).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+pub fn try_load(bytes: Vec<u8>) -> layerscope::Result<layerscope::Image> {
+    try_load_with(bytes, layerscope::Selection::default())
+}
+
+pub fn try_load_with(bytes: Vec<u8>, selection: layerscope::Selection) -> layerscope::Result<layerscope::Image> {
+    let input = layerscope::Input::Bytes { name: "test.tar".into(), bytes: bytes.into() };
+    layerscope::load(&input, &selection)
+}
+
+/// `files` records after `layer` (default the last), as (path, kind, change) triples.
+pub fn tree_at(image: &layerscope::Image, layer: Option<usize>) -> Vec<(String, &'static str, &'static str)> {
+    use layerscope::report::files::{FilesOptions, file_records};
+    file_records(image, FilesOptions { layer, changes_only: false })
+        .into_iter()
+        .map(|r| (r.path, r.kind, r.change))
+        .collect()
+}
+
+/// Paths visible after `layer` (default the last).
+pub fn paths_at(image: &layerscope::Image, layer: Option<usize>) -> Vec<String> {
+    tree_at(image, layer).into_iter().map(|(p, _, _)| p).collect()
+}
+
+/// What `layer` changed, as (path, change) pairs.
+pub fn changes_at(image: &layerscope::Image, layer: usize) -> Vec<(String, &'static str)> {
+    use layerscope::report::files::{FilesOptions, file_records};
+    file_records(image, FilesOptions { layer: Some(layer), changes_only: true })
+        .into_iter()
+        .map(|r| (r.path, r.change))
+        .collect()
+}
+
+/// The shared fixtures directory, when present next to the project.
+pub fn shared_dir() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    dir.is_dir().then_some(dir)
+}
