@@ -5,11 +5,13 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use crate::archive::compression::Compression;
-use crate::archive::{Archive, Input};
+use std::io::{self, BufReader, Read};
+
+use crate::archive::compression::{self, Compression};
+use crate::archive::{Archive, BlobLoc, Input};
 use crate::error::{Error, Result};
 use crate::format::{self, ArchiveFormat, History, ImageConfig, LayerSource, Platform, ResolvedImage, Selection};
-use crate::layer::{self, ParsedLayer, Progress};
+use crate::layer::{self, EntryKind, ParsedLayer, Progress};
 use crate::tree::{Change, EntryId, NodeId, Tree, TreeBuilder};
 use crate::warning::{Warning, WarningKind};
 
@@ -96,7 +98,12 @@ pub struct Image {
     pub tree: Tree,
     /// Problems found while loading.
     pub warnings: Vec<Warning>,
+    /// Where each layer's blob is, to read file contents on demand.
+    blobs: Vec<Option<BlobLoc>>,
 }
+
+/// File contents larger than this are not read into memory by [`Image::read_content`].
+pub const CONTENT_LIMIT: u64 = 64 << 20;
 
 impl Image {
     /// Σ content sizes of all layers.
@@ -107,6 +114,49 @@ impl Image {
     /// Σ blob sizes of the layers present in the archive.
     pub fn blob_bytes(&self) -> u64 {
         self.layers.iter().filter_map(|l| l.blob_bytes).sum()
+    }
+
+    /// A reader over the bytes of a regular file (or the file a hard link shares bytes with), read
+    /// from the archive on demand: the blob is opened again and, when compressed, inflated up to
+    /// the file.
+    pub fn open_content(&self, entry: EntryId) -> Result<Box<dyn Read + '_>> {
+        let e = self.tree.content_entry(self.tree.entry(entry));
+        let layer = usize::from(e.layer);
+        let (Some(Some(blob)), Some(info)) = (self.blobs.get(layer), self.layers.get(layer)) else {
+            return Err(Error::Layer {
+                index: layer,
+                entry: String::new(),
+                detail: "the layer blob is missing".into(),
+            });
+        };
+        let fail = |err: io::Error| Error::Layer { index: layer, entry: info.entry.clone(), detail: err.to_string() };
+        if e.kind != EntryKind::File {
+            return Ok(Box::new(io::empty()));
+        }
+        let reader = BufReader::with_capacity(64 * 1024, blob.open().map_err(fail)?);
+        let compression = info.compression.unwrap_or(Compression::None);
+        let mut decoded = compression::decoder(reader, compression).map_err(fail)?;
+        let skipped = io::copy(&mut (&mut decoded).take(e.data_offset), &mut io::sink()).map_err(fail)?;
+        if skipped < e.data_offset {
+            return Err(fail(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends before the file")));
+        }
+        Ok(Box::new(decoded.take(e.size)))
+    }
+
+    /// The bytes of a regular file, when no larger than `limit`.
+    pub fn read_content(&self, entry: EntryId, limit: u64) -> Result<Option<Vec<u8>>> {
+        let size = self.tree.content_entry(self.tree.entry(entry)).size;
+        if size > limit.min(CONTENT_LIMIT) {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let layer = usize::from(self.tree.content_entry(self.tree.entry(entry)).layer);
+        self.open_content(entry)?.read_to_end(&mut out).map_err(|e| Error::Layer {
+            index: layer,
+            entry: String::new(),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(out))
     }
 
     /// The index of the last layer (None for an image without layers).
@@ -228,6 +278,7 @@ impl Loader {
             layers,
             tree,
             warnings,
+            blobs: resolved.layers.iter().map(|l| l.blob.clone()).collect(),
         })
     }
 }

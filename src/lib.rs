@@ -27,7 +27,9 @@
 //! # Ok::<(), layerscope::Error>(())
 //! ```
 
+pub mod analysis;
 pub mod archive;
+pub mod ci;
 pub mod cli;
 pub mod error;
 pub mod format;

@@ -4,12 +4,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use layerscope::cli::{self, Cli, Outcome};
+use layerscope::cli::{self, Cli, Env, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli::run(cli) {
+    match cli::run(cli, &Env::from_process()) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::RulesFailed) => ExitCode::from(1),
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("layerscope: {err:#}");

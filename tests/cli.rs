@@ -10,12 +10,13 @@ use serde_json::Value;
 use support::{Image, Layer};
 
 fn layerscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_layerscope")).args(args).env_remove("CI").output().unwrap()
 }
 
 fn with_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
         .args(args)
+        .env_remove("CI")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -202,6 +203,7 @@ fn a_closed_pipe_is_not_an_error() {
     let image = write_temp(&dir, "img.tar", &Image::new().layer(layer, "many").docker_archive());
     let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
         .args(["files", &image])
+        .env_remove("CI")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -198,3 +198,106 @@ fn entry_line(image: &Image, e: &layerscope::tree::Entry) -> String {
     }
     line
 }
+
+/// dive's figures for an archive: from the real dive 0.13.1 when it is on PATH, else from
+/// ../shared/docs/dive_model.py (checked against dive to the last digit), else `None`.
+fn dive_oracle(archive: &Path) -> Option<(String, u64, String)> {
+    let out_dir = tempfile::tempdir().ok()?;
+    let export = out_dir.path().join("dive.json");
+    let dive = std::process::Command::new("dive")
+        .args(["--source", "docker-archive"])
+        .arg(archive)
+        .arg("--json")
+        .arg(&export)
+        .current_dir(out_dir.path())
+        .env_remove("CI")
+        .output();
+    if let Ok(o) = dive {
+        if o.status.success() {
+            let raw = std::fs::read_to_string(&export).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
+            // The number as dive wrote it (parsing and printing it again may move the last digit).
+            let efficiency = raw.split("\"efficiencyScore\": ").nth(1)?.split([',', '\n']).next()?.trim().to_string();
+            let ci = std::process::Command::new("dive")
+                .args(["--source", "docker-archive"])
+                .arg(archive)
+                .current_dir(out_dir.path())
+                .env("CI", "true")
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&ci.stdout).into_owned();
+            let uwp = text.lines().find_map(|l| l.trim().strip_prefix("userWastedPercent: ").map(String::from))?;
+            return Some((efficiency, v["image"]["inefficientBytes"].as_u64()?, uwp));
+        }
+    }
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/dive_model.py");
+    let o = std::process::Command::new("python3").arg(&model).arg(archive).arg("--json").output().ok()?;
+    if !o.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+    Some((
+        v["text"]["efficiencyScore"].as_str()?.to_string(),
+        v["inefficientBytes"].as_u64()?,
+        v["text"]["ci"][2].as_str()?.trim().strip_prefix("userWastedPercent: ")?.to_string(),
+    ))
+}
+
+#[test]
+fn corpus_dive_figures_equal_dive() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: set LAYERSCOPE_CORPUS to the output directory of ../shared/corpus/make-corpus.sh");
+        return;
+    };
+    for name in images(&dir) {
+        let archive = dir.join(format!("{name}.docker.tar"));
+        let Some((efficiency, wasted, user_wasted)) = dive_oracle(&archive) else {
+            eprintln!("skipped {name}: neither dive nor python3 is available");
+            continue;
+        };
+        let d = layerscope::analysis::dive::figures(&load(&archive));
+        use layerscope::analysis::dive::{go_float, go_percent4};
+        assert_eq!(go_float(d.efficiency, true), efficiency, "{name}: efficiency");
+        assert_eq!(d.wasted_bytes, wasted, "{name}: wasted bytes");
+        assert_eq!(format!("{} %", go_percent4(d.user_wasted_percent * 100.0)), user_wasted, "{name}: user wasted");
+    }
+}
+
+#[test]
+fn busybox_waste_names_its_waste() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: set LAYERSCOPE_CORPUS to the output directory of ../shared/corpus/make-corpus.sh");
+        return;
+    };
+    let path = dir.join("busybox-waste.docker.tar");
+    if !path.exists() {
+        eprintln!("skipped: no busybox-waste.docker.tar");
+        return;
+    }
+    use layerscope::analysis::{Cause, analyze};
+    let image = load(&path);
+    let a = analyze(&image, &Default::default());
+    let find = |p: &str| a.top_waste.iter().find(|w| w.path == p).unwrap_or_else(|| panic!("{p} not in top waste"));
+    let rm_layer = image
+        .layers
+        .iter()
+        .position(|l| l.command().is_some_and(|c| c.starts_with("rm /tmp/big-download.bin")))
+        .unwrap();
+    for (path, bytes) in [("/tmp/big-download.bin", 16 << 20), ("/var/tmp/zeros.img", 8 << 20)] {
+        let w = find(path);
+        assert_eq!((w.cause, w.bytes), (Cause::Deleted, bytes), "{path}");
+        assert_eq!(w.hidden_by, [rm_layer], "{path} is hidden by the rm layer");
+    }
+    for path in ["/app/secret.txt", "/app/owned.txt", "/app/touched.txt", "/app/tool.sh"] {
+        assert_eq!(find(path).cause, Cause::MetadataOnly, "{path}");
+    }
+    assert!(
+        a.duplicates
+            .iter()
+            .any(|d| d.paths.contains(&"/app/copy-of-dup.bin".to_string())
+                && d.paths.contains(&"/app/dup.bin".to_string())),
+        "{:?}",
+        a.duplicates
+    );
+    assert_eq!(a.wasted_bytes, a.causes.total());
+}

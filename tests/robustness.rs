@@ -5,22 +5,7 @@
 mod support;
 
 use layerscope::report::files::{FilesOptions, file_records};
-use support::{Comp, Docker25, Image, Layer, try_load};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use support::{Comp, Docker25, Image, Layer, Rng, try_load};
 
 fn sample() -> Image {
     Image::new()
@@ -90,7 +75,14 @@ fn mutated_archives_never_panic() {
                     for layer in 0..image.layers.len() {
                         let _ = file_records(&image, FilesOptions { layer: Some(layer), changes_only: true });
                     }
-                    let _ = layerscope::report::Report::new(&image);
+                    // The analysis, dive's model and every report must cope with whatever loaded.
+                    let analysis = layerscope::analysis::analyze(&image, &Default::default());
+                    let policy = layerscope::ci::Policy::build(&[], None, false).unwrap();
+                    let verdict = layerscope::ci::evaluate(&analysis, &policy);
+                    let report = layerscope::report::Report::new(&image, &analysis, Some(&verdict));
+                    serde_json::to_vec(&report).unwrap();
+                    let _ = layerscope::analysis::dive::export_json(&image, &analysis.dive);
+                    assert_eq!(analysis.wasted_bytes, analysis.causes.total());
                 }
                 Err(e) => {
                     err += 1;

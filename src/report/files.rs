@@ -53,10 +53,7 @@ impl FileRecord {
         let State::Present { entry, layer } = state else {
             return None;
         };
-        let rel = tree.path(node);
-        let mut path = String::with_capacity(rel.len() + 1);
-        let escaped = display_path(&rel, &mut path);
-        let path_raw = escaped.then(|| hex(&[b"/".as_slice(), &rel].concat()));
+        let (path, path_raw) = tree.display_path(node);
         let Some(id) = entry else {
             return Some(FileRecord {
                 path,

@@ -2,10 +2,15 @@
 //! it for people (`text`) and programs (`json`, `files`).
 
 pub mod files;
+pub mod github;
+pub mod junit;
+pub mod sarif;
 pub mod text;
 
 use serde::Serialize;
 
+use crate::analysis::{Analysis, DiveFigures};
+use crate::ci::Verdict;
 use crate::format::History;
 use crate::image::{Image, Layer, clean_command};
 use crate::warning::Warning;
@@ -24,6 +29,37 @@ pub struct Report<'a> {
     pub layers: Vec<LayerReport<'a>>,
     /// Problems found while loading.
     pub warnings: &'a [Warning],
+    /// Sizes, waste and its causes, per-layer scores, base image (see [`crate::analysis`]).
+    pub analysis: &'a Analysis,
+    /// dive 0.13.1's figures for the same image.
+    pub dive: DiveSummary<'a>,
+    /// The CI verdict, when rules were evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<&'a Verdict>,
+}
+
+/// dive's three figures, as dive computes them.
+#[derive(Debug, Serialize)]
+pub struct DiveSummary<'a> {
+    /// dive's efficiency score.
+    pub efficiency: f64,
+    /// dive's wasted bytes (every copy counted).
+    pub wasted_bytes: u64,
+    /// dive's user wasted percent; null where dive prints NaN or +Inf.
+    pub user_wasted_percent: Option<f64>,
+    /// dive's inefficient-file list.
+    pub inefficient_files: &'a [crate::analysis::dive::DiveFile],
+}
+
+impl<'a> DiveSummary<'a> {
+    fn new(d: &'a DiveFigures) -> Self {
+        DiveSummary {
+            efficiency: d.efficiency,
+            wasted_bytes: d.wasted_bytes,
+            user_wasted_percent: d.user_wasted_percent.is_finite().then_some(d.user_wasted_percent),
+            inefficient_files: &d.inefficient_files,
+        }
+    }
 }
 
 /// Image-level facts.
@@ -148,8 +184,8 @@ impl<'a> LayerReport<'a> {
 }
 
 impl<'a> Report<'a> {
-    /// Describe a loaded image.
-    pub fn new(image: &'a Image) -> Self {
+    /// Describe a loaded and analysed image, with the CI verdict when there is one.
+    pub fn new(image: &'a Image, analysis: &'a Analysis, ci: Option<&'a Verdict>) -> Self {
         let run = image.config.config.as_ref();
         let path_count = image.top_layer().map_or(0, |top| files::visible_nodes(&image.tree, top).count() as u64);
         Report {
@@ -172,6 +208,9 @@ impl<'a> Report<'a> {
             },
             layers: image.layers.iter().map(LayerReport::new).collect(),
             warnings: &image.warnings,
+            analysis,
+            dive: DiveSummary::new(&analysis.dive),
+            ci,
         }
     }
 

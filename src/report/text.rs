@@ -1,59 +1,334 @@
-//! A plain-text summary of an image: what `layerscope IMAGE` prints where no terminal UI runs.
+//! The human-readable report: image figures, worst layers, top waste with causes and fixes, and
+//! (in CI mode) every rule's verdict. Colour only when the caller says so (a TTY without NO_COLOR).
 
 use std::io::{self, Write};
 
 use super::human_bytes;
+use crate::analysis::dive::{go_percent4, humanize_bytes};
+use crate::analysis::{Analysis, Cause};
+use crate::ci::{Status, Verdict};
 use crate::image::Image;
 
-/// Longest command shown in the layer table before it is cut.
-const COMMAND_WIDTH: usize = 72;
+/// Longest command shown in a table row before it is cut.
+const COMMAND_WIDTH: usize = 60;
+/// Rows of the worst-layer table.
+const WORST_LAYERS: usize = 8;
+/// Rows of the top-waste table.
+const TOP_WASTE: usize = 10;
 
-/// Print the image summary and its layer table.
-pub fn write_summary<W: Write>(image: &Image, mut out: W) -> io::Result<()> {
-    writeln!(out, "{}  ({})", image.source, image.format)?;
-    if !image.tags.is_empty() {
-        writeln!(out, "  tags      {}", image.tags.join(", "))?;
+/// ANSI styling, or none.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    /// Whether to emit colour codes.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
+
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    fn status(self, s: Status) -> String {
+        match s {
+            Status::Pass => self.paint("32", "PASS"),
+            Status::Fail => self.paint("1;31", "FAIL"),
+            Status::Skip => self.paint("34", "SKIP"),
+        }
+    }
+}
+
+fn percent(r: f64) -> String {
+    format!("{:.2} %", r * 100.0)
+}
+
+fn cut(text: &str, width: usize) -> String {
+    let one_line = text.replace(['\n', '\t'], " ");
+    let one_line = one_line.trim();
+    if one_line.chars().count() <= width {
+        one_line.to_string()
+    } else {
+        let mut s: String = one_line.chars().take(width - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn layer_ranges(layers: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < layers.len() {
+        let start = layers[i];
+        let mut end = start;
+        while i + 1 < layers.len() && layers[i + 1] == end + 1 {
+            i += 1;
+            end = layers[i];
+        }
+        out.push(if end > start { format!("{start}-{end}") } else { start.to_string() });
+        i += 1;
+    }
+    out.join(",")
+}
+
+fn cause_name(c: Cause) -> &'static str {
+    match c {
+        Cause::Deleted => "deleted",
+        Cause::Overwritten => "overwritten",
+        Cause::MetadataOnly => "metadata-only",
+    }
+}
+
+/// Write the report. `verdict` adds the rules section (CI mode).
+pub fn write_text<W: Write>(
+    image: &Image,
+    analysis: &Analysis,
+    verdict: Option<&Verdict>,
+    style: Style,
+    mut out: W,
+) -> io::Result<()> {
+    let mut title = format!("{} · {}", image.source, image.format);
     if let Some(p) = &image.platform {
-        writeln!(out, "  platform  {p}")?;
+        title.push_str(&format!(" · {p}"));
     }
-    writeln!(out, "  image id  {}", image.config_digest)?;
-    writeln!(
+    if let Some(tag) = image.tags.first() {
+        title.push_str(&format!(" · {tag}"));
+    }
+    writeln!(out, "{}", style.bold(&title))?;
+
+    if verdict.is_some_and(|v| v.figures == "dive") {
+        write_dive_figures(analysis, &mut out)?;
+    } else {
+        write_figures(image, analysis, style, &mut out)?;
+    }
+    write_worst_layers(image, analysis, style, &mut out)?;
+    write_top_waste(analysis, style, &mut out)?;
+    if !image.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", style.bold(&format!("warnings ({})", image.warnings.len())))?;
+        for w in image.warnings.iter().take(10) {
+            writeln!(out, "  {w}")?;
+        }
+        if image.warnings.len() > 10 {
+            writeln!(out, "  {}", style.dim(&format!("… {} more in the --json report", image.warnings.len() - 10)))?;
+        }
+    }
+    if let Some(v) = verdict {
+        write_rules(v, style, &mut out)?;
+    }
+    out.flush()
+}
+
+fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+    let row = |out: &mut W, name: &str, value: String, note: String| {
+        writeln!(out, "  {:<14}{:>11}   {}", name, value, style.dim(&note))
+    };
+    writeln!(out)?;
+    row(
         out,
-        "  size      {} of files in {} layers ({} of layer blobs)",
-        human_bytes(image.size_bytes()),
-        image.layers.len(),
-        human_bytes(image.blob_bytes()),
+        "image size",
+        human_bytes(a.size_bytes),
+        format!(
+            "regular-file bytes in all {} layers ({} of layer blobs)",
+            image.layers.len(),
+            human_bytes(image.blob_bytes())
+        ),
     )?;
+    row(out, "final size", human_bytes(a.final_size_bytes), "visible in the merged tree, hard links once".into())?;
+    let share = if a.size_bytes == 0 { 0.0 } else { a.wasted_bytes as f64 / a.size_bytes as f64 };
+    row(
+        out,
+        "wasted",
+        human_bytes(a.wasted_bytes),
+        format!(
+            "{} of the image: deleted {} · overwritten {} · metadata-only {}",
+            percent(share),
+            human_bytes(a.causes.deleted),
+            human_bytes(a.causes.overwritten),
+            human_bytes(a.causes.metadata_only)
+        ),
+    )?;
+    row(out, "efficiency", percent(a.efficiency), "final size / image size".into())?;
+    let base = &a.base;
+    let what = match (&base.name, &base.os) {
+        (Some(n), Some(os)) => {
+            format!("{n} ({}{})", os.id, os.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default())
+        }
+        (Some(n), None) => n.clone(),
+        (None, Some(os)) => format!("{}{}", os.id, os.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()),
+        (None, None) => "unknown".into(),
+    };
+    let plural = if base.layers == 1 { "layer" } else { "layers" };
+    row(
+        out,
+        "base",
+        format!("{} {plural}", base.layers),
+        format!(
+            "{what}, found by {}",
+            serde_json::to_value(base.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        ),
+    )?;
+    let user_layers = image.layers.len().saturating_sub(base.layers);
+    row(
+        out,
+        "user wasted",
+        percent(a.user_wasted_percent),
+        format!(
+            "{} hidden by your {} layers / {} they shipped or hid",
+            human_bytes(a.user_wasted_bytes),
+            user_layers,
+            human_bytes(a.user_size_bytes + a.user_hidden_base_bytes)
+        ),
+    )?;
+    row(
+        out,
+        "duplicates",
+        human_bytes(a.duplicate_content_bytes),
+        "identical files at several paths (reclaimable; not counted as waste)".into(),
+    )?;
+    if let Some(s) = base.suggestions.first() {
+        row(
+            out,
+            "slimmer base",
+            format!("-{}", human_bytes(s.saving_bytes)),
+            format!("{} (about {}): {}", s.name, human_bytes(s.approx_size_bytes), s.caveat),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_dive_figures<W: Write>(a: &Analysis, out: &mut W) -> io::Result<()> {
+    let d = &a.dive;
+    writeln!(out, "  efficiency: {} %", go_percent4(d.efficiency * 100.0))?;
+    writeln!(out, "  wastedBytes: {} bytes ({})", d.wasted_bytes, humanize_bytes(d.wasted_bytes))?;
+    writeln!(out, "  userWastedPercent: {} %", go_percent4(d.user_wasted_percent * 100.0))?;
+    writeln!(out, "Inefficient Files:")?;
+    if d.inefficient_files.is_empty() {
+        writeln!(out, "None")?;
+    } else {
+        writeln!(out, "Count  Wasted Space  File Path")?;
+        for f in &d.inefficient_files {
+            writeln!(out, "{:>5}  {:>12}  {}", f.count, humanize_bytes(f.size_bytes), f.path)?;
+        }
+    }
+    for note in &d.notes {
+        writeln!(out, "  note: {note}")?;
+    }
+    Ok(())
+}
+
+fn write_worst_layers<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+    let mut worst: Vec<_> = a.layers.iter().filter(|l| l.wasted_bytes + l.hides_bytes > 0).collect();
+    if worst.is_empty() {
+        return Ok(());
+    }
+    worst.sort_by(|x, y| {
+        (y.wasted_bytes + y.hides_bytes).cmp(&(x.wasted_bytes + x.hides_bytes)).then(y.score.cmp(&x.score))
+    });
     writeln!(out)?;
     writeln!(
         out,
-        "{:>3}  {:>9}  {:>9}  {:<5} {:>6} {:>6} {:>6} {:>6}  command",
-        "#", "size", "blob", "comp", "added", "modif", "meta", "remov"
+        "{} {}",
+        style.bold("worst layers"),
+        style.dim("(score: share of the bytes a layer ships or hides that end up wasted)")
     )?;
-    for layer in &image.layers {
-        let command = layer.command().unwrap_or("(no history)");
-        let command: String = command.replace('\n', " ").chars().take(COMMAND_WIDTH).collect();
+    writeln!(out, "  {:>3}  {:>5}  {:>10}  {:>10}  {:>10}  command", "#", "score", "ships", "wasted", "hides")?;
+    for l in worst.iter().take(WORST_LAYERS) {
+        let command = image.layers.get(l.index).and_then(|x| x.command()).unwrap_or("(no history)");
+        let base_mark = if l.index < a.base.layers { "base: " } else { "" };
         writeln!(
             out,
-            "{:>3}  {:>9}  {:>9}  {:<5} {:>6} {:>6} {:>6} {:>6}  {}",
-            layer.index,
-            human_bytes(layer.size_bytes),
-            layer.blob_bytes.map_or_else(|| "missing".to_string(), human_bytes),
-            layer.compression.map_or_else(|| "-".to_string(), |c| c.to_string()),
-            layer.counts.added,
-            layer.counts.modified,
-            layer.counts.metadata,
-            layer.counts.removed,
-            command.trim_end(),
+            "  {:>3}  {:>5}  {:>10}  {:>10}  {:>10}  {}{}",
+            l.index,
+            l.score,
+            human_bytes(l.size_bytes),
+            human_bytes(l.wasted_bytes),
+            human_bytes(l.hides_bytes),
+            base_mark,
+            cut(command, COMMAND_WIDTH)
         )?;
     }
-    if !image.warnings.is_empty() {
+    if worst.len() > WORST_LAYERS {
+        writeln!(out, "  {}", style.dim(&format!("… {} more", worst.len() - WORST_LAYERS)))?;
+    }
+    Ok(())
+}
+
+fn write_top_waste<W: Write>(a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+    if a.top_waste.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", style.bold("top waste"))?;
+    writeln!(out, "  {:>10}  {:<13}  {:<9}  path", "bytes", "cause", "layers")?;
+    for w in a.top_waste.iter().take(TOP_WASTE) {
+        let layers = format!("{}→{}", layer_ranges(&w.shipped_by), layer_ranges(&w.hidden_by));
+        let what = if w.files > 1 { format!("{} ({} files)", w.path, w.files) } else { w.path.clone() };
+        writeln!(out, "  {:>10}  {:<13}  {:<9}  {}", human_bytes(w.bytes), cause_name(w.cause), layers, what)?;
+        writeln!(out, "  {:>10}  {}", "", style.dim(&format!("fix: {}", w.fix)))?;
+    }
+    if a.top_waste.len() > TOP_WASTE {
+        writeln!(out, "  {}", style.dim(&format!("… {} more in the --json report", a.top_waste.len() - TOP_WASTE)))?;
+    }
+    if !a.duplicates.is_empty() {
         writeln!(out)?;
-        writeln!(out, "warnings ({}):", image.warnings.len())?;
-        for w in &image.warnings {
-            writeln!(out, "  {w}")?;
+        writeln!(out, "{}", style.bold("duplicate content (reclaimable by keeping one copy)"))?;
+        for d in a.duplicates.iter().take(5) {
+            writeln!(
+                out,
+                "  {:>10}  {} × {}: {}",
+                human_bytes(d.reclaimable_bytes),
+                d.paths.len(),
+                human_bytes(d.size_bytes),
+                cut(&d.paths.join(", "), 70)
+            )?;
         }
     }
-    out.flush()
+    Ok(())
+}
+
+fn write_rules<W: Write>(v: &Verdict, style: Style, out: &mut W) -> io::Result<()> {
+    writeln!(out)?;
+    let source = match &v.config {
+        Some(c) => format!("{} figures; config {c}", v.figures),
+        None => format!("{} figures; no config file", v.figures),
+    };
+    writeln!(out, "{} {}", style.bold("rules"), style.dim(&format!("({source})")))?;
+    for r in &v.results {
+        writeln!(out, "  {}  {:<28} {}", style.status(r.status), r.rule.name(), r.message)?;
+    }
+    for key in &v.ignored_config_keys {
+        writeln!(out, "  {}", style.dim(&format!("ignored config key '{key}'")))?;
+    }
+    let result = if v.passed { style.paint("1;32", "PASS") } else { style.paint("1;31", "FAIL") };
+    writeln!(
+        out,
+        "result: {result} ({} passed, {} failed, {} skipped)",
+        v.count(Status::Pass),
+        v.count(Status::Fail),
+        v.count(Status::Skip)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_compact_consecutive_layers() {
+        assert_eq!(layer_ranges(&[1, 2, 3, 5, 7, 8]), "1-3,5,7-8");
+        assert_eq!(layer_ranges(&[4]), "4");
+    }
+
+    #[test]
+    fn cuts_long_commands() {
+        assert_eq!(cut("a\nb", 10), "a b");
+        assert_eq!(cut("abcdefghijkl", 5), "abcd…");
+    }
 }

@@ -260,6 +260,24 @@ impl Tree {
         out
     }
 
+    /// The absolute path of a node for display (invalid UTF-8 as `\xHH`), and when anything had to
+    /// be escaped, the exact bytes in hex.
+    pub fn display_path(&self, node: NodeId) -> (String, Option<String>) {
+        let rel = self.path(node);
+        let mut shown = String::with_capacity(rel.len() + 1);
+        let escaped = crate::layer::path::display_path(&rel, &mut shown);
+        let raw = escaped.then(|| {
+            let mut hex = String::with_capacity(rel.len() * 2 + 2);
+            hex.push_str("2f");
+            for b in &rel {
+                use std::fmt::Write;
+                let _ = write!(hex, "{b:02x}");
+            }
+            hex
+        });
+        (shown, raw)
+    }
+
     /// Find a node by its relative path bytes (`a/b/c`).
     pub fn lookup(&self, path: &[u8]) -> Option<NodeId> {
         let mut node = NodeId::ROOT;

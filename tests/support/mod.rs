@@ -791,6 +791,23 @@ pub fn changes_at(image: &layerscope::Image, layer: usize) -> Vec<(String, &'sta
         .collect()
 }
 
+/// Deterministic pseudo-random numbers (xorshift) for seeded property and mutation tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (0 when n is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
 /// The shared fixtures directory, when present next to the project.
 pub fn shared_dir() -> Option<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");

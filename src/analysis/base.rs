@@ -1,0 +1,367 @@
+//! Which layers come from the base (FROM) image, what OS it is, and which slimmer bases would do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::image::{Image, clean_command};
+use crate::tree::{EntryId, State};
+
+/// How the base layers were found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseMethod {
+    /// `--base-layers N`.
+    Flag,
+    /// The first layers match a known base image's DiffIDs (assets/bases.json).
+    Catalog,
+    /// buildah/podman write `FROM <id>` in the comment of the first step built on the base.
+    HistoryFromComment,
+    /// The base image's last CMD/ENTRYPOINT, followed by the user's layers.
+    HistoryCmd,
+    /// A gap of more than an hour between the base's and the user's build times.
+    HistoryTimeGap,
+    /// Nothing better: the first layer, as dive assumes.
+    FirstLayer,
+}
+
+/// The operating system of the base.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OsInfo {
+    /// `ID` from os-release (`debian`, `alpine`...), or `busybox`.
+    pub id: String,
+    /// `VERSION_ID`, when known.
+    pub version: Option<String>,
+    /// `PRETTY_NAME`, when known.
+    pub name: Option<String>,
+}
+
+/// A slimmer base that could replace the detected one.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Suggestion {
+    /// Image reference, e.g. `python:3.12-slim`.
+    pub name: String,
+    /// Its approximate uncompressed size.
+    pub approx_size_bytes: u64,
+    /// Detected base size − that (approximate).
+    pub saving_bytes: u64,
+    /// What to watch out for.
+    pub caveat: String,
+}
+
+/// The base image as detected.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaseImage {
+    /// Number of layers from the base: layers `0..layers`.
+    pub layers: usize,
+    /// Their indexes.
+    pub layer_indexes: Vec<usize>,
+    /// How they were found.
+    pub method: BaseMethod,
+    /// Σ sizes of the base layers.
+    pub size_bytes: u64,
+    /// The known image the layers match, or the family guessed from the files and config.
+    pub name: Option<String>,
+    /// `org.opencontainers.image.base.name`, when the builder recorded it.
+    pub annotated_name: Option<String>,
+    /// The OS found in the base layers.
+    pub os: Option<OsInfo>,
+    /// Slimmer bases, largest saving first.
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// assets/bases.json.
+#[derive(Debug, Deserialize)]
+struct Catalog {
+    images: Vec<CatalogImage>,
+    known_layers: Vec<KnownLayers>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CatalogImage {
+    name: String,
+    approx_size_bytes: u64,
+    /// Base families this image can stand in for.
+    replaces: Vec<String>,
+    caveat: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct KnownLayers {
+    name: String,
+    diff_ids: Vec<String>,
+}
+
+const CATALOG: &str = include_str!("../../assets/bases.json");
+
+fn catalog() -> Catalog {
+    // The catalog is part of the binary and checked by a unit test.
+    serde_json::from_str(CATALOG).unwrap_or(Catalog { images: Vec::new(), known_layers: Vec::new() })
+}
+
+pub(crate) fn detect(image: &Image, flag: Option<usize>) -> BaseImage {
+    let catalog = catalog();
+    let n = image.layers.len();
+    let (layers, method, known) = match flag {
+        Some(k) => (k.min(n), BaseMethod::Flag, None),
+        None => match from_catalog(image, &catalog) {
+            Some((k, name)) => (k, BaseMethod::Catalog, Some(name)),
+            None => {
+                let (k, m) = from_history(image).unwrap_or((n.min(1), BaseMethod::FirstLayer));
+                (k, m, None)
+            }
+        },
+    };
+    let size_bytes = image.layers.iter().take(layers).map(|l| l.size_bytes).sum();
+    let os = detect_os(image, layers);
+    let family = known.clone().or_else(|| guess_family(image, os.as_ref()));
+    let suggestions = family.as_deref().map(|f| suggest(&catalog, f, size_bytes)).unwrap_or_default();
+    BaseImage {
+        layers,
+        layer_indexes: (0..layers).collect(),
+        method,
+        size_bytes,
+        name: family,
+        annotated_name: image.annotations.get("org.opencontainers.image.base.name").cloned(),
+        os,
+        suggestions,
+    }
+}
+
+/// The longest known base whose DiffIDs start the image.
+fn from_catalog(image: &Image, catalog: &Catalog) -> Option<(usize, String)> {
+    catalog
+        .known_layers
+        .iter()
+        .filter(|k| {
+            !k.diff_ids.is_empty()
+                && k.diff_ids.len() <= image.layers.len()
+                && k.diff_ids.iter().zip(&image.layers).all(|(d, l)| l.diff_id.as_deref() == Some(d.as_str()))
+        })
+        .max_by_key(|k| k.diff_ids.len())
+        .map(|k| (k.diff_ids.len(), k.name.clone()))
+}
+
+/// History heuristics; `None` when the history says nothing useful.
+fn from_history(image: &Image) -> Option<(usize, BaseMethod)> {
+    let history = &image.config.history;
+    // Number of layers made by the history entries before position `i`.
+    let layers_before = |i: usize| history[..i].iter().filter(|h| !h.is_empty_layer()).count();
+    let total_layers = image.layers.len();
+    let valid = |k: usize| (k > 0 && k < total_layers).then_some(k);
+
+    if let Some(i) = history.iter().position(|h| h.comment.as_deref().is_some_and(|c| c.starts_with("FROM "))) {
+        if let Some(k) = valid(layers_before(i)) {
+            return Some((k, BaseMethod::HistoryFromComment));
+        }
+    }
+    // The base's own CMD/ENTRYPOINT, with user layers after it.
+    let is_cmd = |h: &crate::format::History| {
+        let c = clean_command(h.created_by.as_deref().unwrap_or(""));
+        let c = c.trim_start().trim_start_matches("#(nop)").trim_start();
+        h.is_empty_layer() && (c.starts_with("CMD") || c.starts_with("ENTRYPOINT"))
+    };
+    let last_cmd = history
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(i, h)| is_cmd(h) && history[i + 1..].iter().any(|h| !h.is_empty_layer()))
+        .map(|(i, _)| i);
+    if let Some(k) = last_cmd.and_then(|i| valid(layers_before(i))) {
+        return Some((k, BaseMethod::HistoryCmd));
+    }
+    // A build-time gap: the user's steps run minutes apart, the base was built long before.
+    let times: Vec<Option<i64>> =
+        history.iter().filter(|h| !h.is_empty_layer()).map(|h| h.created.as_deref().and_then(parse_rfc3339)).collect();
+    let mut boundary = None;
+    for k in (1..times.len().min(total_layers)).rev() {
+        if let (Some(a), Some(b)) = (times[k - 1], times[k]) {
+            if b - a > 3600 {
+                boundary = Some(k);
+                break;
+            }
+        }
+    }
+    boundary.and_then(valid).map(|k| (k, BaseMethod::HistoryTimeGap))
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2024-01-01T00:00:00.123Z`, `+02:00` offsets).
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest.as_bytes().first() {
+        Some(b'Z' | b'z') | None => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
+            let o = oh * 3600 + om * 60;
+            if sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+/// Read a small file as it is after layer `upto - 1` (or in the final image when `upto` is 0).
+fn file_after(image: &Image, path: &str, upto: usize) -> Option<String> {
+    let node = image.tree.lookup(path.as_bytes())?;
+    let layer = upto.checked_sub(1).or(image.top_layer())?;
+    let State::Present { entry: Some(id), .. } = image.tree.state_at(node, Some(layer)) else { return None };
+    let id: EntryId = follow_symlink(image, id, layer)?;
+    let bytes = image.read_content(id, 64 * 1024).ok()??;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// os-release is often a symlink to ../usr/lib/os-release.
+fn follow_symlink(image: &Image, id: EntryId, layer: usize) -> Option<EntryId> {
+    let tree = &image.tree;
+    let mut id = id;
+    for _ in 0..8 {
+        let e = tree.entry(id);
+        if e.kind != crate::layer::EntryKind::Symlink {
+            return Some(id);
+        }
+        let target = tree.link(e)?;
+        let base = if target.starts_with(b"/") {
+            Vec::new()
+        } else {
+            let mut p = tree.path(tree.parent(e.node));
+            p.push(b'/');
+            p
+        };
+        let mut joined = base;
+        joined.extend_from_slice(target);
+        let mut normal = Vec::new();
+        crate::layer::path::normalize(&joined, &mut normal);
+        let node = tree.lookup(&normal)?;
+        let State::Present { entry: Some(next), .. } = tree.state_at(node, Some(layer)) else { return None };
+        id = next;
+    }
+    None
+}
+
+fn detect_os(image: &Image, base_layers: usize) -> Option<OsInfo> {
+    let release = file_after(image, "etc/os-release", base_layers)
+        .or_else(|| file_after(image, "usr/lib/os-release", base_layers));
+    if let Some(text) = release {
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(|v| v.trim().trim_matches('"').to_string())
+        };
+        if let Some(id) = field("ID") {
+            return Some(OsInfo { id, version: field("VERSION_ID"), name: field("PRETTY_NAME") });
+        }
+    }
+    if let Some(v) = file_after(image, "etc/alpine-release", base_layers) {
+        return Some(OsInfo { id: "alpine".into(), version: Some(v.trim().to_string()), name: None });
+    }
+    let layer = base_layers.checked_sub(1).or(image.top_layer())?;
+    let has = |p: &str| {
+        image
+            .tree
+            .lookup(p.as_bytes())
+            .is_some_and(|n| matches!(image.tree.state_at(n, Some(layer)), State::Present { .. }))
+    };
+    has("bin/busybox").then(|| OsInfo { id: "busybox".into(), version: None, name: None })
+}
+
+/// The catalog family of the base, from the config's environment and the OS.
+fn guess_family(image: &Image, os: Option<&OsInfo>) -> Option<String> {
+    let env: Vec<&str> =
+        image.config.config.as_ref().map(|c| c.env.iter().map(String::as_str).collect()).unwrap_or_default();
+    let has_env = |k: &str| env.iter().any(|e| e.starts_with(k));
+    let os_id = os.map(|o| o.id.as_str());
+    let alpine = os_id == Some("alpine");
+    let runtime = if has_env("PYTHON_VERSION=") {
+        Some("python")
+    } else if has_env("NODE_VERSION=") {
+        Some("node")
+    } else if has_env("GOLANG_VERSION=") {
+        Some("golang")
+    } else if has_env("JAVA_VERSION=") || has_env("JAVA_HOME=") {
+        Some("java")
+    } else {
+        None
+    };
+    let family = match (runtime, os_id) {
+        (Some(r), _) if alpine => format!("{r}-alpine"),
+        (Some(r), _) => r.to_string(),
+        (None, Some("debian")) => "debian".into(),
+        (None, Some("ubuntu")) => "ubuntu".into(),
+        (None, Some("alpine")) => "alpine".into(),
+        (None, Some("busybox")) => "busybox".into(),
+        _ => return None,
+    };
+    Some(family)
+}
+
+/// Slimmer bases for a base of `family` (`python`, `debian`...) that is `base_size` bytes.
+pub fn suggest_for(family: &str, base_size: u64) -> Vec<Suggestion> {
+    suggest(&catalog(), family, base_size)
+}
+
+/// Bases of the same family (or its lighter relatives) smaller than what the image has now.
+fn suggest(catalog: &Catalog, family: &str, base_size: u64) -> Vec<Suggestion> {
+    let family_root = family.split('-').next().unwrap_or(family);
+    let mut out: Vec<Suggestion> = catalog
+        .images
+        .iter()
+        .filter(|c| c.replaces.iter().any(|r| r == family_root || r == family))
+        // Suggest only what saves at least a tenth of the base.
+        .filter(|c| c.approx_size_bytes < base_size && base_size - c.approx_size_bytes >= base_size / 10)
+        .map(|c| Suggestion {
+            name: c.name.clone(),
+            approx_size_bytes: c.approx_size_bytes,
+            saving_bytes: base_size - c.approx_size_bytes,
+            caveat: c.caveat.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| b.saving_bytes.cmp(&a.saving_bytes).then_with(|| a.name.cmp(&b.name)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_parses() {
+        let c: Catalog = serde_json::from_str(CATALOG).unwrap();
+        assert!(c.images.len() >= 15);
+        assert!(c.images.iter().all(|i| i.approx_size_bytes > 0 && !i.caveat.is_empty()));
+    }
+
+    #[test]
+    fn parses_times() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2024-01-01T00:00:00.123456789Z"), Some(1_704_067_200));
+        assert_eq!(parse_rfc3339("2024-01-01T02:00:00+02:00"), Some(1_704_067_200));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn suggests_smaller_relatives() {
+        let c: Catalog = serde_json::from_str(CATALOG).unwrap();
+        let s = suggest(&c, "python", 1_000_000_000);
+        assert!(s.iter().any(|s| s.name.contains("slim")));
+        assert!(s.windows(2).all(|w| w[0].saving_bytes >= w[1].saving_bytes));
+        let alpine: Vec<_> = suggest(&c, "alpine", 8_000_000).into_iter().map(|s| s.name).collect();
+        assert_eq!(alpine, ["gcr.io/distroless/static-debian12"], "only static binaries get smaller than alpine");
+        assert!(suggest(&c, "debian", 1_000_000).is_empty(), "nothing is smaller than a 1 MB base");
+    }
+}

@@ -1,0 +1,567 @@
+//! dive 0.13.1's figures, quirks included (../shared/docs/dive-reference.md §2.1–2.6; the executable
+//! spec is dive_model.py): for `--dive-compat` and for the `dive` block of every JSON report, so a team
+//! can switch tools without moving its thresholds.
+//!
+//! dive looks at each layer as its own tree (tar entries plus implicit parents, whiteouts as nodes
+//! named `.wh.NAME`, opaque markers dropped), walks the *leaves* of each layer in name order, and
+//! for every path sums the sizes of all its leaf nodes (`cum`) and keeps the smallest (`min`). A
+//! whiteout counts 0, or the size of the subtree it deletes if that was an explicit directory; a
+//! whiteout of a path missing below stops the walk of that layer. Efficiency = Σmin / Σcum over all
+//! paths; wasted bytes = Σcum over paths with two or more nodes (every copy, the kept one too).
+//!
+//! Known differences from dive itself, both where dive is wrong or random: layers are stacked in
+//! manifest order for OCI layouts (dive uses Go map order, i.e. random), and `..` in tar paths is
+//! clamped at the root (dive keeps a `..` node).
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::image::Image;
+use crate::layer::EntryKind;
+use crate::tree::{EntryId, NodeId, Tree};
+
+/// The figures dive 0.13.1 prints for an image.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiveFigures {
+    /// dive's efficiency score: Σmin / Σcum over leaf paths.
+    pub efficiency: f64,
+    /// dive's wasted bytes (`inefficientBytes`): every copy of every path with two or more nodes.
+    pub wasted_bytes: u64,
+    /// wasted / user size; dive's "user" is every layer but the first. `null` in JSON when dive
+    /// would print `NaN` or `+Inf`.
+    #[serde(serialize_with = "finite_or_null")]
+    pub user_wasted_percent: f64,
+    /// Σ layer sizes.
+    pub size_bytes: u64,
+    /// Σ sizes of layers 1..n.
+    pub user_size_bytes: u64,
+    /// dive's inefficient-file list, largest first.
+    pub inefficient_files: Vec<DiveFile>,
+    /// Where dive's walk skipped the rest of a layer (a whiteout of a missing path).
+    pub notes: Vec<String>,
+}
+
+/// One row of dive's "Inefficient Files" table.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DiveFile {
+    /// Nodes at this path across layers.
+    pub count: u32,
+    /// Σ of their sizes.
+    pub size_bytes: u64,
+    /// The path.
+    pub path: String,
+}
+
+fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() { s.serialize_f64(*v) } else { s.serialize_none() }
+}
+
+/// A node of one layer's dive tree: a path of ours, or the `.wh.` node of a whiteout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct DiveNode {
+    node: NodeId,
+    whiteout: bool,
+}
+
+/// Pre-order positions in our name-sorted tree: sorting by them gives dive's name order.
+struct Ranks {
+    pre: Vec<u32>,
+    size: Vec<u32>,
+    depth: Vec<u32>,
+}
+
+impl Ranks {
+    fn new(tree: &Tree) -> Ranks {
+        let n = tree.node_count();
+        let mut pre = vec![0u32; n];
+        let mut size = vec![1u32; n];
+        let mut depth = vec![0u32; n];
+        let mut order = Vec::with_capacity(n);
+        let mut stack = vec![NodeId::ROOT];
+        while let Some(node) = stack.pop() {
+            pre[node.0 as usize] = order.len() as u32;
+            order.push(node);
+            for &c in tree.children(node).iter().rev() {
+                depth[c.0 as usize] = depth[node.0 as usize] + 1;
+                stack.push(c);
+            }
+        }
+        for &node in order.iter().rev() {
+            if node != NodeId::ROOT {
+                let p = tree.parent(node);
+                size[p.0 as usize] += size[node.0 as usize];
+            }
+        }
+        Ranks { pre, size, depth }
+    }
+
+    /// A sort key in dive's walk order (children before parents, siblings by name bytes): the last
+    /// position of the node's subtree (ancestors share it and come after, being shallower).
+    /// Positions are doubled so that a `.wh.NAME` node can sit between two real siblings.
+    fn key(&self, tree: &Tree, d: DiveNode) -> (u64, Reverse<u32>, bool, u32) {
+        let i = d.node.0 as usize;
+        if !d.whiteout {
+            let end = u64::from(self.pre[i] + self.size[i] - 1);
+            return (2 * end, Reverse(self.depth[i]), false, 0);
+        }
+        // `.wh.NAME` sorts among NAME's siblings by its own bytes.
+        let parent = tree.parent(d.node);
+        let mut name = b".wh.".to_vec();
+        name.extend_from_slice(tree.name(d.node));
+        let siblings = tree.children(parent);
+        let next = siblings.partition_point(|s| tree.name(*s) < name.as_slice());
+        let p = parent.0 as usize;
+        match siblings.get(next) {
+            // Just before the next sibling's subtree.
+            // Several whiteouts in one gap keep their names' order (`.wh.a` < `.wh.b` as `a` < `b`).
+            Some(s) => (2 * u64::from(self.pre[s.0 as usize]) - 1, Reverse(self.depth[i]), true, self.pre[i]),
+            // After the last sibling's subtree, before the parent itself.
+            None => (2 * u64::from(self.pre[p] + self.size[p] - 1), Reverse(self.depth[i]), true, self.pre[i]),
+        }
+    }
+}
+
+/// One layer as dive sees it.
+struct LayerTree {
+    /// Nodes and their info (None: an implicit parent, dive's empty FileInfo).
+    nodes: HashMap<DiveNode, Option<EntryId>>,
+    /// Normal nodes that have children in this layer.
+    parents: std::collections::HashSet<NodeId>,
+}
+
+fn layer_tree(tree: &Tree, entries: std::ops::Range<EntryId>) -> LayerTree {
+    let mut nodes: HashMap<DiveNode, Option<EntryId>> = HashMap::new();
+    let mut parents = std::collections::HashSet::new();
+    for id in entries {
+        let e = tree.entry(id);
+        let (first_parent, own) = match e.kind {
+            // The marker itself never becomes a node; its directory and ancestors do.
+            EntryKind::Opaque => (Some(e.node), None),
+            EntryKind::Whiteout => (Some(tree.parent(e.node)), Some(DiveNode { node: e.node, whiteout: true })),
+            _ => (Some(tree.parent(e.node)), Some(DiveNode { node: e.node, whiteout: false })),
+        };
+        if let Some(own) = own {
+            nodes.insert(own, Some(id));
+            parents.insert(tree.parent(own.node));
+        }
+        let mut p = first_parent;
+        while let Some(node) = p {
+            if node == NodeId::ROOT {
+                break;
+            }
+            let key = DiveNode { node, whiteout: false };
+            parents.insert(tree.parent(node));
+            if nodes.contains_key(&key) {
+                break;
+            }
+            nodes.insert(key, None);
+            p = Some(tree.parent(node));
+        }
+    }
+    LayerTree { nodes, parents }
+}
+
+/// dive's stacked tree: which paths exist after the layers applied so far, with their info.
+struct Stack {
+    present: Vec<bool>,
+    info: Vec<Option<EntryId>>,
+}
+
+impl Stack {
+    fn remove(&mut self, tree: &Tree, node: NodeId) {
+        let mut todo = vec![node];
+        while let Some(n) = todo.pop() {
+            if std::mem::replace(&mut self.present[n.0 as usize], false) {
+                todo.extend_from_slice(tree.children(n));
+            }
+        }
+    }
+
+    fn add(&mut self, tree: &Tree, node: NodeId, info: Option<EntryId>) {
+        let mut n = tree.parent(node);
+        while n != NodeId::ROOT && !self.present[n.0 as usize] {
+            self.present[n.0 as usize] = true;
+            self.info[n.0 as usize] = None;
+            n = tree.parent(n);
+        }
+        self.present[node.0 as usize] = true;
+        self.info[node.0 as usize] = info;
+    }
+
+    /// Σ header sizes of `node` and everything below it.
+    fn subtree_size(&self, tree: &Tree, node: NodeId) -> u64 {
+        let mut total = 0;
+        let mut todo = vec![node];
+        while let Some(n) = todo.pop() {
+            if self.present[n.0 as usize] {
+                total += self.info[n.0 as usize].map_or(0, |e| header_size(tree, e));
+                todo.extend_from_slice(tree.children(n));
+            }
+        }
+        total
+    }
+}
+
+fn header_size(tree: &Tree, e: EntryId) -> u64 {
+    tree.entry(e).size
+}
+
+fn is_dive_dir(tree: &Tree, info: Option<EntryId>) -> bool {
+    info.is_some_and(|e| tree.entry(e).kind == EntryKind::Dir)
+}
+
+#[derive(Clone, Copy, Default)]
+struct PathStat {
+    cum: u64,
+    min: i64,
+    count: u32,
+}
+
+/// dive's figures for `image`.
+pub fn figures(image: &Image) -> DiveFigures {
+    let tree = &image.tree;
+    let ranks = Ranks::new(tree);
+    let mut stack = Stack { present: vec![false; tree.node_count()], info: vec![None; tree.node_count()] };
+    let mut data: HashMap<NodeId, PathStat> = HashMap::new();
+    let mut second: Vec<NodeId> = Vec::new();
+    let mut notes = Vec::new();
+    for (index, layer) in image.layers.iter().enumerate() {
+        let lt = layer_tree(tree, layer.entries.clone());
+        let mut all: Vec<(DiveNode, Option<EntryId>)> = lt.nodes.iter().map(|(k, v)| (*k, *v)).collect();
+        all.sort_unstable_by_key(|(d, _)| ranks.key(tree, *d));
+        for &(d, info) in &all {
+            let is_leaf = d.whiteout || !lt.parents.contains(&d.node);
+            if !is_leaf {
+                continue;
+            }
+            let stat = data.entry(d.node).or_insert(PathStat { cum: 0, min: -1, count: 0 });
+            let size = if d.whiteout {
+                // Layer 0's whiteouts look at layer 0 itself (dive's stack starts as a copy of it).
+                let prev = if index == 0 {
+                    lt.nodes.get(&DiveNode { node: d.node, whiteout: false }).map(|info| (*info, true))
+                } else {
+                    stack.present[d.node.0 as usize].then(|| (stack.info[d.node.0 as usize], false))
+                };
+                match prev {
+                    None => {
+                        notes.push(format!(
+                            "layer {index}: whiteout of missing path {}; rest of the layer not counted",
+                            tree.display_path(d.node).0
+                        ));
+                        break;
+                    }
+                    Some((info, own_layer)) if is_dive_dir(tree, info) => {
+                        if own_layer {
+                            layer_subtree_size(tree, &lt, d.node)
+                        } else {
+                            stack.subtree_size(tree, d.node)
+                        }
+                    }
+                    Some(_) => 0,
+                }
+            } else {
+                info.map_or(0, |e| header_size(tree, e))
+            };
+            stat.cum += size;
+            let size_i = i64::try_from(size).unwrap_or(i64::MAX);
+            if stat.min < 0 || size_i < stat.min {
+                stat.min = size_i;
+            }
+            stat.count += 1;
+            if stat.count == 2 {
+                second.push(d.node);
+            }
+        }
+        // Stack this layer (children before parents, siblings by name), opaque markers ignored.
+        for &(d, info) in &all {
+            if d.whiteout {
+                if stack.present[d.node.0 as usize] {
+                    stack.remove(tree, d.node);
+                }
+            } else {
+                stack.add(tree, d.node, info);
+            }
+        }
+    }
+    let minimum: i64 = data.values().map(|s| s.min).sum();
+    let discovered: u64 = data.values().map(|s| s.cum).sum();
+    let efficiency = if discovered == 0 { 1.0 } else { minimum as f64 / discovered as f64 };
+    // Go sorts ascending (insertion sort, stable, for up to 12 items) and reports the reverse.
+    second.sort_by_key(|n| data[n].cum);
+    second.reverse();
+    let inefficient_files: Vec<DiveFile> = second
+        .iter()
+        .map(|n| DiveFile { count: data[n].count, size_bytes: data[n].cum, path: tree.display_path(*n).0 })
+        .collect();
+    let wasted_bytes = inefficient_files.iter().map(|f| f.size_bytes).sum();
+    let size_bytes = image.size_bytes();
+    let user_size_bytes: u64 = image.layers.iter().skip(1).map(|l| l.size_bytes).sum();
+    DiveFigures {
+        efficiency,
+        wasted_bytes,
+        user_wasted_percent: go_div(wasted_bytes as f64, user_size_bytes as f64),
+        size_bytes,
+        user_size_bytes,
+        inefficient_files,
+        notes,
+    }
+}
+
+/// Σ sizes of `node`'s subtree within one layer's own tree.
+fn layer_subtree_size(tree: &Tree, lt: &LayerTree, node: NodeId) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        if let Some(info) = lt.nodes.get(&DiveNode { node: n, whiteout: false }) {
+            total += info.map_or(0, |e| header_size(tree, e));
+            todo.extend_from_slice(tree.children(n));
+        }
+        if let Some(Some(e)) = lt.nodes.get(&DiveNode { node: n, whiteout: true }) {
+            total += header_size(tree, *e);
+        }
+    }
+    total
+}
+
+/// float64 division as Go does it: x/0 is ±Inf, 0/0 is NaN.
+fn go_div(a: f64, b: f64) -> f64 {
+    if b == 0.0 { if a == 0.0 || a.is_nan() { f64::NAN } else { f64::INFINITY.copysign(a) } } else { a / b }
+}
+
+/// Go's `%v` / encoding/json rendering of a float64 (shortest round-trip digits).
+pub fn go_float(v: f64, json: bool) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: d.ddddde±x.
+    let sci = format!("{:e}", v.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if v < 0.0 { "-" } else { "" };
+    // encoding/json switches at 1e-6 and 1e21; %v (strconv 'g', shortest) at exponents -4 and 6.
+    let use_exp = if json { v.abs() < 1e-6 || v.abs() >= 1e21 } else { !(-4..6).contains(&exp) };
+    if use_exp {
+        let rest = &digits[1..];
+        let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let es = if json && exp < 0 {
+            format!("-{}", -exp)
+        } else {
+            format!("{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        };
+        return format!("{sign}{}{dot}e{es}", &digits[..1]);
+    }
+    let point = exp + 1; // digits before the decimal point
+    if point <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{sign}{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        format!("{sign}{}.{}", &digits[..point as usize], &digits[point as usize..])
+    }
+}
+
+/// Go's `%2.4f` of a percentage, with dive's spellings of NaN and infinity.
+pub fn go_percent4(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// go-humanize's `Bytes`: SI units, one decimal below 10 (`32 kB`, `6.4 kB`).
+pub fn humanize_bytes(n: u64) -> String {
+    if n < 10 {
+        return format!("{n} B");
+    }
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut e = 0;
+    while e + 1 < UNITS.len() && n as f64 >= 1000f64.powi(e as i32 + 1) {
+        e += 1;
+    }
+    let val = (n as f64 / 1000f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
+    if val < 10.0 { format!("{val:.1} {}", UNITS[e]) } else { format!("{val:.0} {}", UNITS[e]) }
+}
+
+/// dive's `--json` export of `image` (its schema, its number formats, its HTML-safe escaping).
+pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
+    let tree = &image.tree;
+    let ranks = Ranks::new(tree);
+    let mut out = String::from("{\n  \"layer\": [");
+    let history = dive_history(image);
+    for (index, layer) in image.layers.iter().enumerate() {
+        let lt = layer_tree(tree, layer.entries.clone());
+        let mut all: Vec<(DiveNode, Option<EntryId>)> = lt.nodes.iter().map(|(k, v)| (*k, *v)).collect();
+        all.sort_unstable_by_key(|(d, _)| ranks.key(tree, *d));
+        let (command, digest) = &history[index];
+        let id = layer.entry.split('/').next().unwrap_or("");
+        out.push_str(if index == 0 { "\n" } else { ",\n" });
+        out.push_str(&format!(
+            "    {{\n      \"index\": {index},\n      \"id\": {},\n      \"digestId\": {},\n      \"sizeBytes\": {},\n      \"command\": {},\n      \"fileList\": [",
+            json_str(id),
+            json_str(digest),
+            layer.size_bytes,
+            json_str(command)
+        ));
+        for (i, (d, info)) in all.iter().enumerate() {
+            out.push_str(if i == 0 { "\n" } else { ",\n" });
+            out.push_str(&file_entry(tree, *d, *info));
+        }
+        out.push_str(if all.is_empty() { "]\n    }" } else { "\n      ]\n    }" });
+    }
+    out.push_str(if image.layers.is_empty() { "],\n" } else { "\n  ],\n" });
+    out.push_str(&format!(
+        "  \"image\": {{\n    \"sizeBytes\": {},\n    \"inefficientBytes\": {},\n    \"efficiencyScore\": {},\n    \"fileReference\": [",
+        figures.size_bytes,
+        figures.wasted_bytes,
+        go_float(figures.efficiency, true)
+    ));
+    for (i, f) in figures.inefficient_files.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        out.push_str(&format!(
+            "      {{\n        \"count\": {},\n        \"sizeBytes\": {},\n        \"file\": {}\n      }}",
+            f.count,
+            f.size_bytes,
+            json_str(&f.path)
+        ));
+    }
+    out.push_str(if figures.inefficient_files.is_empty() { "]\n  }\n}" } else { "\n    ]\n  }\n}" });
+    out
+}
+
+/// (command, digest) per layer as dive maps history: the k-th non-empty entry and the k-th DiffID;
+/// `(missing)` and no digest beyond the history.
+fn dive_history(image: &Image) -> Vec<(String, String)> {
+    let diff_ids = image.config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
+    let history: Vec<_> = image.config.history.iter().filter(|h| !h.is_empty_layer()).collect();
+    (0..image.layers.len())
+        .map(|i| match history.get(i) {
+            Some(h) => (
+                crate::image::clean_command(h.created_by.as_deref().unwrap_or("")).to_string(),
+                diff_ids.get(i).cloned().unwrap_or_default(),
+            ),
+            None => ("(missing)".to_string(), String::new()),
+        })
+        .collect()
+}
+
+fn file_entry(tree: &Tree, d: DiveNode, info: Option<EntryId>) -> String {
+    let field = |path: &str, type_flag: u8, link: &str, size: u64, mode: u64, uid: u32, gid: u32, dir: bool| {
+        format!(
+            "        {{\n          \"path\": {},\n          \"typeFlag\": {type_flag},\n          \"linkName\": {},\n          \"size\": {size},\n          \"fileMode\": {mode},\n          \"uid\": {uid},\n          \"gid\": {gid},\n          \"isDir\": {dir}\n        }}",
+            json_str(path),
+            json_str(link)
+        )
+    };
+    let Some(id) = info else {
+        return field("", 0, "", 0, 0, 0, 0, false);
+    };
+    let e = tree.entry(id);
+    let mut rel = tree.path(d.node);
+    if d.whiteout {
+        let cut = rel.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+        rel.splice(cut..cut, b".wh.".iter().copied());
+    }
+    let path = String::from_utf8_lossy(&rel);
+    let link = tree.link(e).map(String::from_utf8_lossy).unwrap_or_default();
+    let type_flag = match e.kind {
+        EntryKind::File | EntryKind::Whiteout | EntryKind::Opaque => b'0',
+        EntryKind::Hardlink => b'1',
+        EntryKind::Symlink => b'2',
+        EntryKind::Char => b'3',
+        EntryKind::Block => b'4',
+        EntryKind::Dir => b'5',
+        EntryKind::Fifo => b'6',
+    };
+    field(&path, type_flag, &link, e.size, go_file_mode(e.kind, e.mode), e.uid, e.gid, e.kind == EntryKind::Dir)
+}
+
+/// Go's `fs.FileMode` for a tar header, as `tar.Header.FileInfo().Mode()` builds it.
+fn go_file_mode(kind: EntryKind, mode: u32) -> u64 {
+    let mut m = u64::from(mode & 0o777);
+    if mode & 0o4000 != 0 {
+        m |= 1 << 23;
+    }
+    if mode & 0o2000 != 0 {
+        m |= 1 << 22;
+    }
+    if mode & 0o1000 != 0 {
+        m |= 1 << 20;
+    }
+    m | match kind {
+        EntryKind::Dir => 1 << 31,
+        EntryKind::Symlink => 1 << 27,
+        EntryKind::Char => (1 << 26) | (1 << 21),
+        EntryKind::Block => 1 << 26,
+        EntryKind::Fifo => 1 << 25,
+        _ => 0,
+    }
+}
+
+/// A JSON string as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped.
+fn json_str(s: &str) -> String {
+    let plain = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    plain
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go() {
+        assert_eq!(go_float(0.9844212134184309, true), "0.9844212134184309");
+        assert_eq!(go_float(1.0, true), "1");
+        assert_eq!(go_float(0.0, true), "0");
+        assert_eq!(go_float(0.5, true), "0.5");
+        assert_eq!(go_float(1.25, false), "1.25");
+        assert_eq!(go_float(1e-7, true), "1e-7");
+        assert_eq!(go_float(1e-7, false), "1e-07");
+        assert_eq!(go_float(123456789.0, true), "123456789");
+        assert_eq!(go_float(f64::NAN, false), "NaN");
+        assert_eq!(go_float(f64::INFINITY, false), "+Inf");
+        assert_eq!(go_float(0.00012, false), "0.00012");
+        assert_eq!(go_float(1234567.0, false), "1.234567e+06");
+        assert_eq!(go_float(1234567.0, true), "1234567");
+    }
+
+    #[test]
+    fn humanizes_like_go_humanize() {
+        assert_eq!(humanize_bytes(32025), "32 kB");
+        assert_eq!(humanize_bytes(12810), "13 kB");
+        assert_eq!(humanize_bytes(6405), "6.4 kB");
+        assert_eq!(humanize_bytes(700), "700 B");
+        assert_eq!(humanize_bytes(9), "9 B");
+        assert_eq!(humanize_bytes(1_220_598), "1.2 MB");
+    }
+
+    #[test]
+    fn percentages_like_go() {
+        assert_eq!(go_percent4(98.44212134184309), "98.4421");
+        assert_eq!(go_percent4(f64::NAN), "NaN");
+        assert_eq!(go_percent4(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
+    fn go_file_modes() {
+        assert_eq!(go_file_mode(EntryKind::Dir, 0o755), 2147484141);
+        assert_eq!(go_file_mode(EntryKind::Dir, 0o1777), 2148532735);
+        assert_eq!(go_file_mode(EntryKind::File, 0o644), 420);
+    }
+}

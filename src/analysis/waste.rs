@@ -1,0 +1,414 @@
+//! Wasted bytes, their causes and layers, duplicate content.
+//!
+//! A regular-file record ships its bytes once. The copy is *live* when some path visible after the
+//! last layer shows it (directly or through a hard link); otherwise it is wasted, and the event that
+//! followed its write on its path says why and which layer did it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::image::Image;
+use crate::layer::EntryKind;
+use crate::report::files::visible_nodes;
+use crate::tree::{Action, EntryId, NodeId, RemoveCause, State, Tree};
+
+/// Why a copy of some bytes is wasted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Hidden by a whiteout, an opaque directory or a removed parent.
+    Deleted,
+    /// Hidden by other content at the same path.
+    Overwritten,
+    /// Hidden by the same content at the same path (chmod, chown, touch, identical re-add).
+    MetadataOnly,
+}
+
+impl Cause {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Deleted => "deleted",
+            Cause::Overwritten => "overwritten",
+            Cause::MetadataOnly => "metadata_only",
+        }
+    }
+}
+
+/// Bytes by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Causes {
+    /// Hidden by deletion.
+    pub deleted: u64,
+    /// Hidden by other content.
+    pub overwritten: u64,
+    /// Hidden by the same content re-shipped.
+    pub metadata_only: u64,
+}
+
+impl Causes {
+    fn add(&mut self, cause: Cause, bytes: u64) {
+        match cause {
+            Cause::Deleted => self.deleted += bytes,
+            Cause::Overwritten => self.overwritten += bytes,
+            Cause::MetadataOnly => self.metadata_only += bytes,
+        }
+    }
+
+    /// Σ of the three causes.
+    pub fn total(&self) -> u64 {
+        self.deleted + self.overwritten + self.metadata_only
+    }
+}
+
+/// What one layer contributes to the waste.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerWaste {
+    /// The layer.
+    pub index: usize,
+    /// Bytes it shipped (its size).
+    pub size_bytes: u64,
+    /// Of those, bytes still visible at the end.
+    pub visible_bytes: u64,
+    /// Of those, bytes hidden later (`size − visible`).
+    pub wasted_bytes: u64,
+    /// Its wasted bytes by cause.
+    pub wasted_by_cause: Causes,
+    /// Its wasted bytes by the layer that hid them: `[layer, bytes]` pairs.
+    pub wasted_by_layer: Vec<(usize, u64)>,
+    /// Bytes of lower layers this layer hid.
+    pub hides_bytes: u64,
+    /// Those by cause.
+    pub hides_by_cause: Causes,
+    /// 0 (no waste) to 100: the share of the bytes this layer touches (shipped or hid) that end up
+    /// wasted, `(wasted + hides) / (size + hides)`.
+    pub score: u8,
+}
+
+/// A path (or a deleted directory) and the bytes wasted there.
+#[derive(Clone, Debug, Serialize)]
+pub struct WastePath {
+    /// Absolute path; for deleted or opaque directories the directory.
+    pub path: String,
+    /// Exact path bytes in hex, when `path` had to escape some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_raw: Option<String>,
+    /// The node, for viewers.
+    #[serde(skip)]
+    pub node: NodeId,
+    /// Wasted bytes.
+    pub bytes: u64,
+    /// Copies of the path shipped, the visible one included (1 for a deleted directory).
+    pub copies: u32,
+    /// Files whose bytes are counted (more than 1 for a directory).
+    pub files: u32,
+    /// The main cause (by bytes).
+    pub cause: Cause,
+    /// Layers that shipped the wasted copies.
+    pub shipped_by: Vec<usize>,
+    /// Layers that hid them.
+    pub hidden_by: Vec<usize>,
+    /// How to avoid it.
+    pub fix: String,
+}
+
+/// Identical content visible at several paths.
+#[derive(Clone, Debug, Serialize)]
+pub struct Duplicate {
+    /// Size of one copy.
+    pub size_bytes: u64,
+    /// (copies − 1) × size.
+    pub reclaimable_bytes: u64,
+    /// The paths (hard links of one copy included).
+    pub paths: Vec<String>,
+}
+
+/// One wasted copy.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeadCopy {
+    pub bytes: u64,
+    pub shipped: usize,
+    pub hidden: usize,
+    pub cause: Cause,
+    /// Where it is listed: the path, or the directory whose deletion hid it.
+    pub group: NodeId,
+    pub node: NodeId,
+}
+
+pub(crate) struct WasteResult {
+    pub final_size: u64,
+    pub causes: Causes,
+    pub layers: Vec<LayerWaste>,
+    pub top: Vec<WastePath>,
+    /// Σ reclaimable bytes over every duplicate group (the list is cut).
+    pub duplicate_bytes: u64,
+    pub duplicates: Vec<Duplicate>,
+    pub dead: Vec<DeadCopy>,
+}
+
+pub(crate) struct UserFigures {
+    pub size: u64,
+    pub wasted: u64,
+    pub base_hidden: u64,
+    pub percent: f64,
+}
+
+/// Duplicate groups listed (the byte total covers all of them).
+const DUPLICATE_LIST: usize = 20;
+
+pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
+    let tree = &image.tree;
+    let entries = tree.entries();
+    let mut live = vec![false; entries.len()];
+    let mut final_size = 0;
+    // (size, hash) → live content entries, for duplicate content.
+    let mut by_content: HashMap<(u64, u64), Vec<EntryId>> = HashMap::new();
+    let mut paths_of: HashMap<EntryId, Vec<NodeId>> = HashMap::new();
+    if let Some(top) = image.top_layer() {
+        for node in visible_nodes(tree, top) {
+            let State::Present { entry: Some(id), .. } = tree.state_at(node, Some(top)) else { continue };
+            let e = tree.entry(id);
+            if !matches!(e.kind, EntryKind::File | EntryKind::Hardlink) {
+                continue;
+            }
+            let content = tree.content_entry(e);
+            if content.kind != EntryKind::File {
+                continue;
+            }
+            let inode = e.inode;
+            if !live[inode as usize] {
+                live[inode as usize] = true;
+                final_size += content.size;
+                if content.size > 0 {
+                    by_content.entry((content.size, content.content)).or_default().push(inode);
+                }
+            }
+            paths_of.entry(inode).or_default().push(node);
+        }
+    }
+
+    let mut layers: Vec<LayerWaste> = image
+        .layers
+        .iter()
+        .map(|l| LayerWaste {
+            index: l.index,
+            size_bytes: l.size_bytes,
+            visible_bytes: 0,
+            wasted_bytes: 0,
+            wasted_by_cause: Causes::default(),
+            wasted_by_layer: Vec::new(),
+            hides_bytes: 0,
+            hides_by_cause: Causes::default(),
+            score: 0,
+        })
+        .collect();
+    let mut causes = Causes::default();
+    let mut dead = Vec::new();
+    for (id, e) in entries.iter().enumerate() {
+        if e.kind != EntryKind::File {
+            continue;
+        }
+        let shipped = usize::from(e.layer);
+        if live[id] {
+            if let Some(l) = layers.get_mut(shipped) {
+                l.visible_bytes += e.size;
+            }
+            continue;
+        }
+        let copy = classify(tree, u32::try_from(id).unwrap_or(u32::MAX), e.node, shipped, e.size);
+        causes.add(copy.cause, copy.bytes);
+        if let Some(l) = layers.get_mut(shipped) {
+            l.wasted_bytes += copy.bytes;
+            l.wasted_by_cause.add(copy.cause, copy.bytes);
+            match l.wasted_by_layer.iter_mut().find(|(h, _)| *h == copy.hidden) {
+                Some((_, b)) => *b += copy.bytes,
+                None => l.wasted_by_layer.push((copy.hidden, copy.bytes)),
+            }
+        }
+        if copy.hidden != shipped {
+            if let Some(l) = layers.get_mut(copy.hidden) {
+                l.hides_bytes += copy.bytes;
+                l.hides_by_cause.add(copy.cause, copy.bytes);
+            }
+        }
+        dead.push(copy);
+    }
+    for l in &mut layers {
+        l.wasted_by_layer.sort_unstable();
+        let touched = l.size_bytes + l.hides_bytes;
+        let bad = l.wasted_bytes + l.hides_bytes;
+        l.score =
+            if touched == 0 { 0 } else { ((bad as f64 / touched as f64) * 100.0).round().clamp(0.0, 100.0) as u8 };
+    }
+
+    let top = top_waste(tree, &dead, top_n);
+    let (duplicate_bytes, duplicates) = duplicates(tree, by_content, &paths_of);
+    WasteResult { final_size, causes, layers, top, duplicate_bytes, duplicates, dead }
+}
+
+/// Why copy `id` (at `node`, shipped by layer `shipped`) is not visible, and who hid it.
+fn classify(tree: &Tree, id: EntryId, node: NodeId, shipped: usize, bytes: u64) -> DeadCopy {
+    let events = tree.events(node);
+    let next = events.iter().position(|e| e.action == Action::Write(id)).and_then(|i| events.get(i + 1));
+    let (cause, hidden, group) = match next {
+        Some(ev) => {
+            let layer = usize::from(ev.layer);
+            match ev.action {
+                Action::Remove(cause) => (Cause::Deleted, layer, removal_root(tree, node, ev.layer, cause)),
+                Action::Write(other) => {
+                    let (a, b) = (tree.entry(id), tree.content_entry(tree.entry(other)));
+                    let same = b.kind == EntryKind::File && a.size == b.size && a.content == b.content;
+                    (if same { Cause::MetadataOnly } else { Cause::Overwritten }, layer, node)
+                }
+                Action::ImplicitDir => (Cause::Overwritten, layer, node),
+            }
+        }
+        // Unreachable for a consistent tree: a hidden copy always has a next event.
+        None => (Cause::Overwritten, shipped, node),
+    };
+    DeadCopy { bytes, shipped, hidden, cause, group, node }
+}
+
+/// The directory (or path) whose deletion hid `node`: climb while the parent was removed too.
+fn removal_root(tree: &Tree, node: NodeId, layer: u16, cause: RemoveCause) -> NodeId {
+    let mut n = node;
+    let mut cause = cause;
+    while cause == RemoveCause::ParentRemoved {
+        let parent = tree.parent(n);
+        if parent == n {
+            break;
+        }
+        n = parent;
+        cause = tree
+            .events(n)
+            .iter()
+            .rev()
+            .find_map(|e| match e.action {
+                Action::Remove(c) if e.layer == layer => Some(c),
+                _ => None,
+            })
+            .unwrap_or(RemoveCause::Whiteout);
+    }
+    // An opaque marker hides the children of its directory: list the directory.
+    if cause == RemoveCause::Opaque { tree.parent(n) } else { n }
+}
+
+fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
+    struct Group {
+        bytes: u64,
+        by_cause: Causes,
+        shipped: BTreeSet<usize>,
+        hidden: BTreeSet<usize>,
+        files: BTreeSet<NodeId>,
+        copies: u32,
+    }
+    let mut groups: HashMap<NodeId, Group> = HashMap::new();
+    for d in dead {
+        let g = groups.entry(d.group).or_insert_with(|| Group {
+            bytes: 0,
+            by_cause: Causes::default(),
+            shipped: BTreeSet::new(),
+            hidden: BTreeSet::new(),
+            files: BTreeSet::new(),
+            copies: 0,
+        });
+        g.bytes += d.bytes;
+        g.by_cause.add(d.cause, d.bytes);
+        g.shipped.insert(d.shipped);
+        g.hidden.insert(d.hidden);
+        g.files.insert(d.node);
+        g.copies += 1;
+    }
+    let top_layer = tree.layer_count().checked_sub(1);
+    let mut list: Vec<(NodeId, Group)> = groups.into_iter().filter(|(_, g)| g.bytes > 0).collect();
+    list.sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then_with(|| tree.path(a.0).cmp(&tree.path(b.0))));
+    list.truncate(top_n);
+    list.into_iter()
+        .map(|(node, g)| {
+            let cause = [Cause::Deleted, Cause::Overwritten, Cause::MetadataOnly]
+                .into_iter()
+                .max_by_key(|c| match c {
+                    Cause::Deleted => g.by_cause.deleted,
+                    Cause::Overwritten => g.by_cause.overwritten,
+                    Cause::MetadataOnly => g.by_cause.metadata_only,
+                })
+                .unwrap_or(Cause::Deleted);
+            let is_dir_group = g.files.len() > 1 || g.files.first() != Some(&node);
+            let visible_now = !is_dir_group
+                && top_layer.is_some_and(|t| matches!(tree.state_at(node, Some(t)), State::Present { .. }));
+            let copies = if is_dir_group { 1 } else { g.copies + u32::from(visible_now) };
+            let (path, path_raw) = tree.display_path(node);
+            let shipped_by: Vec<usize> = g.shipped.into_iter().collect();
+            let hidden_by: Vec<usize> = g.hidden.into_iter().collect();
+            let fix = fix_for(cause).to_string();
+            WastePath {
+                path,
+                path_raw,
+                node,
+                bytes: g.bytes,
+                copies,
+                files: u32::try_from(g.files.len()).unwrap_or(u32::MAX),
+                cause,
+                shipped_by,
+                hidden_by,
+                fix,
+            }
+        })
+        .collect()
+}
+
+/// A sentence on how to avoid one kind of waste (the layers are reported beside it).
+pub fn fix_for(cause: Cause) -> &'static str {
+    match cause {
+        Cause::Deleted => {
+            "remove it in the same RUN that creates it, or keep it out of the image (.dockerignore, multi-stage build)"
+        }
+        Cause::MetadataOnly => {
+            "set mode and owner when adding it (COPY --chmod/--chown) or in the RUN that creates it, not in a later layer"
+        }
+        Cause::Overwritten => "produce the final version in one layer instead of replacing it later",
+    }
+}
+
+fn duplicates(
+    tree: &Tree,
+    by_content: HashMap<(u64, u64), Vec<EntryId>>,
+    paths_of: &HashMap<EntryId, Vec<NodeId>>,
+) -> (u64, Vec<Duplicate>) {
+    let mut groups: Vec<Duplicate> = by_content
+        .into_iter()
+        .filter(|(_, inodes)| inodes.len() > 1)
+        .map(|((size, _), inodes)| {
+            let mut paths: Vec<String> = inodes
+                .iter()
+                .flat_map(|i| paths_of.get(i).into_iter().flatten())
+                .map(|n| tree.display_path(*n).0)
+                .collect();
+            paths.sort();
+            Duplicate { size_bytes: size, reclaimable_bytes: size * (inodes.len() as u64 - 1), paths }
+        })
+        .collect();
+    groups.sort_unstable_by(|a, b| b.reclaimable_bytes.cmp(&a.reclaimable_bytes).then_with(|| a.paths.cmp(&b.paths)));
+    let total = groups.iter().map(|g| g.reclaimable_bytes).sum();
+    groups.truncate(DUPLICATE_LIST);
+    (total, groups)
+}
+
+/// User figures for a base of `base_layers` layers.
+pub(crate) fn user_figures(image: &Image, waste: &WasteResult, base_layers: usize) -> UserFigures {
+    let size: u64 = image.layers.iter().skip(base_layers).map(|l| l.size_bytes).sum();
+    let mut wasted = 0;
+    let mut base_hidden = 0;
+    for d in &waste.dead {
+        if d.hidden >= base_layers {
+            wasted += d.bytes;
+            if d.shipped < base_layers {
+                base_hidden += d.bytes;
+            }
+        }
+    }
+    let denominator = size + base_hidden;
+    let percent = if denominator == 0 { 0.0 } else { wasted as f64 / denominator as f64 };
+    UserFigures { size, wasted, base_hidden, percent }
+}

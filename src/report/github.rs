@@ -1,0 +1,68 @@
+//! GitHub Actions workflow commands: an `::error` per failed rule, a `::warning` per top wasted path,
+//! and a `::notice` with the figures, so findings show up as annotations on the run.
+
+use std::io::{self, Write};
+
+use super::human_bytes;
+use crate::analysis::Analysis;
+use crate::ci::{Status, Verdict};
+use crate::image::Image;
+
+/// Annotations for the largest wasted paths.
+const WASTE_ANNOTATIONS: usize = 10;
+
+/// Escape a message (`%`, CR, LF), as workflow commands require.
+fn data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escape a property value (a message's escapes plus `:` and `,`).
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Write the annotations.
+pub fn write_github<W: Write>(image: &Image, analysis: &Analysis, verdict: &Verdict, mut out: W) -> io::Result<()> {
+    for r in verdict.results.iter().filter(|r| r.status == Status::Fail) {
+        writeln!(
+            out,
+            "::error title={}::{}",
+            property(&format!("layerscope {}", r.rule.name())),
+            data(&format!("{} ({})", r.message, image.source))
+        )?;
+    }
+    for w in analysis.top_waste.iter().take(WASTE_ANNOTATIONS) {
+        writeln!(
+            out,
+            "::warning title={}::{}",
+            property(&format!("layerscope: {} wasted", human_bytes(w.bytes))),
+            data(&format!("{} ({}): {}", w.path, w.cause.as_str(), w.fix))
+        )?;
+    }
+    writeln!(
+        out,
+        "::notice title=layerscope::{}",
+        data(&format!(
+            "{}: {} in {} layers, {} wasted (efficiency {:.2} %, user wasted {:.2} %): {}",
+            image.source,
+            human_bytes(analysis.size_bytes),
+            image.layers.len(),
+            human_bytes(analysis.wasted_bytes),
+            analysis.efficiency * 100.0,
+            analysis.user_wasted_percent * 100.0,
+            if verdict.passed { "PASS" } else { "FAIL" }
+        ))
+    )?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_workflow_command_text() {
+        assert_eq!(data("50% a\nb"), "50%25 a%0Ab");
+        assert_eq!(property("a: b, c"), "a%3A b%2C c");
+    }
+}

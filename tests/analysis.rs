@@ -1,0 +1,333 @@
+//! Waste figures, causes, per-layer scores, duplicates and base detection, on images built in code;
+//! a seeded property test over random layer stacks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
+
+mod support;
+
+use layerscope::analysis::{Analysis, BaseMethod, Cause, Options, analyze};
+use support::{Attrs, Image, Layer, Rng, load};
+
+fn analyse(layers: Vec<(Layer, &str)>) -> (layerscope::Image, Analysis) {
+    let mut img = Image::new();
+    for (l, cmd) in layers {
+        img = img.layer(l, cmd);
+    }
+    let image = load(img.docker_archive());
+    let a = analyze(&image, &Options::default());
+    (image, a)
+}
+
+fn consistent(a: &Analysis) {
+    assert_eq!(a.wasted_bytes, a.size_bytes - a.final_size_bytes, "wasted = size - final");
+    assert_eq!(a.wasted_bytes, a.causes.total(), "wasted = Σ causes");
+    assert_eq!(a.wasted_bytes, a.layers.iter().map(|l| l.wasted_bytes).sum::<u64>(), "wasted = Σ per-layer waste");
+    assert!((0.0..=1.0).contains(&a.efficiency), "efficiency {}", a.efficiency);
+    assert!((0.0..=1.0).contains(&a.user_wasted_percent), "user wasted {}", a.user_wasted_percent);
+    assert!((a.user_efficiency + a.user_wasted_percent - 1.0).abs() < 1e-12);
+    for l in &a.layers {
+        assert_eq!(l.size_bytes, l.visible_bytes + l.wasted_bytes, "layer {}", l.index);
+        assert!(l.score <= 100);
+    }
+}
+
+const BASE: &str = "/bin/sh -c #(nop) ADD file:base in / ";
+
+fn base_layer() -> Layer {
+    Layer::new()
+        .dir("etc")
+        .file("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n")
+}
+
+#[test]
+fn deleted_file_is_waste_of_the_layer_that_shipped_it() {
+    let (_, a) = analyse(vec![
+        (base_layer(), BASE),
+        (Layer::new().dir("tmp").file("tmp/big.bin", &[1; 5000]), "/bin/sh -c download"),
+        (Layer::new().dir("tmp").whiteout("tmp/big.bin"), "/bin/sh -c rm /tmp/big.bin"),
+    ]);
+    consistent(&a);
+    assert_eq!(a.causes.deleted, 5000);
+    let top = &a.top_waste[0];
+    assert_eq!((top.path.as_str(), top.bytes, top.cause), ("/tmp/big.bin", 5000, Cause::Deleted));
+    assert_eq!((top.shipped_by.as_slice(), top.hidden_by.as_slice()), ([1].as_slice(), [2].as_slice()));
+    assert_eq!(top.copies, 1);
+    assert_eq!((a.layers[1].wasted_bytes, a.layers[1].score), (5000, 100));
+    assert_eq!((a.layers[2].hides_bytes, a.layers[2].score), (5000, 100));
+    assert_eq!(a.layers[1].wasted_by_layer, [(2, 5000)]);
+}
+
+#[test]
+fn deleted_directory_counts_every_file_and_is_listed_once() {
+    let (_, a) = analyse(vec![
+        (Layer::new().dir("cache").file("cache/a", &[1; 100]).dir("cache/sub").file("cache/sub/b", &[2; 200]), "add"),
+        (Layer::new().whiteout("cache"), "rm -rf /cache"),
+    ]);
+    consistent(&a);
+    assert_eq!((a.wasted_bytes, a.causes.deleted), (300, 300));
+    assert_eq!(a.top_waste.len(), 1);
+    assert_eq!((a.top_waste[0].path.as_str(), a.top_waste[0].files), ("/cache", 2));
+}
+
+#[test]
+fn opaque_directory_hides_lower_files_as_deleted() {
+    let (_, a) = analyse(vec![
+        (Layer::new().dir("app").dir("app/cache").file("app/cache/x", &[1; 1000]), "add"),
+        (
+            Layer::new().dir("app").opaque("app/cache").dir("app/cache").file("app/cache/new", b"fresh"),
+            "rm -rf && mkdir",
+        ),
+    ]);
+    consistent(&a);
+    assert_eq!(a.causes.deleted, 1000);
+    assert_eq!(a.top_waste[0].path, "/app/cache");
+}
+
+#[test]
+fn overwritten_and_metadata_only_copies() {
+    let (_, a) = analyse(vec![
+        (
+            Layer::new()
+                .file("conf", b"version 1")
+                .file("tool", &[7; 400])
+                .file("owned", &[8; 300])
+                .file("touched", &[9; 200])
+                .file("same", &[6; 100]),
+            "add",
+        ),
+        (
+            Layer::new()
+                .file("conf", b"version 2!")
+                .file_with("tool", &[7; 400], Attrs::FILE.mode(0o755))
+                .file_with("owned", &[8; 300], Attrs::FILE.owner(1000, 1000))
+                .file_with("touched", &[9; 200], Attrs::FILE.mtime(1))
+                .file("same", &[6; 100]),
+            "chmod/chown/touch/re-add",
+        ),
+    ]);
+    consistent(&a);
+    assert_eq!(a.causes.overwritten, 9);
+    assert_eq!(a.causes.metadata_only, 1000);
+    let causes: Vec<_> = a.top_waste.iter().map(|w| (w.path.as_str(), w.cause)).collect();
+    assert_eq!(
+        causes,
+        [
+            ("/tool", Cause::MetadataOnly),
+            ("/owned", Cause::MetadataOnly),
+            ("/touched", Cause::MetadataOnly),
+            ("/same", Cause::MetadataOnly),
+            ("/conf", Cause::Overwritten),
+        ]
+    );
+    assert!(a.top_waste[0].fix.contains("COPY --chmod/--chown"));
+    assert_eq!(a.layers[1].score, 50, "the chmod layer ships as much as it hides");
+}
+
+#[test]
+fn trap_9_a_path_written_k_times_wastes_k_minus_1_copies() {
+    let (_, a) = analyse(vec![
+        (Layer::new().file("f", &[1; 100]), "1"),
+        (Layer::new().file("f", &[2; 100]), "2"),
+        (Layer::new().file("f", &[3; 100]), "3"),
+    ]);
+    consistent(&a);
+    assert_eq!((a.size_bytes, a.final_size_bytes, a.wasted_bytes), (300, 100, 200));
+    assert_eq!((a.top_waste[0].bytes, a.top_waste[0].copies), (200, 3));
+    // dive counts all three copies.
+    assert_eq!(a.dive.wasted_bytes, 300);
+}
+
+#[test]
+fn hard_links_count_once_and_keep_their_bytes_alive() {
+    let (_, a) = analyse(vec![
+        (Layer::new().file("data", &[1; 1000]).hardlink("link", "data"), "add"),
+        (Layer::new().whiteout("data"), "rm /data"),
+    ]);
+    consistent(&a);
+    assert_eq!((a.final_size_bytes, a.wasted_bytes), (1000, 0), "the link still shows the bytes");
+    let (_, b) =
+        analyse(vec![(Layer::new().file("data", &[1; 1000]).hardlink("l1", "data").hardlink("l2", "data"), "add")]);
+    assert_eq!(b.final_size_bytes, 1000);
+    assert_eq!(b.duplicate_content_bytes, 0, "hard links are not duplicates");
+}
+
+#[test]
+fn duplicate_content_is_reported_beside_waste() {
+    let (_, a) = analyse(vec![(
+        Layer::new().file("a.bin", &[5; 3000]).file("b.bin", &[5; 3000]).file("c.bin", &[5; 3000]),
+        "copy",
+    )]);
+    consistent(&a);
+    assert_eq!(a.wasted_bytes, 0);
+    assert_eq!(a.duplicate_content_bytes, 6000);
+    assert_eq!(a.duplicates[0].paths, ["/a.bin", "/b.bin", "/c.bin"]);
+}
+
+#[test]
+fn empty_images_have_sane_figures() {
+    let (_, a) = analyse(vec![(Layer::new().dir("empty"), "nothing")]);
+    consistent(&a);
+    assert_eq!((a.efficiency, a.user_wasted_percent), (1.0, 0.0));
+    let image = load(Image::new().docker_archive());
+    let a = analyze(&image, &Options::default());
+    assert_eq!((a.size_bytes, a.efficiency), (0, 1.0));
+    assert!(a.dive.efficiency.is_finite());
+}
+
+#[test]
+fn user_wasted_percent_counts_base_bytes_the_user_hid() {
+    // The user's layer deletes 1000 bytes of the base and ships 100 of its own.
+    let (_, a) = analyse(vec![
+        (base_layer().file("big", &[1; 1000]), BASE),
+        (Layer::new().whiteout("big").file("app", &[2; 100]), "/bin/sh -c rm /big"),
+    ]);
+    consistent(&a);
+    assert_eq!(a.base.layers, 1);
+    assert_eq!((a.user_size_bytes, a.user_wasted_bytes, a.user_hidden_base_bytes), (100, 1000, 1000));
+    assert!((a.user_wasted_percent - 1000.0 / 1100.0).abs() < 1e-12);
+    // dive divides by the user size alone and goes past 100 %.
+    assert!(a.dive.user_wasted_percent > 1.0);
+}
+
+#[test]
+fn base_from_flag_history_and_fallback() {
+    let image = load(
+        Image::new()
+            .layer(base_layer(), BASE)
+            .layer(Layer::new().file("base2", b"x"), "/bin/sh -c base step")
+            .instruction("/bin/sh -c #(nop)  CMD [\"bash\"]")
+            .layer(Layer::new().file("app", b"y"), "/bin/sh -c user step")
+            .docker_archive(),
+    );
+    let a = analyze(&image, &Options::default());
+    assert_eq!((a.base.layers, a.base.method), (2, BaseMethod::HistoryCmd));
+    assert_eq!(a.base.os.as_ref().map(|o| o.id.as_str()), Some("debian"));
+    let a = analyze(&image, &Options { base_layers: Some(1), ..Options::default() });
+    assert_eq!((a.base.layers, a.base.method), (1, BaseMethod::Flag));
+
+    let plain = load(
+        Image::new().layer(Layer::new().file("a", b"a"), "a").layer(Layer::new().file("b", b"b"), "b").docker_archive(),
+    );
+    let a = analyze(&plain, &Options::default());
+    assert_eq!((a.base.layers, a.base.method), (1, BaseMethod::FirstLayer));
+}
+
+#[test]
+fn base_from_buildah_comments_and_time_gaps() {
+    // buildah notes `FROM <id>` on the first step it builds on the base.
+    let img = Image::new()
+        .layer(base_layer(), BASE)
+        .layer(Layer::new().file("b", b"b"), "base 2")
+        .layer(Layer::new().file("u", b"u"), "user");
+    let built = img.build(support::Comp::None);
+    let mut config: serde_json::Value = serde_json::from_slice(&built.config).unwrap();
+    config["history"][2]["comment"] = serde_json::json!("FROM 0123456789ab");
+    let image = load(docker_archive_with_config(&img, &config));
+    let a = analyze(&image, &Options::default());
+    assert_eq!((a.base.layers, a.base.method), (2, BaseMethod::HistoryFromComment));
+
+    // Base built long before the user's steps.
+    let mut config: serde_json::Value = serde_json::from_slice(&built.config).unwrap();
+    config["history"][0]["created"] = serde_json::json!("2023-05-01T00:00:00Z");
+    config["history"][1]["created"] = serde_json::json!("2023-05-01T00:01:00Z");
+    config["history"][2]["created"] = serde_json::json!("2024-02-01T10:00:00Z");
+    let image = load(docker_archive_with_config(&img, &config));
+    let a = analyze(&image, &Options::default());
+    assert_eq!((a.base.layers, a.base.method), (2, BaseMethod::HistoryTimeGap));
+}
+
+fn docker_archive_with_config(img: &Image, config: &serde_json::Value) -> Vec<u8> {
+    let built = img.build(support::Comp::None);
+    let config = serde_json::to_vec(config).unwrap();
+    let mut out = support::Outer::new();
+    let mut names = Vec::new();
+    for l in &built.layers {
+        let name = format!("{}/layer.tar", &l.diff_id[7..]);
+        out.file(&name, &l.tar);
+        names.push(name);
+    }
+    out.file("config.json", &config);
+    out.file(
+        "manifest.json",
+        &serde_json::to_vec(&serde_json::json!([{"Config": "config.json", "RepoTags": ["x:1"], "Layers": names}]))
+            .unwrap(),
+    );
+    out.finish()
+}
+
+#[test]
+fn os_detection_follows_os_release_symlinks_and_alpine() {
+    let image = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .dir("etc")
+                    .symlink("etc/os-release", "../usr/lib/os-release")
+                    .dir("usr")
+                    .dir("usr/lib")
+                    .file("usr/lib/os-release", b"ID=ubuntu\nVERSION_ID=\"24.04\"\n"),
+                BASE,
+            )
+            .docker_archive(),
+    );
+    let a = analyze(&image, &Options::default());
+    let os = a.base.os.unwrap();
+    assert_eq!((os.id.as_str(), os.version.as_deref()), ("ubuntu", Some("24.04")));
+
+    let image = load(
+        Image::new().layer(Layer::new().dir("etc").file("etc/alpine-release", b"3.20.3\n"), BASE).docker_archive(),
+    );
+    assert_eq!(analyze(&image, &Options::default()).base.os.unwrap().id, "alpine");
+}
+
+#[test]
+fn python_base_gets_slimmer_suggestions() {
+    let mut img = Image::new()
+        .layer(base_layer().file("usr-local-python", &vec![3u8; 900_000]), BASE)
+        .layer(Layer::new().file("app.py", b"print()"), "/bin/sh -c #(nop) COPY app.py");
+    img.history.insert(1, ("/bin/sh -c #(nop)  CMD [\"python3\"]".into(), true));
+    let built = img.build(support::Comp::None);
+    let mut config: serde_json::Value = serde_json::from_slice(&built.config).unwrap();
+    config["config"]["Env"] = serde_json::json!(["PATH=/usr/local/bin:/usr/bin", "PYTHON_VERSION=3.12.4"]);
+    let image = load(docker_archive_with_config(&img, &config));
+    let a = analyze(&image, &Options::default());
+    assert_eq!(a.base.name.as_deref(), Some("python"));
+    // A tiny test base saves nothing; a real-sized one (python:3.12, about 1 GB) would.
+    assert!(a.base.suggestions.is_empty());
+    let names: Vec<_> =
+        layerscope::analysis::base::suggest_for("python", 1_020_000_000).into_iter().map(|s| s.name).collect();
+    assert!(names.iter().any(|n| n == "python:3.12-slim"), "{names:?}");
+    assert!(names.iter().any(|n| n == "python:3.12-alpine"), "{names:?}");
+}
+
+#[test]
+fn property_wasted_equals_causes_equals_size_minus_final() {
+    let names = ["a", "b", "c", "d/x", "d/y", "d/e/z", "f/g", "h"];
+    let mut rng = Rng(0x00c0_ffee_1234_5678);
+    for case in 0..300 {
+        let mut img = Image::new();
+        let layer_count = 1 + rng.below(6);
+        for l in 0..layer_count {
+            let mut layer = Layer::new();
+            let mut used = std::collections::HashSet::new();
+            for _ in 0..rng.below(7) {
+                let name = names[rng.below(names.len())];
+                if !used.insert(name) {
+                    continue;
+                }
+                layer = match rng.below(9) {
+                    0 | 1 if l > 0 => layer.whiteout(name),
+                    2 if l > 0 => layer.opaque(name.split('/').next().unwrap()),
+                    3 => layer.hardlink(&format!("{name}.link"), names[rng.below(names.len())]),
+                    4 => layer.file_with(name, &vec![7u8; rng.below(50)], Attrs::FILE.mode(0o600)),
+                    5 => layer.symlink(name, "a"),
+                    _ => layer.file(name, &vec![rng.below(3) as u8; rng.below(300)]),
+                };
+            }
+            img = img.layer(layer, &format!("/bin/sh -c step {l}"));
+        }
+        let image = load(img.docker_archive());
+        let a = analyze(&image, &Options { base_layers: Some(rng.below(layer_count + 1)), ..Options::default() });
+        consistent(&a);
+        assert!(a.dive.efficiency.is_finite(), "case {case}");
+    }
+}
