@@ -77,6 +77,9 @@ pub struct ShowArgs {
     /// FILE ('-' for stdout)
     #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
+    /// Print the text report (figures, worst layers, top waste) instead of opening the explorer
+    #[arg(long)]
+    pub report: bool,
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -327,6 +330,11 @@ fn policy(args: &ShowArgs, env: &Env) -> anyhow::Result<Policy> {
 
 fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
     let ci_mode = args.ci.ci || env.ci_mode();
+    if !ci_mode && args.json.is_none() && !args.report {
+        let options = analysis::Options { base_layers: args.analysis.base_layers, top: None };
+        crate::tui::run(input_of(args.input.as_deref()), selection(&args.select)?, options, !env.no_color)?;
+        return Ok(Outcome::Success);
+    }
     let policy = if ci_mode { Some(policy(args, env)?) } else { None };
     let started = Instant::now();
     let image = load(&input_of(args.input.as_deref()), &args.select)?;

@@ -159,9 +159,89 @@ impl Image {
         Ok(Some(out))
     }
 
+    /// Stream the bytes of many regular files (or hard links) with `f`, in (layer, offset) order,
+    /// inflating each layer blob once, forward, however many files it holds.
+    ///
+    /// `f` gets each entry with a reader over exactly its bytes (empty for non-files); a stream that
+    /// ends early is an `UnexpectedEof` read error. Bytes `f` leaves unread are skipped. Entries that
+    /// share bytes (hard links to one file) are each served, the repeats by reading the blob again.
+    pub fn for_each_content(
+        &self,
+        entries: &[EntryId],
+        mut f: impl FnMut(EntryId, &mut dyn Read) -> Result<()>,
+    ) -> Result<()> {
+        let mut order: Vec<(u16, u64, EntryId)> = entries
+            .iter()
+            .map(|&id| {
+                let e = self.tree.content_entry(self.tree.entry(id));
+                (e.layer, e.data_offset, id)
+            })
+            .collect();
+        order.sort_unstable();
+        for group in order.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(first_layer, _, _)) = group.first() else { continue };
+            let layer = usize::from(first_layer);
+            let (Some(Some(blob)), Some(info)) = (self.blobs.get(layer), self.layers.get(layer)) else {
+                return Err(Error::Layer {
+                    index: layer,
+                    entry: String::new(),
+                    detail: "the layer blob is missing".into(),
+                });
+            };
+            let fail =
+                |err: io::Error| Error::Layer { index: layer, entry: info.entry.clone(), detail: err.to_string() };
+            let reader = BufReader::with_capacity(64 * 1024, blob.open().map_err(fail)?);
+            let mut decoded =
+                compression::decoder(reader, info.compression.unwrap_or(Compression::None)).map_err(fail)?;
+            let mut pos = 0u64;
+            for &(_, offset, id) in group {
+                let e = self.tree.content_entry(self.tree.entry(id));
+                if e.kind != EntryKind::File {
+                    f(id, &mut io::empty())?;
+                    continue;
+                }
+                if offset < pos {
+                    // Bytes already streamed past (another entry shares them): read the blob again.
+                    f(id, &mut self.open_content(id)?)?;
+                    continue;
+                }
+                let skipped = io::copy(&mut (&mut decoded).take(offset - pos), &mut io::sink()).map_err(fail)?;
+                if skipped < offset - pos {
+                    return Err(fail(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends before the file")));
+                }
+                let mut content = Exact { inner: &mut decoded, left: e.size };
+                f(id, &mut content)?;
+                io::copy(&mut content, &mut io::sink()).map_err(fail)?;
+                pos = offset + e.size;
+            }
+        }
+        Ok(())
+    }
+
     /// The index of the last layer (None for an image without layers).
     pub fn top_layer(&self) -> Option<usize> {
         self.layers.len().checked_sub(1)
+    }
+}
+
+/// A reader over exactly `left` bytes of `inner`: ending early is an error, not a short file.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends inside the file"));
+        }
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(n)
     }
 }
 

@@ -32,11 +32,13 @@ pub mod archive;
 pub mod ci;
 pub mod cli;
 pub mod error;
+pub mod extract;
 pub mod format;
 pub mod image;
 pub mod layer;
 pub mod report;
 pub mod tree;
+pub mod tui;
 pub mod warning;
 
 pub use archive::Input;

@@ -87,7 +87,7 @@ fn ci_environment_variable_turns_ci_mode_on() {
         assert_eq!(o.status.code(), Some(1), "CI={v}");
         assert!(stdout(&o).contains("result: FAIL"));
     }
-    let o = run_in(dir.path(), &[&image], &[("CI", "false")]);
+    let o = run_in(dir.path(), &["--report", &image], &[("CI", "false")]);
     assert_eq!(o.status.code(), Some(0));
 }
 

@@ -53,8 +53,8 @@ fn stderr(out: &Output) -> String {
 }
 
 #[test]
-fn no_argument_shows_the_bundled_demo() {
-    let out = layerscope(&[]);
+fn no_argument_reports_on_the_bundled_demo() {
+    let out = layerscope(&["--report"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("bundled demo image"), "{text}");
@@ -169,12 +169,12 @@ fn reads_an_archive_from_stdin() {
 fn errors_exit_2_and_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.tar");
-    let out = layerscope(&[missing.to_str().unwrap()]);
+    let out = layerscope(&["--report", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.tar"), "{}", stderr(&out));
 
     let rootfs = write_temp(&dir, "rootfs.tar", &Layer::new().file("README.md", b"x").tar());
-    let out = layerscope(&[&rootfs]);
+    let out = layerscope(&["--report", &rootfs]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is a filesystem tarball, not an image"), "{}", stderr(&out));
 
@@ -182,9 +182,17 @@ fn errors_exit_2_and_name_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("invalid --platform 'linux'"), "{}", stderr(&out));
 
-    let out = with_stdin(&["-"], b"");
+    let out = with_stdin(&["--report", "-"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_explorer_needs_a_terminal() {
+    let out = layerscope(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("needs a terminal") && err.contains("--ci") && err.contains("--json"), "{err}");
 }
 
 #[test]

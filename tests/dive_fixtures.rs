@@ -55,7 +55,12 @@ fn dive_rootfs_tars_are_refused_as_filesystem_tarballs() {
     };
     for name in ROOTFS_TARS {
         let path = shared.join(format!("fixtures/dive/{name}.tar"));
-        let out = Command::new(env!("CARGO_BIN_EXE_layerscope")).arg(&path).env_remove("CI").output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+            .arg("--report")
+            .arg(&path)
+            .env_remove("CI")
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{name}: exit code");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("is a filesystem tarball, not an image"), "{name}: {stderr}");

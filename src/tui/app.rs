@@ -1,0 +1,752 @@
+//! The explorer's state and [`App::update`], the only place it changes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use super::action::{Action, Effect, Pane};
+use super::keymap::Mode;
+use super::layout::{self, Panes};
+use super::tree_view::{ChangeMask, MarkParams, Marks, Order, Rows, SortMode, TreeMode, display_state, is_dir};
+use super::viewer::Viewer;
+use crate::analysis::Analysis;
+use crate::image::Image;
+use crate::layer::{EntryKind, Progress};
+use crate::tree::{Change, NodeId, State};
+
+/// A line of feedback in the status bar, until the next key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The text.
+    pub text: String,
+    /// Whether it reports a failure.
+    pub error: bool,
+}
+
+/// An input line being typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The path filter (applied live).
+    Filter,
+    /// Where to extract the selected node.
+    Extract {
+        /// The node to extract.
+        node: NodeId,
+        /// The destination typed so far.
+        dest: String,
+    },
+}
+
+/// An overlay over the panes.
+#[derive(Debug)]
+pub enum Overlay {
+    /// The key help.
+    Help,
+    /// A file's content.
+    Viewer(Box<Viewer>),
+}
+
+/// Everything about a loaded image and how it is being looked at.
+#[derive(Debug)]
+pub struct Explorer {
+    /// The image.
+    pub image: Image,
+    /// Its analysis.
+    pub analysis: Analysis,
+    order: Order,
+    /// The focused pane.
+    pub focus: Pane,
+    /// The selected layer.
+    pub layer: usize,
+    /// Layer or aggregated changes.
+    pub mode: TreeMode,
+    /// Change kinds hidden in the tree.
+    pub hidden: ChangeMask,
+    /// Sort order in the tree.
+    pub sort: SortMode,
+    /// Whether attribute columns are on.
+    pub attributes: bool,
+    /// Whether long tree lines wrap.
+    pub wrap: bool,
+    /// The path filter as typed.
+    pub filter: String,
+    /// The filter compiled (regex, or the text escaped when it is not a regex).
+    filter_regex: Option<Regex>,
+    /// Whether the filter text was taken literally.
+    pub filter_is_literal: bool,
+    /// Per-node marks for the current view.
+    pub marks: Marks,
+    /// The rows of the tree pane.
+    pub rows: Rows,
+    collapsed: Vec<bool>,
+    /// Cursor row in the tree.
+    pub cursor: usize,
+    /// First row drawn in the tree.
+    pub offset: usize,
+    /// First row drawn in the layer list.
+    pub layer_offset: usize,
+    /// Selected waste entry.
+    pub waste_cursor: usize,
+    /// Overlay, if any.
+    pub overlay: Option<Overlay>,
+    /// Input line, if any.
+    pub input: Option<Input>,
+    /// Status-bar feedback.
+    pub message: Option<Message>,
+    /// First help line shown (the help scrolls on small terminals).
+    pub help_offset: usize,
+}
+
+/// Where loading stands.
+#[derive(Debug)]
+pub enum Phase {
+    /// Reading the archive.
+    Loading {
+        /// The input's name.
+        source: String,
+        /// Counters of the layers being read, once known.
+        progress: Option<Arc<Progress>>,
+        /// What is happening ("indexing", "reading layers", "analysing").
+        stage: String,
+    },
+    /// Ready to explore.
+    Ready(Box<Explorer>),
+    /// Loading failed (the loop ends and the error is reported).
+    Failed(String),
+}
+
+/// The whole explorer.
+#[derive(Debug)]
+pub struct App {
+    /// Where loading stands.
+    pub phase: Phase,
+    /// Terminal size.
+    pub width: u16,
+    /// Terminal size.
+    pub height: u16,
+    /// Whether colours may be used (NO_COLOR unset).
+    pub color: bool,
+    /// Set when the user quits.
+    pub quit: bool,
+}
+
+impl App {
+    /// An app waiting for `source` to load.
+    pub fn loading(source: &str, width: u16, height: u16, color: bool) -> App {
+        App {
+            phase: Phase::Loading { source: source.to_string(), progress: None, stage: "opening the archive".into() },
+            width,
+            height,
+            color,
+            quit: false,
+        }
+    }
+
+    /// An app showing a loaded image.
+    pub fn ready(image: Image, analysis: Analysis, width: u16, height: u16, color: bool) -> App {
+        let mut app = App::loading(&image.source.clone(), width, height, color);
+        app.loaded(image, analysis);
+        app
+    }
+
+    /// The loader reports its counters.
+    pub fn progress(&mut self, progress: Arc<Progress>) {
+        if let Phase::Loading { progress: p, stage, .. } = &mut self.phase {
+            *p = Some(progress);
+            *stage = "reading layers".into();
+        }
+    }
+
+    /// The loader finished reading and is analysing.
+    pub fn analysing(&mut self) {
+        if let Phase::Loading { stage, .. } = &mut self.phase {
+            *stage = "analysing".into();
+        }
+    }
+
+    /// The loader finished.
+    pub fn loaded(&mut self, image: Image, analysis: Analysis) {
+        self.phase = Phase::Ready(Box::new(Explorer::new(image, analysis)));
+    }
+
+    /// The loader failed.
+    pub fn failed(&mut self, error: String) {
+        self.phase = Phase::Failed(error);
+        self.quit = true;
+    }
+
+    /// The explorer, once loaded.
+    pub fn explorer(&self) -> Option<&Explorer> {
+        match &self.phase {
+            Phase::Ready(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// How keys are read right now.
+    pub fn mode(&self) -> Mode {
+        match &self.phase {
+            Phase::Ready(e) => {
+                if e.input.is_some() {
+                    Mode::Input
+                } else {
+                    match e.overlay {
+                        Some(Overlay::Help) => Mode::Help,
+                        Some(Overlay::Viewer(_)) => Mode::Viewer,
+                        None => Mode::Browse(e.focus),
+                    }
+                }
+            }
+            _ => Mode::Loading,
+        }
+    }
+
+    /// The pane layout for the current size.
+    pub fn panes(&self) -> Panes {
+        let input = self.explorer().is_some_and(|e| e.input.is_some() || !e.filter.is_empty());
+        layout::panes(ratatui::layout::Rect::new(0, 0, self.width, self.height), input)
+    }
+
+    /// Apply an action. Returns side effects for the event loop.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        if let Action::Resize { width, height } = action {
+            self.width = width;
+            self.height = height;
+        }
+        if action == Action::Quit {
+            self.quit = true;
+            return Vec::new();
+        }
+        let panes = self.panes();
+        match &mut self.phase {
+            Phase::Ready(e) => e.update(action, &panes),
+            _ => Vec::new(),
+        }
+    }
+}
+
+const CASE_INSENSITIVE_HINT: &str = "(?i)";
+
+impl Explorer {
+    /// Start at the last layer, layer changes, everything shown, sorted by name.
+    pub fn new(image: Image, analysis: Analysis) -> Explorer {
+        let order = Order::new(&image.tree);
+        let layer = image.top_layer().unwrap_or(0);
+        let params = MarkParams { layer, mode: TreeMode::Layer, hidden: ChangeMask::default(), filter: String::new() };
+        let marks = Marks::new(&image, &order, params, None);
+        let collapsed = vec![false; image.tree.node_count()];
+        let rows = Rows::new(&image.tree, &marks, &collapsed, SortMode::Name, false);
+        Explorer {
+            image,
+            analysis,
+            order,
+            focus: Pane::Layers,
+            layer,
+            mode: TreeMode::Layer,
+            hidden: ChangeMask::default(),
+            sort: SortMode::Name,
+            attributes: true,
+            wrap: false,
+            filter: String::new(),
+            filter_regex: None,
+            filter_is_literal: false,
+            marks,
+            rows,
+            collapsed,
+            cursor: 0,
+            offset: 0,
+            layer_offset: 0,
+            waste_cursor: 0,
+            overlay: None,
+            input: None,
+            message: None,
+            help_offset: 0,
+        }
+    }
+
+    /// The node under the tree cursor.
+    pub fn selected_node(&self) -> Option<NodeId> {
+        self.rows.rows.get(self.cursor).map(|r| r.node)
+    }
+
+    /// Whether `node` is collapsed.
+    pub fn is_collapsed(&self, node: NodeId) -> bool {
+        self.collapsed.get(node.0 as usize).copied().unwrap_or(false)
+    }
+
+    fn update(&mut self, action: Action, panes: &Panes) -> Vec<Effect> {
+        // Feedback lasts until the next key.
+        if !matches!(action, Action::Resize { .. } | Action::Scroll { .. }) {
+            self.message = None;
+        }
+        if self.input.is_some() {
+            self.update_input(action);
+            return Vec::new();
+        }
+        if let Some(Overlay::Viewer(v)) = &mut self.overlay {
+            let page = usize::from(panes.tree.height.saturating_sub(2)).max(1);
+            match action {
+                Action::CloseOverlay => self.overlay = None,
+                other => v.scroll(&self.image, other, page),
+            }
+            return Vec::new();
+        }
+        if matches!(self.overlay, Some(Overlay::Help)) {
+            match action {
+                Action::CloseOverlay | Action::ToggleHelp => self.overlay = None,
+                Action::Down | Action::PageDown => self.help_offset += 1,
+                Action::Up | Action::PageUp => self.help_offset = self.help_offset.saturating_sub(1),
+                Action::Top => self.help_offset = 0,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match action {
+            Action::Quit | Action::Resize { .. } => {}
+            Action::FocusNext => self.focus = self.next_pane(panes, true),
+            Action::FocusPrev => self.focus = self.next_pane(panes, false),
+            Action::Focus(p) => self.focus = p,
+            Action::ToggleHelp => {
+                self.overlay = Some(Overlay::Help);
+                self.help_offset = 0;
+            }
+            Action::CloseOverlay => self.overlay = None,
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                self.move_cursor(&action, panes)
+            }
+            Action::Left => self.left(panes),
+            Action::Right => self.right(panes),
+            Action::ToggleCollapse => self.toggle_collapse(),
+            Action::ToggleCollapseAll => self.toggle_collapse_all(),
+            Action::ShowLayerChanges => self.set_mode(TreeMode::Layer),
+            Action::ShowAggregatedChanges => self.set_mode(TreeMode::Aggregated),
+            Action::ToggleChange(c) => {
+                self.hidden.toggle(c);
+                self.refresh_marks();
+            }
+            Action::StartFilter => self.input = Some(Input::Filter),
+            Action::ClearFilter => self.set_filter(String::new()),
+            Action::NextMatch => self.jump_match(true),
+            Action::PrevMatch => self.jump_match(false),
+            Action::ToggleSort => {
+                self.sort = if self.sort == SortMode::Name { SortMode::Size } else { SortMode::Name };
+                self.refresh_rows();
+            }
+            Action::ToggleAttributes => self.attributes = !self.attributes,
+            Action::ToggleWrap => self.wrap = !self.wrap,
+            Action::Activate => self.activate(),
+            Action::View => self.view(),
+            Action::StartExtract => self.start_extract(),
+            Action::CopyPath => {
+                if let Some(node) = self.selected_node() {
+                    let path = self.image.tree.display_path(node).0;
+                    self.message = Some(Message { text: format!("copied {path}"), error: false });
+                    return vec![Effect::Copy(path)];
+                }
+            }
+            Action::Input(_) | Action::InputBackspace | Action::InputAccept | Action::InputCancel => {}
+            Action::Click { column, row } => self.click(column, row, panes),
+            Action::Scroll { column, row, down } => {
+                if let Some(p) = panes.at(column, row) {
+                    self.focus = p;
+                    self.move_cursor(if down { &Action::Down } else { &Action::Up }, panes);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn update_input(&mut self, action: Action) {
+        let Some(input) = self.input.take() else { return };
+        match input {
+            Input::Filter => match action {
+                Action::Input(c) => {
+                    let mut text = self.filter.clone();
+                    text.push(c);
+                    self.set_filter(text);
+                    self.input = Some(Input::Filter);
+                }
+                Action::InputBackspace => {
+                    let mut text = self.filter.clone();
+                    text.pop();
+                    self.set_filter(text);
+                    self.input = Some(Input::Filter);
+                }
+                Action::InputAccept => {
+                    if !self.rows.matches.is_empty() {
+                        self.focus = Pane::Tree;
+                    }
+                }
+                Action::InputCancel => self.set_filter(String::new()),
+                _ => self.input = Some(Input::Filter),
+            },
+            Input::Extract { node, mut dest } => match action {
+                Action::Input(c) => {
+                    dest.push(c);
+                    self.input = Some(Input::Extract { node, dest });
+                }
+                Action::InputBackspace => {
+                    dest.pop();
+                    self.input = Some(Input::Extract { node, dest });
+                }
+                Action::InputAccept => self.extract(node, &dest),
+                Action::InputCancel => {}
+                _ => self.input = Some(Input::Extract { node, dest }),
+            },
+        }
+    }
+
+    fn next_pane(&self, panes: &Panes, forward: bool) -> Pane {
+        let mut order = vec![Pane::Layers, Pane::Tree];
+        if panes.image.height > 0 && !self.analysis.top_waste.is_empty() {
+            order.push(Pane::Waste);
+        }
+        let i = order.iter().position(|p| *p == self.focus).unwrap_or(0);
+        let n = order.len();
+        order[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+    }
+
+    fn move_cursor(&mut self, action: &Action, panes: &Panes) {
+        match self.focus {
+            Pane::Layers => {
+                let count = self.image.layers.len();
+                let page = usize::from(panes.layers.height.saturating_sub(3)).max(1);
+                let target = step(self.layer, count, action, page);
+                if target != self.layer {
+                    self.layer = target;
+                    self.refresh_marks();
+                }
+            }
+            Pane::Tree => {
+                let page = usize::from(panes.tree.height.saturating_sub(4)).max(1);
+                self.cursor = step(self.cursor, self.rows.rows.len(), action, page);
+            }
+            Pane::Waste => {
+                let page = usize::from(panes.image.height.saturating_sub(8)).max(1);
+                self.waste_cursor = step(self.waste_cursor, self.analysis.top_waste.len(), action, page);
+            }
+        }
+    }
+
+    fn left(&mut self, panes: &Panes) {
+        match self.focus {
+            Pane::Tree => {
+                let Some(row) = self.rows.rows.get(self.cursor).copied() else { return };
+                let dir = is_dir(&self.image.tree, &self.marks, row.node);
+                if dir && !self.is_collapsed(row.node) && self.marks.has_shown_children(row.node) {
+                    self.set_collapsed(row.node, true);
+                } else if row.parent_row != u32::MAX {
+                    self.cursor = row.parent_row as usize;
+                }
+            }
+            Pane::Waste => self.focus = Pane::Layers,
+            Pane::Layers => {
+                if panes.image.height > 0 && !self.analysis.top_waste.is_empty() {
+                    self.focus = Pane::Waste;
+                }
+            }
+        }
+    }
+
+    fn right(&mut self, panes: &Panes) {
+        match self.focus {
+            Pane::Tree => {
+                let Some(row) = self.rows.rows.get(self.cursor).copied() else { return };
+                if !is_dir(&self.image.tree, &self.marks, row.node) {
+                    return;
+                }
+                if self.is_collapsed(row.node) {
+                    self.set_collapsed(row.node, false);
+                } else if self.rows.rows.get(self.cursor + 1).is_some_and(|r| r.parent_row as usize == self.cursor) {
+                    self.cursor += 1;
+                }
+            }
+            Pane::Layers => self.focus = Pane::Tree,
+            Pane::Waste => {
+                let _ = panes;
+                self.focus = Pane::Layers;
+            }
+        }
+    }
+
+    fn toggle_collapse(&mut self) {
+        let Some(node) = self.selected_node() else { return };
+        if is_dir(&self.image.tree, &self.marks, node) {
+            let now = self.is_collapsed(node);
+            self.set_collapsed(node, !now);
+        }
+    }
+
+    fn toggle_collapse_all(&mut self) {
+        // Collapse everything when anything is open, else open everything.
+        let any_open =
+            self.rows.rows.iter().any(|r| self.marks.has_shown_children(r.node) && !self.is_collapsed(r.node));
+        let keep = self.selected_node();
+        self.collapsed.iter_mut().for_each(|c| *c = any_open);
+        self.refresh_rows();
+        if any_open {
+            // Stay on the top-level ancestor of what was selected.
+            if let Some(mut n) = keep {
+                while self.image.tree.parent(n) != NodeId::ROOT {
+                    n = self.image.tree.parent(n);
+                }
+                self.cursor = self.rows.position(n).unwrap_or(0);
+            }
+        }
+    }
+
+    fn set_collapsed(&mut self, node: NodeId, value: bool) {
+        if let Some(c) = self.collapsed.get_mut(node.0 as usize) {
+            *c = value;
+        }
+        self.refresh_rows();
+    }
+
+    fn set_mode(&mut self, mode: TreeMode) {
+        if self.mode != mode {
+            self.mode = mode;
+            self.refresh_marks();
+        }
+    }
+
+    fn set_filter(&mut self, text: String) {
+        self.filter = text;
+        if self.filter.is_empty() {
+            self.filter_regex = None;
+            self.filter_is_literal = false;
+        } else {
+            // A regex when it is one; otherwise the text taken literally (`a+b`, `[x`...).
+            let lowercase = !self.filter.chars().any(char::is_uppercase);
+            let pattern =
+                if lowercase { format!("{CASE_INSENSITIVE_HINT}{}", self.filter) } else { self.filter.clone() };
+            match RegexBuilder::new(&pattern).size_limit(1 << 22).build() {
+                Ok(re) => {
+                    self.filter_regex = Some(re);
+                    self.filter_is_literal = false;
+                }
+                Err(_) => {
+                    self.filter_regex =
+                        RegexBuilder::new(&regex::escape(&self.filter)).case_insensitive(lowercase).build().ok();
+                    self.filter_is_literal = true;
+                }
+            }
+        }
+        self.refresh_marks();
+        // Put the cursor on the first match.
+        if let Some(&first) = self.rows.matches.first() {
+            if !self.rows.matches.contains(&(self.cursor as u32)) {
+                self.cursor = first as usize;
+            }
+        }
+    }
+
+    fn jump_match(&mut self, forward: bool) {
+        let matches = &self.rows.matches;
+        if matches.is_empty() {
+            self.message = Some(Message {
+                text: if self.filter.is_empty() { "no filter: press / to type one".into() } else { "no match".into() },
+                error: true,
+            });
+            return;
+        }
+        let cur = self.cursor as u32;
+        let next = if forward {
+            matches.iter().find(|&&m| m > cur).or(matches.first())
+        } else {
+            matches.iter().rev().find(|&&m| m < cur).or(matches.last())
+        };
+        if let Some(&m) = next {
+            self.cursor = m as usize;
+            self.focus = Pane::Tree;
+        }
+    }
+
+    /// Recompute the per-node marks (layer, mode, hidden kinds or filter changed), keeping the
+    /// cursor on the same node when it is still listed.
+    fn refresh_marks(&mut self) {
+        let params =
+            MarkParams { layer: self.layer, mode: self.mode, hidden: self.hidden, filter: self.filter.clone() };
+        if self.marks.params != params {
+            self.marks = Marks::new(&self.image, &self.order, params, self.filter_regex.as_ref());
+        }
+        self.refresh_rows();
+    }
+
+    fn refresh_rows(&mut self) {
+        let keep = self.selected_node();
+        self.rows = Rows::new(&self.image.tree, &self.marks, &self.collapsed, self.sort, self.filter_regex.is_some());
+        self.cursor = match keep.and_then(|n| self.rows.position(n)) {
+            Some(i) => i,
+            None => self.cursor.min(self.rows.rows.len().saturating_sub(1)),
+        };
+    }
+
+    fn activate(&mut self) {
+        match self.focus {
+            Pane::Layers => self.focus = Pane::Tree,
+            Pane::Tree => {
+                let Some(node) = self.selected_node() else { return };
+                if is_dir(&self.image.tree, &self.marks, node) {
+                    self.toggle_collapse();
+                } else {
+                    self.view();
+                }
+            }
+            Pane::Waste => self.jump_to_waste(),
+        }
+    }
+
+    /// Show the layer that shipped the selected waste entry, with its path selected.
+    fn jump_to_waste(&mut self) {
+        let Some(w) = self.analysis.top_waste.get(self.waste_cursor) else { return };
+        let (node, layer) = (w.node, w.shipped_by.first().copied().unwrap_or(0));
+        self.layer = layer;
+        self.mode = TreeMode::Layer;
+        self.hidden = ChangeMask::default();
+        self.filter.clear();
+        self.filter_regex = None;
+        // Open every ancestor so the row exists.
+        let mut n = self.image.tree.parent(node);
+        while n != NodeId::ROOT {
+            if let Some(c) = self.collapsed.get_mut(n.0 as usize) {
+                *c = false;
+            }
+            n = self.image.tree.parent(n);
+        }
+        self.refresh_marks();
+        if let Some(i) = self.rows.position(node) {
+            self.cursor = i;
+        }
+        self.focus = Pane::Tree;
+    }
+
+    fn view(&mut self) {
+        let Some(node) = self.selected_node() else { return };
+        let State::Present { entry: Some(id), .. } = display_state(&self.image.tree, &self.marks, node) else {
+            self.message = Some(Message { text: "a directory has no content to view".into(), error: true });
+            return;
+        };
+        let e = self.image.tree.entry(id);
+        match e.kind {
+            EntryKind::File | EntryKind::Hardlink => {
+                let title = self.image.tree.display_path(node).0;
+                self.overlay = Some(Overlay::Viewer(Box::new(Viewer::open(&self.image, id, title, self.layer))));
+            }
+            EntryKind::Symlink => {
+                let target =
+                    self.image.tree.link(e).map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
+                self.message = Some(Message { text: format!("a symbolic link to {target}"), error: false });
+            }
+            _ => {
+                self.message =
+                    Some(Message { text: format!("a {} has no content to view", e.kind.as_str()), error: true })
+            }
+        }
+    }
+
+    fn start_extract(&mut self) {
+        let Some(node) = self.selected_node() else { return };
+        if self.marks.change(node) == Some(Change::Removed) {
+            self.message = Some(Message {
+                text: "this path is removed in the selected layer; select an earlier layer to extract it".into(),
+                error: true,
+            });
+            return;
+        }
+        self.input = Some(Input::Extract { node, dest: ".".into() });
+    }
+
+    fn extract(&mut self, node: NodeId, dest: &str) {
+        let dest = if dest.trim().is_empty() { PathBuf::from(".") } else { PathBuf::from(dest.trim()) };
+        let shown = self.image.tree.display_path(node).0;
+        self.message = Some(match crate::extract::extract(&self.image, node, self.layer, &dest) {
+            Ok(s) => {
+                let mut text = format!(
+                    "extracted {shown} (layer {}) to {}: {} files, {} directories, {} links, {}",
+                    self.layer,
+                    s.root.display(),
+                    s.files,
+                    s.dirs,
+                    s.symlinks,
+                    crate::report::human_bytes(s.bytes)
+                );
+                if !s.skipped.is_empty() {
+                    let (path, why) = &s.skipped[0];
+                    text.push_str(&format!("; skipped {} ({path}: {why})", s.skipped.len()));
+                }
+                Message { text, error: false }
+            }
+            Err(e) => Message { text: format!("cannot extract {shown}: {e}"), error: true },
+        });
+    }
+
+    fn click(&mut self, column: u16, row: u16, panes: &Panes) {
+        let Some(pane) = panes.at(column, row) else { return };
+        self.focus = pane;
+        match pane {
+            Pane::Layers => {
+                // Rows start under the border and the header line.
+                let top = panes.layers.y + 2;
+                if row >= top {
+                    let lines =
+                        super::view::layers::line_layers(self, usize::from(panes.layers.height.saturating_sub(3)));
+                    if let Some(Some(layer)) = lines.get(usize::from(row - top)) {
+                        if *layer != self.layer {
+                            self.layer = *layer;
+                            self.refresh_marks();
+                        }
+                    }
+                }
+            }
+            Pane::Tree => {
+                let top = panes.tree.y + panes.tree_header_rows();
+                if row >= top {
+                    let i = self.offset + usize::from(row - top);
+                    if i < self.rows.rows.len() {
+                        self.cursor = i;
+                    }
+                }
+            }
+            Pane::Waste => {
+                let first = panes.image.y + super::view::details::WASTE_LIST_TOP;
+                if row >= first {
+                    let i = usize::from(row - first);
+                    if i < self.analysis.top_waste.len() {
+                        self.waste_cursor = i;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keep the tree cursor on screen given `height` rows of room (called while drawing is
+    /// prepared, so paging and clicks agree with what is drawn).
+    pub fn scroll_into_view(&mut self, height: usize) {
+        let height = height.max(1);
+        if self.cursor < self.offset {
+            self.offset = self.cursor;
+        } else if self.cursor >= self.offset + height {
+            self.offset = self.cursor + 1 - height;
+        }
+        let max_offset = self.rows.rows.len().saturating_sub(height);
+        self.offset = self.offset.min(max_offset);
+    }
+}
+
+/// Move a cursor in `0..count`.
+fn step(current: usize, count: usize, action: &Action, page: usize) -> usize {
+    if count == 0 {
+        return 0;
+    }
+    let last = count - 1;
+    match action {
+        Action::Up => current.saturating_sub(1),
+        Action::Down => (current + 1).min(last),
+        Action::PageUp => current.saturating_sub(page),
+        Action::PageDown => (current + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => current,
+    }
+}

@@ -1,0 +1,100 @@
+//! Where each pane goes for a terminal size. Shared by drawing, paging and mouse hit-testing so
+//! they always agree.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::action::Pane;
+
+/// Below this width the left column shows only the layer list, narrowed.
+pub const NARROW: u16 = 80;
+/// Below this tree-pane width the attribute columns are dropped.
+pub const TREE_ATTRIBUTES_MIN: u16 = 60;
+
+/// The panes' rectangles (zero-height when not shown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Panes {
+    /// The layer list.
+    pub layers: Rect,
+    /// Details of the selected layer.
+    pub details: Rect,
+    /// Image details and the wasted-space list.
+    pub image: Rect,
+    /// The file tree.
+    pub tree: Rect,
+    /// The filter / prompt line.
+    pub input: Rect,
+    /// The key hints.
+    pub status: Rect,
+    /// Whether the left column is the narrow one.
+    pub narrow: bool,
+}
+
+impl Panes {
+    /// Whether the tree has room for attribute columns.
+    pub fn room_for_attributes(&self) -> bool {
+        self.tree.width >= TREE_ATTRIBUTES_MIN
+    }
+
+    /// Lines above the first tree row: border, legend, column header.
+    pub fn tree_header_rows(&self) -> u16 {
+        3
+    }
+
+    /// Tree rows that fit.
+    pub fn tree_body_height(&self) -> usize {
+        usize::from(self.tree.height.saturating_sub(self.tree_header_rows() + 1))
+    }
+
+    /// The focusable pane at a screen cell.
+    pub fn at(&self, column: u16, row: u16) -> Option<Pane> {
+        let inside = |r: Rect| {
+            r.width > 0 && r.height > 0 && column >= r.x && column < r.x + r.width && row >= r.y && row < r.y + r.height
+        };
+        if inside(self.layers) {
+            Some(Pane::Layers)
+        } else if inside(self.tree) {
+            Some(Pane::Tree)
+        } else if inside(self.image) {
+            Some(Pane::Waste)
+        } else {
+            None
+        }
+    }
+}
+
+/// Lay out the screen. `input_line` reserves a line for the filter or a prompt.
+pub fn panes(area: Rect, input_line: bool) -> Panes {
+    let [main, input, status] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(u16::from(input_line)), Constraint::Length(1)])
+            .areas(area);
+    let narrow = area.width < NARROW;
+    let left_width = if narrow { (area.width / 3).clamp(16, 26) } else { area.width * 2 / 5 };
+    let [left, tree] = Layout::horizontal([Constraint::Length(left_width), Constraint::Min(10)]).areas(main);
+    if narrow || main.height < 16 {
+        return Panes { layers: left, tree, input, status, narrow, ..Panes::default() };
+    }
+    let [layers, details, image] =
+        Layout::vertical([Constraint::Percentage(36), Constraint::Percentage(31), Constraint::Min(6)]).areas(left);
+    Panes { layers, details, image, tree, input, status, narrow }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panes_fit_common_sizes() {
+        let p = panes(Rect::new(0, 0, 100, 30), false);
+        assert!(!p.narrow);
+        assert_eq!(p.status, Rect::new(0, 29, 100, 1));
+        assert_eq!(p.layers.width + p.tree.width, 100);
+        assert!(p.details.height > 0 && p.image.height > 0);
+        assert_eq!(p.at(p.tree.x + 1, p.tree.y + 1), Some(Pane::Tree));
+
+        let small = panes(Rect::new(0, 0, 60, 20), true);
+        assert!(small.narrow);
+        assert_eq!(small.details.height, 0);
+        assert_eq!(small.input.height, 1);
+        assert!(!small.room_for_attributes());
+    }
+}

@@ -1,0 +1,240 @@
+//! The terminal explorer: events → actions → [`app::App::update`] → draw.
+//!
+//! The loop ([`run_loop`]) is generic over ratatui's `Backend` and reads events from an
+//! [`EventSource`], so tests drive it headless with scripted keys. [`run`] adds the real terminal:
+//! raw mode, the alternate screen and mouse capture, restored on quit, on error, on panic and on
+//! SIGTERM/SIGHUP; the image loads on a thread while a progress view is drawn.
+
+pub mod action;
+pub mod app;
+pub mod keymap;
+pub mod layout;
+pub mod tree_view;
+pub mod view;
+pub mod viewer;
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use base64::Engine;
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent};
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, CrosstermBackend};
+
+use action::{Action, Effect};
+use app::App;
+
+use crate::analysis::{self, Analysis};
+use crate::archive::Input;
+use crate::format::Selection;
+use crate::image::Image;
+use crate::layer::Progress;
+
+/// Something that happened.
+#[derive(Debug)]
+pub enum Event {
+    /// A user action (already mapped from a key or the mouse).
+    Action(Action),
+    /// The loader knows the layers and reports progress through these counters.
+    Progress(Arc<Progress>),
+    /// The layers are read; the analysis runs.
+    Analysing,
+    /// The image is loaded and analysed.
+    Loaded(Box<(Image, Analysis)>),
+    /// Loading failed.
+    Failed(String),
+    /// Nothing happened for a while (redraw progress).
+    Tick,
+}
+
+/// Where events come from.
+pub trait EventSource {
+    /// The next event, waiting at most `timeout`. `None` when the source is exhausted.
+    fn next(&mut self, app: &App, timeout: Duration) -> Option<Event>;
+}
+
+/// Run the loop until the user quits or loading fails. `effects` performs side effects.
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    events: &mut dyn EventSource,
+    effects: &mut dyn FnMut(Effect),
+) -> Result<(), B::Error> {
+    terminal.draw(|f| view::draw(f, app))?;
+    while !app.quit {
+        let loading = matches!(app.phase, app::Phase::Loading { .. });
+        let timeout = if loading { Duration::from_millis(100) } else { Duration::from_millis(500) };
+        let Some(event) = events.next(app, timeout) else { break };
+        match event {
+            Event::Action(action) => {
+                for effect in app.update(action) {
+                    effects(effect);
+                }
+            }
+            Event::Progress(p) => app.progress(p),
+            Event::Analysing => app.analysing(),
+            Event::Loaded(loaded) => {
+                let (image, analysis) = *loaded;
+                app.loaded(image, analysis);
+            }
+            Event::Failed(message) => app.failed(message),
+            Event::Tick => {
+                if !loading {
+                    continue;
+                }
+            }
+        }
+        prepare(app);
+        terminal.draw(|f| view::draw(f, app))?;
+    }
+    Ok(())
+}
+
+/// Keep the tree cursor in view before drawing.
+fn prepare(app: &mut App) {
+    let height = app.panes().tree_body_height();
+    if let app::Phase::Ready(e) = &mut app.phase {
+        e.scroll_into_view(height);
+    }
+}
+
+/// Events from crossterm and the loader thread.
+struct TerminalEvents {
+    loader: mpsc::Receiver<Event>,
+    terminate: Arc<AtomicBool>,
+}
+
+impl EventSource for TerminalEvents {
+    fn next(&mut self, app: &App, timeout: Duration) -> Option<Event> {
+        if self.terminate.load(Ordering::Relaxed) {
+            return Some(Event::Action(Action::Quit));
+        }
+        if let Ok(e) = self.loader.try_recv() {
+            return Some(e);
+        }
+        match event::poll(timeout) {
+            Ok(true) => {}
+            Ok(false) => return Some(Event::Tick),
+            Err(_) => return Some(Event::Action(Action::Quit)),
+        }
+        let action = match event::read() {
+            Ok(TermEvent::Key(k)) => keymap::key(k, app.mode()),
+            Ok(TermEvent::Mouse(m)) => keymap::mouse(m),
+            Ok(TermEvent::Resize(width, height)) => Some(Action::Resize { width, height }),
+            Ok(_) => None,
+            Err(_) => Some(Action::Quit),
+        };
+        Some(action.map_or(Event::Tick, Event::Action))
+    }
+}
+
+/// Leave raw mode and the alternate screen (safe to call twice).
+fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+}
+
+/// Why the explorer could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// Standard input or output is not a terminal.
+    #[error(
+        "the explorer needs a terminal; for scripts and pipelines use --ci (a pass/fail gate) or --json FILE (a report)"
+    )]
+    NotATerminal,
+    /// Loading the image failed.
+    #[error("{0}")]
+    Load(String),
+    /// The terminal failed.
+    #[error("terminal: {0}")]
+    Terminal(#[from] io::Error),
+}
+
+/// Open the explorer on `input`: the first frame is drawn at once, the image loads behind it.
+pub fn run(input: Input, selection: Selection, options: analysis::Options, color: bool) -> Result<(), TuiError> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
+    // SIGTERM and SIGHUP end the loop cleanly so the terminal is restored.
+    let terminate = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        let _ = signal_hook::flag::register(signal, Arc::clone(&terminate));
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+
+    terminal::enable_raw_mode()?;
+    let mut stdout = io::stdout();
+    if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {
+        restore_terminal();
+        return Err(e.into());
+    }
+    let result = explore(input, selection, options, color, terminate);
+    restore_terminal();
+    result
+}
+
+fn explore(
+    input: Input,
+    selection: Selection,
+    options: analysis::Options,
+    color: bool,
+    terminate: Arc<AtomicBool>,
+) -> Result<(), TuiError> {
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let size = terminal.size()?;
+    let mut app = App::loading(&input.display_name(), size.width, size.height, color);
+    let (tx, rx) = mpsc::channel();
+    let cancel: Arc<std::sync::Mutex<Option<Arc<Progress>>>> = Arc::default();
+    let cancel_loader = Arc::clone(&cancel);
+    let loader = std::thread::spawn(move || {
+        let result = (|| {
+            let opened = crate::image::open(&input, &selection).map_err(|e| e.to_string())?;
+            let progress = Arc::new(Progress::new(&opened.blob_sizes()));
+            if let Ok(mut c) = cancel_loader.lock() {
+                *c = Some(Arc::clone(&progress));
+            }
+            let _ = tx.send(Event::Progress(Arc::clone(&progress)));
+            let image = opened.load(Some(&progress)).map_err(|e| e.to_string())?;
+            let _ = tx.send(Event::Analysing);
+            let analysis = analysis::analyze(&image, &options);
+            Ok::<_, String>((image, analysis))
+        })();
+        let _ = tx.send(match result {
+            Ok(loaded) => Event::Loaded(Box::new(loaded)),
+            Err(message) => Event::Failed(message),
+        });
+    });
+    let mut events = TerminalEvents { loader: rx, terminate };
+    let mut copy = |effect: Effect| match effect {
+        Effect::Copy(text) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            let mut out = io::stdout();
+            let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+            let _ = out.flush();
+        }
+    };
+    run_loop(&mut terminal, &mut app, &mut events, &mut copy)?;
+    if let app::Phase::Failed(message) = &app.phase {
+        return Err(TuiError::Load(message.clone()));
+    }
+    if matches!(app.phase, app::Phase::Loading { .. }) {
+        // Quit during loading: stop the readers instead of waiting for them.
+        if let Ok(c) = cancel.lock() {
+            if let Some(p) = c.as_ref() {
+                p.cancel.store(true, Ordering::Relaxed);
+            }
+        }
+        drop(loader);
+        return Ok(());
+    }
+    let _ = loader.join();
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! The file tree as the explorer shows it for one layer: which paths are listed, their change
+//! colour, directory sizes, filters, sort order, and the flattened rows of the expanded tree.
+//!
+//! Work is split by what invalidates it, so a key press redoes only its part:
+//! * [`Order`]: the name-sorted pre-order of all nodes, once per image;
+//! * [`Marks`]: per node change, size and filter visibility, on a layer, mode, filter or hide toggle;
+//! * [`Rows`]: the expanded rows, on a collapse or a sort toggle (cheap: it walks shown nodes only).
+//!   Moving the cursor touches none of them.
+
+use regex::bytes::Regex;
+
+use crate::image::Image;
+use crate::layer::EntryKind;
+use crate::tree::{Change, NodeId, State, Tree};
+
+/// Which changes the tree shows for the selected layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeMode {
+    /// What the selected layer itself changed (dive's Ctrl+L).
+    Layer,
+    /// Everything layers 1..=N changed relative to layer 0 (dive's Ctrl+A).
+    Aggregated,
+}
+
+/// Sort order of a directory's children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortMode {
+    /// By name bytes.
+    Name,
+    /// By size, largest first (ties by name).
+    Size,
+}
+
+/// A set of change kinds (hidden ones).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChangeMask(u8);
+
+impl ChangeMask {
+    fn bit(c: Change) -> u8 {
+        match c {
+            Change::Added => 1,
+            Change::Modified => 2,
+            Change::Metadata => 4,
+            Change::Removed => 8,
+            Change::Unchanged => 16,
+        }
+    }
+
+    /// Whether `c` is in the set.
+    pub fn contains(self, c: Change) -> bool {
+        self.0 & Self::bit(c) != 0
+    }
+
+    /// Add or remove `c`.
+    pub fn toggle(&mut self, c: Change) {
+        self.0 ^= Self::bit(c);
+    }
+}
+
+/// Every node in name-sorted pre-order with its depth (the root excluded). Built once per image.
+#[derive(Debug)]
+pub struct Order {
+    nodes: Vec<NodeId>,
+    depth: Vec<u16>,
+}
+
+impl Order {
+    /// Walk the whole tree once.
+    pub fn new(tree: &Tree) -> Order {
+        let mut nodes = Vec::with_capacity(tree.node_count());
+        let mut depth = Vec::with_capacity(tree.node_count());
+        let mut stack: Vec<(NodeId, u16)> = tree.children(NodeId::ROOT).iter().rev().map(|&c| (c, 1)).collect();
+        while let Some((node, d)) = stack.pop() {
+            nodes.push(node);
+            depth.push(d);
+            stack.extend(tree.children(node).iter().rev().map(|&c| (c, d.saturating_add(1))));
+        }
+        Order { nodes, depth }
+    }
+}
+
+/// Sentinel for "not listed at this layer".
+const NOT_LISTED: u8 = u8::MAX;
+
+fn encode(c: Option<Change>) -> u8 {
+    match c {
+        Some(Change::Added) => 0,
+        Some(Change::Modified) => 1,
+        Some(Change::Metadata) => 2,
+        Some(Change::Removed) => 3,
+        Some(Change::Unchanged) => 4,
+        None => NOT_LISTED,
+    }
+}
+
+fn decode(b: u8) -> Option<Change> {
+    match b {
+        0 => Some(Change::Added),
+        1 => Some(Change::Modified),
+        2 => Some(Change::Metadata),
+        3 => Some(Change::Removed),
+        4 => Some(Change::Unchanged),
+        _ => None,
+    }
+}
+
+/// What the marks were computed for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkParams {
+    /// The selected layer.
+    pub layer: usize,
+    /// Layer or aggregated changes.
+    pub mode: TreeMode,
+    /// Change kinds hidden by the user.
+    pub hidden: ChangeMask,
+    /// The path filter as typed (empty: none).
+    pub filter: String,
+}
+
+impl MarkParams {
+    /// The state changes are measured against: the layer below (layer mode) or layer 0
+    /// (aggregated mode; nothing for layer 0 itself).
+    pub fn base_layer(&self) -> Option<usize> {
+        match self.mode {
+            TreeMode::Layer => self.layer.checked_sub(1),
+            TreeMode::Aggregated if self.layer == 0 => None,
+            TreeMode::Aggregated => Some(0),
+        }
+    }
+}
+
+/// Per-node facts for one layer view.
+#[derive(Debug)]
+pub struct Marks {
+    /// What they were computed for.
+    pub params: MarkParams,
+    change: Vec<u8>,
+    size: Vec<u64>,
+    /// Listed and not filtered out (itself, or as the parent of something shown).
+    shown: Vec<bool>,
+    /// The path filter matches the node itself.
+    matched: Vec<bool>,
+    /// Shown children per node, counted (to draw ⊕ on collapsed directories with content).
+    shown_children: Vec<u32>,
+}
+
+impl Marks {
+    /// Compute the marks for `params` (one pass down, one pass up).
+    pub fn new(image: &Image, order: &Order, params: MarkParams, filter: Option<&Regex>) -> Marks {
+        let tree = &image.tree;
+        let n = tree.node_count();
+        let mut change = vec![NOT_LISTED; n];
+        let mut size = vec![0u64; n];
+        let mut shown = vec![false; n];
+        let mut matched = vec![false; n];
+        let mut shown_children = vec![0u32; n];
+        let mut counted_elsewhere = vec![false; n];
+        let layer = params.layer;
+        let from = params.base_layer();
+        // Down: change kind, own size, filter match (paths built incrementally).
+        let mut path: Vec<u8> = Vec::with_capacity(256);
+        let mut ends: Vec<usize> = Vec::with_capacity(64);
+        for (i, &node) in order.nodes.iter().enumerate() {
+            let c = tree.change_between(node, from, layer);
+            change[node.0 as usize] = encode(c);
+            if c.is_none() {
+                continue;
+            }
+            let state = match c {
+                Some(Change::Removed) => tree.state_at(node, from),
+                _ => tree.state_at(node, Some(layer)),
+            };
+            if let State::Present { entry: Some(e), .. } = state {
+                let e = tree.entry(e);
+                if e.kind != EntryKind::Dir {
+                    size[node.0 as usize] = tree.content_entry(e).size;
+                }
+                if e.kind == EntryKind::Hardlink {
+                    // Its bytes are counted at the file it links to, once (as du does).
+                    counted_elsewhere[node.0 as usize] = true;
+                }
+            }
+            if let Some(re) = filter {
+                let depth = usize::from(order.depth[i]);
+                ends.truncate(depth - 1);
+                path.truncate(ends.last().copied().unwrap_or(0));
+                path.push(b'/');
+                path.extend_from_slice(tree.name(node));
+                ends.push(path.len());
+                matched[node.0 as usize] = re.is_match(&path);
+            }
+        }
+        // Up: directory sizes and visibility, children before parents.
+        for &node in order.nodes.iter().rev() {
+            let i = node.0 as usize;
+            let Some(c) = decode(change[i]) else { continue };
+            let kind_ok = !params.hidden.contains(c);
+            let filter_ok = filter.is_none() || matched[i];
+            let visible = (kind_ok && filter_ok) || shown_children[i] > 0;
+            shown[i] = visible;
+            let parent = tree.parent(node);
+            if parent != node && parent != NodeId::ROOT {
+                let p = parent.0 as usize;
+                // A listed directory's size counts its listed descendants, removed ones only when
+                // the directory itself is removed (dive's rule).
+                let parent_removed = decode(change[p]) == Some(Change::Removed);
+                if (c != Change::Removed || parent_removed) && !counted_elsewhere[i] {
+                    size[p] += size[i];
+                }
+                if visible {
+                    shown_children[p] += 1;
+                }
+            }
+        }
+        Marks { params, change, size, shown, matched, shown_children }
+    }
+
+    /// How the node is coloured (None: not listed at this layer).
+    pub fn change(&self, node: NodeId) -> Option<Change> {
+        decode(self.change[node.0 as usize])
+    }
+
+    /// File size, or a directory's total over listed descendants.
+    pub fn size(&self, node: NodeId) -> u64 {
+        self.size[node.0 as usize]
+    }
+
+    /// Whether the node is listed after filters.
+    pub fn shown(&self, node: NodeId) -> bool {
+        node == NodeId::ROOT || self.shown[node.0 as usize]
+    }
+
+    /// Whether the path filter matches this node itself.
+    pub fn matched(&self, node: NodeId) -> bool {
+        self.matched[node.0 as usize]
+    }
+
+    /// Whether the node has shown children.
+    pub fn has_shown_children(&self, node: NodeId) -> bool {
+        self.shown_children[node.0 as usize] > 0
+    }
+}
+
+/// One line of the tree pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The node.
+    pub node: NodeId,
+    /// The row of its parent (`u32::MAX` at the top level).
+    pub parent_row: u32,
+    /// Depth (1 for top-level entries).
+    pub depth: u16,
+    /// Whether it is the last shown child of its parent (draws `└──`).
+    pub last: bool,
+}
+
+/// The expanded rows.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// Rows in display order.
+    pub rows: Vec<Row>,
+    /// Row indexes whose node matches the filter (for n / N).
+    pub matches: Vec<u32>,
+}
+
+impl Rows {
+    /// Flatten the shown tree, skipping the insides of collapsed directories.
+    pub fn new(tree: &Tree, marks: &Marks, collapsed: &[bool], sort: SortMode, filtering: bool) -> Rows {
+        let mut rows = Vec::new();
+        let mut matches = Vec::new();
+        let mut children: Vec<NodeId> = Vec::new();
+        // Stack of (node, parent_row, depth, last).
+        let mut stack: Vec<(NodeId, u32, u16, bool)> = Vec::new();
+        let push_children = |stack: &mut Vec<(NodeId, u32, u16, bool)>,
+                             children: &mut Vec<NodeId>,
+                             node: NodeId,
+                             row: u32,
+                             depth: u16| {
+            children.clear();
+            children.extend(tree.children(node).iter().copied().filter(|c| marks.shown(*c)));
+            if sort == SortMode::Size {
+                children
+                    .sort_by(|a, b| marks.size(*b).cmp(&marks.size(*a)).then_with(|| tree.name(*a).cmp(tree.name(*b))));
+            }
+            let count = children.len();
+            for (i, c) in children.iter().enumerate().rev() {
+                stack.push((*c, row, depth, i + 1 == count));
+            }
+        };
+        push_children(&mut stack, &mut children, NodeId::ROOT, u32::MAX, 1);
+        while let Some((node, parent_row, depth, last)) = stack.pop() {
+            let index = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+            rows.push(Row { node, parent_row, depth, last });
+            if filtering && marks.matched(node) {
+                matches.push(index);
+            }
+            if !collapsed.get(node.0 as usize).copied().unwrap_or(false) {
+                push_children(&mut stack, &mut children, node, index, depth.saturating_add(1));
+            }
+        }
+        Rows { rows, matches }
+    }
+
+    /// The row showing `node`, if any.
+    pub fn position(&self, node: NodeId) -> Option<usize> {
+        self.rows.iter().position(|r| r.node == node)
+    }
+}
+
+/// The state a listed node is drawn from (the old one for removed nodes).
+pub fn display_state(tree: &Tree, marks: &Marks, node: NodeId) -> State {
+    match marks.change(node) {
+        Some(Change::Removed) => tree.state_at(node, marks.params.base_layer()),
+        _ => tree.state_at(node, Some(marks.params.layer)),
+    }
+}
+
+/// Whether a listed node is a directory in the view (removed ones as they were).
+pub fn is_dir(tree: &Tree, marks: &Marks, node: NodeId) -> bool {
+    tree.is_dir_state(display_state(tree, marks, node))
+}

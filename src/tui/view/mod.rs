@@ -1,0 +1,309 @@
+//! Drawing. Views only borrow the app; nothing here changes state.
+
+pub mod details;
+pub mod layers;
+pub mod theme;
+pub mod tree;
+
+use std::sync::atomic::Ordering;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::action::Pane;
+use super::app::{App, Explorer, Input, Overlay, Phase};
+use super::keymap::{self, BINDINGS, Scope};
+use super::layout::Panes;
+use crate::report::human_bytes;
+use theme::Theme;
+
+/// Make text safe to draw on one line: control characters become visible escapes.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cut `text` to `width` columns, ending in `…` when cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// Draw the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = Theme { color: app.color };
+    let area = frame.area();
+    match &app.phase {
+        Phase::Loading { source, progress, stage } => {
+            draw_loading(frame, area, source, progress.as_deref(), stage, theme)
+        }
+        Phase::Failed(message) => {
+            frame.render_widget(Paragraph::new(message.as_str()).style(theme.error()), area);
+        }
+        Phase::Ready(e) => {
+            let panes = app.panes();
+            layers::draw(frame, panes.layers, e, theme, panes.narrow);
+            if panes.details.height > 0 {
+                details::draw_layer(frame, panes.details, e, theme);
+            }
+            if panes.image.height > 0 {
+                details::draw_image(frame, panes.image, e, theme);
+            }
+            tree::draw(frame, panes.tree, e, &panes, theme);
+            draw_input(frame, panes.input, e, theme);
+            draw_status(frame, panes.status, e, theme);
+            match &e.overlay {
+                Some(Overlay::Help) => draw_help(frame, area, e, theme),
+                Some(Overlay::Viewer(v)) => draw_viewer(frame, &panes, v, theme),
+                None => {}
+            }
+        }
+    }
+}
+
+fn draw_loading(
+    frame: &mut Frame,
+    area: Rect,
+    source: &str,
+    progress: Option<&crate::layer::Progress>,
+    stage: &str,
+    theme: Theme,
+) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(true))
+        .title(Span::styled(" layerscope ", theme.title(true)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let mut lines = vec![
+        Line::from(cut(&format!("Loading {}", clean(source)), width)),
+        Line::styled(cut(&format!("{stage}…   (q or Ctrl+C cancels)"), width), theme.dim()),
+        Line::raw(""),
+    ];
+    if let Some(p) = progress {
+        let total: u64 = p.bytes_total.iter().sum();
+        let read: u64 = p.bytes_read.iter().map(|b| b.load(Ordering::Relaxed)).sum::<u64>().min(total.max(1));
+        let done = p.done.iter().filter(|d| d.load(Ordering::Relaxed)).count();
+        lines.push(Line::from(cut(
+            &format!(
+                "{} of {} read · {done} of {} layers done",
+                human_bytes(read),
+                human_bytes(total),
+                p.bytes_total.len()
+            ),
+            width,
+        )));
+        let bar_width = width.saturating_sub(30).clamp(4, 50);
+        let room = usize::from(inner.height).saturating_sub(lines.len());
+        // Layers still in progress first, so the moving bars stay in view.
+        let mut order: Vec<usize> = (0..p.bytes_total.len()).collect();
+        order.sort_by_key(|&i| (p.done[i].load(Ordering::Relaxed), i));
+        for &i in order.iter().take(room) {
+            let size = p.bytes_total[i];
+            let got = p.bytes_read[i].load(Ordering::Relaxed).min(size);
+            let fraction = if size == 0 { 1.0 } else { got as f64 / size as f64 };
+            let filled = ((bar_width as f64) * fraction).round() as usize;
+            let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_width - filled.min(bar_width)));
+            lines.push(Line::from(cut(
+                &format!("layer {i:>3} {bar} {:>3} % of {}", (fraction * 100.0) as u32, human_bytes(size)),
+                width,
+            )));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
+    if area.height == 0 {
+        return;
+    }
+    let width = usize::from(area.width);
+    let line = match &e.input {
+        Some(Input::Extract { node, dest }) => Line::from(vec![
+            Span::styled(
+                format!("Extract {} (as in layer {}) into: ", clean(&e.image.tree.display_path(*node).0), e.layer),
+                theme.label(),
+            ),
+            Span::raw(format!("{dest}▏")),
+            Span::styled("  Enter extract · Esc cancel", theme.dim()),
+        ]),
+        _ => {
+            let editing = e.input.is_some();
+            let matches = e.rows.matches.len();
+            let mut note = format!("  {matches} match{}", if matches == 1 { "" } else { "es" });
+            if e.filter_is_literal {
+                note.push_str(" (plain text: not a valid regex)");
+            }
+            note.push_str(if editing {
+                " · Enter keep · Esc clear"
+            } else {
+                " · n/N next/previous · / edit · Esc clear"
+            });
+            Line::from(vec![
+                Span::styled("Filter: ", theme.label()),
+                Span::raw(format!("{}{}", clean(&e.filter), if editing { "▏" } else { "" })),
+                Span::styled(note, theme.dim()),
+            ])
+        }
+    };
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    if text.width() > width {
+        frame.render_widget(Paragraph::new(cut(&text, width)), area);
+    } else {
+        frame.render_widget(Paragraph::new(line), area);
+    }
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
+    let width = usize::from(area.width);
+    if let Some(m) = &e.message {
+        let style = if m.error { theme.error() } else { theme.label() };
+        frame.render_widget(Paragraph::new(Line::styled(cut(&clean(&m.text), width), style)), area);
+        return;
+    }
+    let mut spans = Vec::new();
+    let hints = keymap::hints(e.focus);
+    // Keep "? help" whatever the width: drop other hints from the right until they fit.
+    let help_width = " ? help ".width();
+    let mut used = 0;
+    for (k, does) in hints.iter().filter(|(k, _)| *k != "?") {
+        let w = format!(" {k} {does} ").width();
+        if used + w + help_width > width {
+            break;
+        }
+        spans.push(Span::styled(format!(" {k}"), theme.key()));
+        spans.push(Span::raw(format!(" {does} ")));
+        used += w;
+    }
+    spans.push(Span::styled(" ?", theme.key()));
+    spans.push(Span::raw(" help "));
+    let position = match e.focus {
+        Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
+        Pane::Layers => format!("layer {}/{} ", e.layer, e.image.layers.len().saturating_sub(1)),
+        Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
+    };
+    let used: usize = spans.iter().map(|s| s.content.width()).sum();
+    if used + position.width() < width {
+        spans.push(Span::raw(" ".repeat(width - used - position.width())));
+        spans.push(Span::styled(position, theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [_, v, _] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(height.min(area.height)), Constraint::Fill(1)])
+            .areas(area);
+    let [_, h, _] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width.min(area.width)), Constraint::Fill(1)])
+            .areas(v);
+    h
+}
+
+fn help_lines(scopes: &[(Scope, &'static str)], theme: Theme, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (scope, title) in scopes {
+        lines.push(Line::styled(*title, theme.label()));
+        for b in BINDINGS.iter().filter(|b| b.scope == *scope) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<16}", b.keys), theme.key()),
+                Span::raw(cut(b.does, width.saturating_sub(18))),
+            ]));
+        }
+    }
+    lines
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
+    const LEFT: [(Scope, &str); 3] =
+        [(Scope::Global, "Everywhere"), (Scope::Layers, "Layers"), (Scope::Waste, "Wasted space")];
+    const RIGHT: [(Scope, &str); 2] = [(Scope::Tree, "File tree"), (Scope::Viewer, "File viewer")];
+    let two_columns = area.width >= 120;
+    let width = if two_columns { 118 } else { area.width.min(84) };
+    let box_area = centered(area, width, area.height);
+    frame.render_widget(Clear, box_area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(true))
+        .title(Span::styled(" Keys · Esc or ? closes · ↑↓ scroll ", theme.title(true)));
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    if two_columns {
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(inner);
+        let left = help_lines(&LEFT, theme, usize::from(l.width));
+        let right = help_lines(&RIGHT, theme, usize::from(r.width));
+        frame.render_widget(Paragraph::new(left).scroll((e.help_offset as u16, 0)), l);
+        frame.render_widget(Paragraph::new(right).scroll((e.help_offset as u16, 0)), r);
+    } else {
+        let mut lines = help_lines(&LEFT, theme, usize::from(inner.width));
+        lines.extend(help_lines(&RIGHT, theme, usize::from(inner.width)));
+        let max = lines.len().saturating_sub(usize::from(inner.height));
+        let offset = e.help_offset.min(max);
+        frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
+    }
+}
+
+fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, theme: Theme) {
+    let area = panes.tree;
+    frame.render_widget(Clear, area);
+    let kind = if v.binary { "hex" } else { "text" };
+    let title = format!(" {} · layer {} · {} · {kind} ", clean(&v.title), v.layer, human_bytes(v.size));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(true))
+        .title(Span::styled(title, theme.title(true)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let body = usize::from(inner.height.saturating_sub(1));
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(err) = &v.error {
+        lines.push(Line::styled(cut(&format!("cannot read the file: {err}"), width), theme.error()));
+    }
+    let count = v.line_count();
+    for i in v.top..(v.top + body).min(count) {
+        lines.push(Line::raw(cut(&v.line(i), width)));
+    }
+    while lines.len() < body {
+        lines.push(Line::raw(""));
+    }
+    let chunks = v.size.div_ceil(super::viewer::CHUNK).max(1);
+    let footer = format!(
+        "lines {}–{} of {}{} · ↑↓ PgUp PgDn g G scroll · q close",
+        (v.top + 1).min(count),
+        (v.top + body).min(count),
+        count,
+        if chunks > 1 { format!(" in part {} of {chunks}", v.chunk + 1) } else { String::new() }
+    );
+    lines.push(Line::styled(cut(&footer, width), theme.dim()));
+    frame.render_widget(Paragraph::new(lines), inner);
+}

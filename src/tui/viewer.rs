@@ -1,0 +1,193 @@
+//! The file viewer: a file's bytes as stored in the selected layer, as text or a hex dump, read from
+//! the archive a page at a time (never the whole file in memory).
+
+use std::io::{self, Read};
+
+use super::action::Action;
+use crate::image::Image;
+use crate::tree::EntryId;
+
+/// Bytes read at once.
+pub const CHUNK: u64 = 256 * 1024;
+/// Bytes shown per hex-dump line.
+const HEX_WIDTH: usize = 16;
+
+/// An open file.
+#[derive(Debug)]
+pub struct Viewer {
+    entry: EntryId,
+    /// Path shown in the title.
+    pub title: String,
+    /// The layer the content comes from.
+    pub layer: usize,
+    /// The file's size.
+    pub size: u64,
+    /// Shown as a hex dump.
+    pub binary: bool,
+    /// Which chunk is loaded.
+    pub chunk: u64,
+    data: Vec<u8>,
+    /// Line starts within `data` (text mode).
+    starts: Vec<usize>,
+    /// First line drawn.
+    pub top: usize,
+    /// Why the content could not be read.
+    pub error: Option<String>,
+}
+
+impl Viewer {
+    /// Open `entry`'s content and load its first chunk.
+    pub fn open(image: &Image, entry: EntryId, title: String, layer: usize) -> Viewer {
+        let size = image.tree.content_entry(image.tree.entry(entry)).size;
+        let mut v = Viewer {
+            entry,
+            title,
+            layer,
+            size,
+            binary: false,
+            chunk: 0,
+            data: Vec::new(),
+            starts: Vec::new(),
+            top: 0,
+            error: None,
+        };
+        v.load(image, 0);
+        v.binary = looks_binary(&v.data);
+        v.index_lines();
+        v
+    }
+
+    fn load(&mut self, image: &Image, chunk: u64) {
+        self.chunk = chunk;
+        self.data.clear();
+        let result = image.open_content(self.entry).map_err(|e| e.to_string()).and_then(|mut r| {
+            io::copy(&mut (&mut r).take(chunk * CHUNK), &mut io::sink()).map_err(|e| e.to_string())?;
+            r.take(CHUNK).read_to_end(&mut self.data).map_err(|e| e.to_string())
+        });
+        self.error = result.err();
+        self.index_lines();
+    }
+
+    fn index_lines(&mut self) {
+        self.starts.clear();
+        if self.binary {
+            return;
+        }
+        self.starts.push(0);
+        for (i, &b) in self.data.iter().enumerate() {
+            if b == b'\n' && i + 1 < self.data.len() {
+                self.starts.push(i + 1);
+            }
+        }
+    }
+
+    /// Lines in the loaded chunk.
+    pub fn line_count(&self) -> usize {
+        if self.binary { self.data.len().div_ceil(HEX_WIDTH) } else { self.starts.len() }
+    }
+
+    /// Line `i` of the loaded chunk, ready to draw (control characters made visible).
+    pub fn line(&self, i: usize) -> String {
+        if self.binary {
+            let start = i * HEX_WIDTH;
+            let bytes = self.data.get(start..(start + HEX_WIDTH).min(self.data.len())).unwrap_or(&[]);
+            let offset = self.chunk * CHUNK + start as u64;
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let ascii: String =
+                bytes.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+            return format!("{offset:08x}  {:<47}  {ascii}", hex.join(" "));
+        }
+        let start = self.starts.get(i).copied().unwrap_or(self.data.len());
+        let end = self.starts.get(i + 1).map_or(self.data.len(), |e| e - 1);
+        let text = String::from_utf8_lossy(self.data.get(start..end.max(start)).unwrap_or(&[]));
+        text.trim_end_matches(['\n', '\r'])
+            .replace('\t', "    ")
+            .chars()
+            .map(|c| if c.is_control() { '·' } else { c })
+            .collect()
+    }
+
+    /// Whether more of the file follows the loaded chunk.
+    pub fn has_next_chunk(&self) -> bool {
+        (self.chunk + 1) * CHUNK < self.size
+    }
+
+    /// Scroll by a movement action; crossing a chunk edge loads the next or previous chunk.
+    pub fn scroll(&mut self, image: &Image, action: Action, page: usize) {
+        let count = self.line_count();
+        let last_top = count.saturating_sub(page);
+        match action {
+            Action::Up => {
+                if self.top == 0 && self.chunk > 0 {
+                    self.load(image, self.chunk - 1);
+                    self.top = self.line_count().saturating_sub(page);
+                } else {
+                    self.top = self.top.saturating_sub(1);
+                }
+            }
+            Action::Down => {
+                if self.top >= last_top && self.has_next_chunk() {
+                    self.load(image, self.chunk + 1);
+                    self.top = 0;
+                } else {
+                    self.top = (self.top + 1).min(last_top);
+                }
+            }
+            Action::PageUp => {
+                if self.top == 0 && self.chunk > 0 {
+                    self.load(image, self.chunk - 1);
+                    self.top = self.line_count().saturating_sub(page);
+                } else {
+                    self.top = self.top.saturating_sub(page);
+                }
+            }
+            Action::PageDown => {
+                if self.top >= last_top && self.has_next_chunk() {
+                    self.load(image, self.chunk + 1);
+                    self.top = 0;
+                } else {
+                    self.top = (self.top + page).min(last_top);
+                }
+            }
+            Action::Top => {
+                if self.chunk != 0 {
+                    self.load(image, 0);
+                }
+                self.top = 0;
+            }
+            Action::Bottom => {
+                let last_chunk = self.size.saturating_sub(1) / CHUNK;
+                if self.chunk != last_chunk {
+                    self.load(image, last_chunk);
+                }
+                self.top = self.line_count().saturating_sub(page);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// NUL bytes or invalid UTF-8 (beyond a character cut at the end) mean binary.
+fn looks_binary(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(8192)];
+    if head.contains(&0) {
+        return true;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => false,
+        Err(e) => e.error_len().is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_detection() {
+        assert!(!looks_binary(b"hello\nworld\n"));
+        assert!(looks_binary(b"\x7fELF\x02\x01\x00"));
+        assert!(!looks_binary("caf\u{e9}".as_bytes()));
+        assert!(!looks_binary(&"é".as_bytes()[..1]), "a character cut at the end is fine");
+    }
+}

@@ -1,0 +1,525 @@
+//! The explorer, headless: screens as insta snapshots on a fixed-size TestBackend (100×30 and 80×24,
+//! on the bundled demo image), and journeys that press keys and assert the resulting state.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use layerscope::analysis::{Options, analyze};
+use layerscope::report::files::{FilesOptions, file_records};
+use layerscope::tree::Change;
+use layerscope::tui::action::{Action, Effect, Pane};
+use layerscope::tui::app::{App, Input, Overlay};
+use layerscope::tui::tree_view::{SortMode, TreeMode};
+use layerscope::tui::{Event, EventSource, keymap, run_loop, view};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn demo_image() -> layerscope::Image {
+    let input = layerscope::Input::Bytes { name: "demo.tar".into(), bytes: Arc::from(layerscope::cli::DEMO_IMAGE) };
+    layerscope::load(&input, &Default::default()).unwrap()
+}
+
+fn app(width: u16, height: u16) -> App {
+    let image = demo_image();
+    let analysis = analyze(&image, &Options::default());
+    App::ready(image, analysis, width, height, false)
+}
+
+/// Keys in a small notation: single characters, or `<tab>`, `<C-a>`, `<enter>`...
+fn keys(spec: &str) -> Vec<KeyEvent> {
+    let mut out = Vec::new();
+    let mut chars = spec.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '<' {
+            out.push(KeyEvent::new(
+                KeyCode::Char(c),
+                if c.is_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE },
+            ));
+            continue;
+        }
+        let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
+        let (code, mods) = match name.as_str() {
+            "tab" => (KeyCode::Tab, KeyModifiers::NONE),
+            "backtab" => (KeyCode::BackTab, KeyModifiers::SHIFT),
+            "enter" => (KeyCode::Enter, KeyModifiers::NONE),
+            "esc" => (KeyCode::Esc, KeyModifiers::NONE),
+            "bs" => (KeyCode::Backspace, KeyModifiers::NONE),
+            "space" => (KeyCode::Char(' '), KeyModifiers::NONE),
+            "up" => (KeyCode::Up, KeyModifiers::NONE),
+            "down" => (KeyCode::Down, KeyModifiers::NONE),
+            "left" => (KeyCode::Left, KeyModifiers::NONE),
+            "right" => (KeyCode::Right, KeyModifiers::NONE),
+            "pgup" => (KeyCode::PageUp, KeyModifiers::NONE),
+            "pgdn" => (KeyCode::PageDown, KeyModifiers::NONE),
+            "home" => (KeyCode::Home, KeyModifiers::NONE),
+            "end" => (KeyCode::End, KeyModifiers::NONE),
+            "C-space" => (KeyCode::Char(' '), KeyModifiers::CONTROL),
+            n if n.starts_with("C-") => (KeyCode::Char(n.chars().nth(2).unwrap()), KeyModifiers::CONTROL),
+            other => panic!("unknown key {other}"),
+        };
+        out.push(KeyEvent::new(code, mods));
+    }
+    out
+}
+
+/// Press keys through the keymap, as the terminal loop would. Returns the side effects.
+fn press(app: &mut App, spec: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for k in keys(spec) {
+        if let Some(action) = keymap::key(k, app.mode()) {
+            effects.extend(app.update(action));
+        }
+    }
+    effects
+}
+
+/// Draw the app as the loop would and return the screen as text.
+fn screen(app: &mut App) -> String {
+    let height = app.panes().tree_body_height();
+    if let layerscope::tui::app::Phase::Ready(e) = &mut app.phase {
+        e.scroll_into_view(height);
+    }
+    let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+fn explorer(app: &App) -> &layerscope::tui::app::Explorer {
+    app.explorer().expect("loaded")
+}
+
+fn selected_path(app: &App) -> String {
+    let e = explorer(app);
+    e.image.tree.display_path(e.selected_node().unwrap()).0
+}
+
+/// Move the tree cursor to a path (from the tree pane).
+fn go_to(app: &mut App, path: &str) {
+    press(app, "g");
+    for _ in 0..200 {
+        if selected_path(app) == path {
+            return;
+        }
+        press(app, "j");
+    }
+    panic!("{path} not found in the tree");
+}
+
+// ---------------------------------------------------------------- snapshots
+
+fn snapshot(name: &str, width: u16, height: u16, spec: &str) {
+    let mut a = app(width, height);
+    press(&mut a, spec);
+    insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen(&mut a));
+}
+
+#[test]
+fn snapshots_of_every_pane_and_mode() {
+    for (w, h) in [(100, 30), (80, 24)] {
+        snapshot("initial", w, h, "");
+        snapshot("tree_focused", w, h, "<tab>jj");
+        snapshot("aggregated", w, h, "<C-a><tab>");
+        snapshot("first_layer", w, h, "g");
+        snapshot("hide_unchanged", w, h, "<tab><C-u>");
+        snapshot("filter", w, h, "/model");
+        snapshot("filter_kept", w, h, "/apk<enter>");
+        snapshot("sort_by_size", w, h, "s<tab>");
+        snapshot("no_attributes", w, h, "<C-b>");
+        snapshot("collapsed", w, h, "<tab><space>");
+        snapshot("collapse_all", w, h, "<tab><C-space>");
+        snapshot("help", w, h, "?");
+        snapshot("waste_pane", w, h, "<tab><tab>j");
+        snapshot("extract_prompt", w, h, "<tab>x");
+        snapshot("wrap", w, h, "<tab><C-p>");
+    }
+}
+
+#[test]
+fn snapshots_of_the_viewer() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    go_to(&mut a, "/app/main.py");
+    press(&mut a, "v");
+    insta::assert_snapshot!("viewer_text_100x30", screen(&mut a));
+    press(&mut a, "q");
+    go_to(&mut a, "/app/data/model.bin");
+    press(&mut a, "v");
+    insta::assert_snapshot!("viewer_hex_100x30", screen(&mut a));
+}
+
+#[test]
+fn snapshot_of_a_narrow_terminal() {
+    snapshot("narrow", 60, 20, "");
+    snapshot("narrow_tree", 60, 20, "<tab>");
+}
+
+#[test]
+fn snapshot_of_the_loading_view() {
+    let mut a = App::loading("big-image.tar", 80, 24, false);
+    let progress = Arc::new(layerscope::layer::Progress::new(&[1_000_000, 4_000_000, 500]));
+    progress.bytes_read[0].store(1_000_000, Ordering::Relaxed);
+    progress.done[0].store(true, Ordering::Relaxed);
+    progress.bytes_read[1].store(1_000_000, Ordering::Relaxed);
+    a.progress(progress);
+    insta::assert_snapshot!("loading_80x24", screen(&mut a));
+}
+
+// ---------------------------------------------------------------- journeys
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut a = app(100, 30);
+    press(&mut a, "q");
+    assert!(a.quit, "q quits");
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>/x<C-c>");
+    assert!(a.quit, "Ctrl+C quits even while typing");
+}
+
+#[test]
+fn tab_cycles_the_panes() {
+    let mut a = app(100, 30);
+    assert_eq!(explorer(&a).focus, Pane::Layers, "it starts on the layers");
+    press(&mut a, "<tab>");
+    assert_eq!(explorer(&a).focus, Pane::Tree);
+    press(&mut a, "<tab>");
+    assert_eq!(explorer(&a).focus, Pane::Waste);
+    press(&mut a, "<tab>");
+    assert_eq!(explorer(&a).focus, Pane::Layers, "it wraps around");
+    press(&mut a, "<backtab>");
+    assert_eq!(explorer(&a).focus, Pane::Waste, "Shift+Tab goes back");
+}
+
+#[test]
+fn layer_list_moves_select_layers() {
+    let mut a = app(100, 30);
+    assert_eq!(explorer(&a).layer, 4, "it starts on the last layer");
+    press(&mut a, "k");
+    assert_eq!(explorer(&a).layer, 3);
+    press(&mut a, "<up>");
+    assert_eq!(explorer(&a).layer, 2);
+    press(&mut a, "g");
+    assert_eq!(explorer(&a).layer, 0);
+    press(&mut a, "<end>");
+    assert_eq!(explorer(&a).layer, 4);
+    press(&mut a, "<home>j<down>");
+    assert_eq!(explorer(&a).layer, 2);
+    press(&mut a, "<pgdn>");
+    assert_eq!(explorer(&a).layer, 4, "a page down stops at the last layer");
+    press(&mut a, "<pgup>");
+    assert_eq!(explorer(&a).layer, 0);
+    press(&mut a, "G");
+    assert_eq!(explorer(&a).layer, 4);
+}
+
+#[test]
+fn layer_and_aggregated_views() {
+    let mut a = app(100, 30);
+    press(&mut a, "<C-a>");
+    assert_eq!(explorer(&a).mode, TreeMode::Aggregated, "Ctrl+A in the layer list aggregates");
+    // /etc/motd was rewritten in layer 3: modified in the aggregated view of layer 4 ...
+    let e = explorer(&a);
+    let motd = e.image.tree.lookup(b"etc/motd").unwrap();
+    assert_eq!(e.marks.change(motd), Some(Change::Modified));
+    press(&mut a, "<C-l>");
+    let e = explorer(&a);
+    assert_eq!(e.mode, TreeMode::Layer);
+    assert_eq!(e.marks.change(motd), Some(Change::Unchanged), "... and untouched by layer 4 itself");
+}
+
+#[test]
+fn aggregated_tree_of_the_last_layer_equals_files_output() {
+    let mut a = app(100, 30);
+    press(&mut a, "<C-a>");
+    let e = explorer(&a);
+    let shown: Vec<String> = e
+        .rows
+        .rows
+        .iter()
+        .filter(|r| e.marks.change(r.node) != Some(Change::Removed))
+        .map(|r| e.image.tree.display_path(r.node).0)
+        .collect();
+    let mut shown_sorted = shown.clone();
+    shown_sorted.sort();
+    let files: Vec<String> =
+        file_records(&e.image, FilesOptions { layer: None, changes_only: false }).into_iter().map(|r| r.path).collect();
+    assert_eq!(shown_sorted, files);
+}
+
+#[test]
+fn tree_moves_and_folds() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    assert_eq!(selected_path(&a), "/app");
+    press(&mut a, "j");
+    assert_eq!(selected_path(&a), "/app/data");
+    press(&mut a, "<left>");
+    assert_eq!(selected_path(&a), "/app/data", "← on an open directory collapses it");
+    assert!(explorer(&a).is_collapsed(explorer(&a).selected_node().unwrap()));
+    press(&mut a, "h");
+    assert_eq!(selected_path(&a), "/app", "← on a collapsed directory goes to the parent");
+    press(&mut a, "jl");
+    assert!(!explorer(&a).is_collapsed(explorer(&a).selected_node().unwrap()), "→ expands");
+    press(&mut a, "l");
+    assert_eq!(selected_path(&a), "/app/data/model-copy.bin", "→ on an open directory enters it");
+    press(&mut a, "kk<space>");
+    assert!(explorer(&a).is_collapsed(explorer(&a).selected_node().unwrap()), "Space collapses");
+    press(&mut a, "<space>");
+    assert!(!explorer(&a).is_collapsed(explorer(&a).selected_node().unwrap()), "Space expands");
+    let all = explorer(&a).rows.rows.len();
+    press(&mut a, "<C-space>");
+    let top_level = explorer(&a).rows.rows.len();
+    assert!(top_level < all, "Ctrl+Space collapses all ({top_level} < {all})");
+    assert!(explorer(&a).rows.rows.iter().all(|r| r.depth == 1));
+    press(&mut a, "<C-space>");
+    assert_eq!(explorer(&a).rows.rows.len(), all, "and expands all again");
+    press(&mut a, "G");
+    assert_eq!(explorer(&a).cursor, all - 1);
+    press(&mut a, "g");
+    assert_eq!(explorer(&a).cursor, 0);
+    press(&mut a, "<pgdn>");
+    assert!(explorer(&a).cursor > 1);
+    press(&mut a, "<pgup>");
+    assert_eq!(explorer(&a).cursor, 0);
+    press(&mut a, "<enter>");
+    assert!(explorer(&a).is_collapsed(explorer(&a).selected_node().unwrap()), "Enter folds a directory");
+}
+
+#[test]
+fn change_kinds_can_be_hidden() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    let all = explorer(&a).rows.rows.len();
+    for (spec, kind) in [
+        ("<C-a>", Change::Added),
+        ("<C-r>", Change::Removed),
+        ("<C-m>", Change::Modified),
+        ("<C-t>", Change::Metadata),
+        ("<C-u>", Change::Unchanged),
+    ] {
+        press(&mut a, spec);
+        assert!(explorer(&a).hidden.contains(kind), "{spec} hides {kind:?}");
+        press(&mut a, spec);
+        assert!(!explorer(&a).hidden.contains(kind), "{spec} again shows {kind:?}");
+    }
+    for (spec, kind) in [
+        ("A", Change::Added),
+        ("R", Change::Removed),
+        ("M", Change::Modified),
+        ("T", Change::Metadata),
+        ("U", Change::Unchanged),
+    ] {
+        press(&mut a, spec);
+        assert!(explorer(&a).hidden.contains(kind), "{spec} hides {kind:?}");
+        press(&mut a, spec);
+    }
+    press(&mut a, "<C-u>");
+    let e = explorer(&a);
+    assert!(e.rows.rows.len() < all);
+    // What is left is a change of layer 4, or a directory holding one.
+    for r in &e.rows.rows {
+        let c = e.marks.change(r.node).unwrap();
+        assert!(c != Change::Unchanged || e.marks.has_shown_children(r.node));
+    }
+}
+
+#[test]
+fn filter_is_live_and_n_jumps_between_matches() {
+    let mut a = app(100, 30);
+    press(&mut a, "/apk");
+    let e = explorer(&a);
+    assert!(matches!(e.input, Some(Input::Filter)));
+    assert_eq!(e.filter, "apk");
+    assert_eq!(e.rows.matches.len(), 3, "/var/cache/apk and its two removed files");
+    press(&mut a, "<enter>");
+    assert!(explorer(&a).input.is_none(), "Enter keeps the filter and closes the input");
+    assert_eq!(explorer(&a).focus, Pane::Tree);
+    let first = explorer(&a).cursor;
+    press(&mut a, "n");
+    assert_ne!(explorer(&a).cursor, first, "n goes to the next match");
+    press(&mut a, "N");
+    assert_eq!(explorer(&a).cursor, first, "N goes back");
+    press(&mut a, "/<bs><bs><bs>[");
+    assert!(explorer(&a).filter_is_literal, "an invalid regex is matched as plain text");
+    press(&mut a, "<esc>");
+    let e = explorer(&a);
+    assert!(e.filter.is_empty() && e.input.is_none(), "Esc clears the filter");
+    press(&mut a, "<C-f>model<enter><esc>");
+    assert!(explorer(&a).filter.is_empty(), "Ctrl+F opens it too; Esc clears a kept filter");
+}
+
+#[test]
+fn sort_attributes_and_wrap_toggle() {
+    let mut a = app(100, 30);
+    press(&mut a, "s");
+    assert_eq!(explorer(&a).sort, SortMode::Size);
+    let e = explorer(&a);
+    let top: Vec<u64> = e.rows.rows.iter().filter(|r| r.depth == 1).map(|r| e.marks.size(r.node)).collect();
+    assert!(top.windows(2).all(|w| w[0] >= w[1]), "largest first: {top:?}");
+    press(&mut a, "<C-o>");
+    assert_eq!(explorer(&a).sort, SortMode::Name);
+    press(&mut a, "<C-b>");
+    assert!(!explorer(&a).attributes);
+    press(&mut a, "<C-p>");
+    assert!(explorer(&a).wrap);
+}
+
+#[test]
+fn enter_on_a_waste_entry_jumps_to_where_it_was_shipped() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab><tab>");
+    assert_eq!(explorer(&a).focus, Pane::Waste);
+    press(&mut a, "j<enter>");
+    let e = explorer(&a);
+    let w = &e.analysis.top_waste[1];
+    assert_eq!(e.focus, Pane::Tree);
+    assert_eq!(e.layer, w.shipped_by[0]);
+    assert_eq!(selected_path(&a), w.path);
+}
+
+#[test]
+fn v_views_a_file_and_q_closes_it() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    go_to(&mut a, "/app/main.py");
+    press(&mut a, "v");
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("no viewer") };
+    assert!(!v.binary);
+    assert!(v.line(0).starts_with("#!/usr/bin/env python3"));
+    press(&mut a, "jG");
+    press(&mut a, "q");
+    assert!(explorer(&a).overlay.is_none());
+    go_to(&mut a, "/bin");
+    press(&mut a, "v");
+    assert!(explorer(&a).message.as_ref().unwrap().error, "a directory cannot be viewed");
+}
+
+#[test]
+fn viewer_pages_through_large_files() {
+    let big: Vec<u8> = (0..700_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).take(600_000).collect();
+    let img = support::Image::new().layer(support::Layer::new().file("big.txt", &big), "add");
+    let image = support::load(img.oci_archive(support::Comp::Gzip));
+    let analysis = analyze(&image, &Options::default());
+    let mut a = App::ready(image, analysis, 100, 30, false);
+    press(&mut a, "<tab>v");
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("no viewer") };
+    assert_eq!((v.chunk, v.has_next_chunk()), (0, true), "only the first part is read");
+    press(&mut a, "G");
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("no viewer") };
+    assert_eq!(v.chunk, 2, "G reads the last part");
+    press(&mut a, "g");
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("no viewer") };
+    assert_eq!(v.chunk, 0);
+}
+
+#[test]
+fn x_extracts_into_the_directory_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    go_to(&mut a, "/app/data");
+    press(&mut a, "x");
+    assert!(matches!(explorer(&a).input, Some(Input::Extract { .. })));
+    press(&mut a, "<bs>");
+    press(&mut a, dir.path().to_str().unwrap());
+    press(&mut a, "<enter>");
+    let m = explorer(&a).message.clone().unwrap();
+    assert!(!m.error, "{}", m.text);
+    assert!(m.text.contains("3 files"), "{}", m.text);
+    assert_eq!(std::fs::read(dir.path().join("data/settings.json")).unwrap(), b"{\"debug\": false, \"port\": 8080}\n");
+    // Again: nothing is overwritten.
+    press(&mut a, "x<bs>");
+    press(&mut a, dir.path().to_str().unwrap());
+    press(&mut a, "<enter>");
+    assert!(explorer(&a).message.as_ref().unwrap().text.contains("skipped"));
+    // Esc cancels.
+    press(&mut a, "<C-e><esc>");
+    assert!(explorer(&a).input.is_none());
+}
+
+#[test]
+fn y_copies_the_path() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>j");
+    let effects = press(&mut a, "y");
+    assert_eq!(effects, [Effect::Copy("/app/data".into())]);
+}
+
+#[test]
+fn help_opens_and_closes() {
+    let mut a = app(100, 30);
+    press(&mut a, "?");
+    assert!(matches!(explorer(&a).overlay, Some(Overlay::Help)));
+    press(&mut a, "j");
+    assert_eq!(explorer(&a).help_offset, 1, "the help scrolls");
+    press(&mut a, "<esc>");
+    assert!(explorer(&a).overlay.is_none());
+}
+
+#[test]
+fn mouse_clicks_and_wheel() {
+    let mut a = app(100, 30);
+    let panes = a.panes();
+    // Click the row of layer 1 (layer 0, its CMD step, then layer 1).
+    a.update(Action::Click { column: panes.layers.x + 3, row: panes.layers.y + 4 });
+    assert_eq!(explorer(&a).layer, 1);
+    a.update(Action::Click { column: panes.tree.x + 5, row: panes.tree.y + 3 + 2 });
+    assert_eq!(explorer(&a).focus, Pane::Tree);
+    assert_eq!(explorer(&a).cursor, 2);
+    a.update(Action::Scroll { column: panes.tree.x + 5, row: panes.tree.y + 5, down: true });
+    assert_eq!(explorer(&a).cursor, 3);
+    let m = MouseEvent { kind: MouseEventKind::ScrollUp, column: 50, row: 10, modifiers: KeyModifiers::NONE };
+    assert_eq!(keymap::mouse(m), Some(Action::Scroll { column: 50, row: 10, down: false }));
+    let m =
+        MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: 1, row: 2, modifiers: KeyModifiers::NONE };
+    assert_eq!(keymap::mouse(m), Some(Action::Click { column: 1, row: 2 }));
+}
+
+#[test]
+fn resize_redraws_at_the_new_size() {
+    let mut a = app(100, 30);
+    a.update(Action::Resize { width: 70, height: 20 });
+    assert_eq!((a.width, a.height), (70, 20));
+    assert!(a.panes().narrow);
+    assert_eq!(screen(&mut a).lines().count(), 20);
+}
+
+/// Scripted events for the real loop.
+struct Script(Vec<Event>);
+
+impl EventSource for Script {
+    fn next(&mut self, _app: &App, _timeout: Duration) -> Option<Event> {
+        if self.0.is_empty() { None } else { Some(self.0.remove(0)) }
+    }
+}
+
+#[test]
+fn the_loop_loads_then_explores() {
+    let image = demo_image();
+    let analysis = analyze(&image, &Options::default());
+    let mut a = App::loading("demo.tar", 100, 30, false);
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut script = Script(vec![
+        Event::Progress(Arc::new(layerscope::layer::Progress::new(&[10, 20]))),
+        Event::Analysing,
+        Event::Loaded(Box::new((image, analysis))),
+        Event::Action(Action::FocusNext),
+        Event::Action(Action::CopyPath),
+        Event::Action(Action::Quit),
+    ]);
+    let mut copied = Vec::new();
+    run_loop(&mut terminal, &mut a, &mut script, &mut |e| copied.push(e)).unwrap();
+    assert!(a.quit);
+    assert_eq!(copied, [Effect::Copy("/app".into())]);
+    assert!(terminal.backend().to_string().contains("Filetree"));
+
+    let mut a = App::loading("x.tar", 80, 24, false);
+    let mut script = Script(vec![Event::Failed("x.tar is not an image".into())]);
+    run_loop(&mut terminal, &mut a, &mut script, &mut |_| {}).unwrap();
+    assert!(a.quit, "a load failure ends the loop");
+}
