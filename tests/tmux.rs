@@ -1,0 +1,136 @@
+//! End to end: the real binary in a real terminal (tmux). Keys are sent, the screen is captured
+//! and checked as a user would read it, and quitting must leave the terminal as it was.
+//! Skips cleanly where tmux is not installed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            return None;
+        }
+        let socket = format!("layerscope-test-{}-{}", std::process::id(), width);
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg(command)
+            .env_remove("CI")
+            .env_remove("NO_COLOR")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux could not start");
+        Some(Tmux { socket })
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Wait until the screen contains `text`.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {text:?}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+    }
+}
+
+#[test]
+fn a_user_explores_the_demo_image_and_quits() {
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    // The shell prints the exit code after layerscope ends, then waits.
+    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 100, 30) else {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    };
+    let screen = t.wait_for("Filetree");
+    assert!(screen.contains("Layers (5)"), "{screen}");
+    assert!(screen.contains("● added ● modified ● same bytes ● removed ○ unchanged"), "the legend: {screen}");
+    assert!(screen.contains("layerscope/demo:latest"), "{screen}");
+    assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "1", "the explorer uses the alternate screen");
+
+    // Into the tree, fold /app, filter for "model".
+    t.keys(&["Tab", "Space"]);
+    let screen = t.wait_for("├─⊕ app");
+    assert!(!screen.contains("model.bin"), "{screen}");
+    t.keys(&["Space", "/", "m", "o", "d", "e", "l"]);
+    let screen = t.wait_for("2 matches");
+    assert!(screen.contains("model.bin") && !screen.contains("busybox"), "{screen}");
+    t.keys(&["Enter", "Escape"]);
+    t.wait_for("busybox");
+
+    // Help, then back.
+    t.keys(&["?"]);
+    t.wait_for("Keys · Esc or ? closes");
+    t.keys(&["Escape"]);
+    t.wait_for("Permission");
+
+    // Aggregated view from the layer list.
+    t.keys(&["Tab", "Tab", "C-a"]);
+    t.wait_for("aggregated changes");
+
+    t.keys(&["q"]);
+    let screen = t.wait_for("LAYERSCOPE_EXIT=0");
+    assert!(!screen.contains("Filetree"), "the explorer's screen is gone: {screen}");
+    assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "0", "the terminal left the alternate screen");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 80, 24) else {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    };
+    t.wait_for("Filetree");
+    let pid = t.tmux(&["display", "-p", "#{pane_pid}"]);
+    // The pane runs a shell whose child is layerscope.
+    let out = Command::new("pkill").args(["-TERM", "-P", pid.trim(), "-x", "layerscope"]).status();
+    if out.is_err() {
+        eprintln!("skipped: pkill is not available");
+        return;
+    }
+    t.wait_for("LAYERSCOPE_EXIT=");
+    assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "0", "the terminal left the alternate screen");
+}
