@@ -134,3 +134,26 @@ fn sigterm_restores_the_terminal() {
     t.wait_for("LAYERSCOPE_EXIT=");
     assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "0", "the terminal left the alternate screen");
 }
+
+#[test]
+fn closing_the_terminal_ends_the_process() {
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let Some(t) = Tmux::start(bin, 80, 24) else {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    };
+    t.wait_for("Filetree");
+    let pid = t.tmux(&["display", "-p", "#{pane_pid}"]).trim().to_string();
+    assert!(!pid.is_empty());
+    // The window closes: the terminal hangs up under the explorer.
+    t.tmux(&["kill-server"]);
+    let gone = || !std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let start = Instant::now();
+    while !gone() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !gone() {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        panic!("layerscope kept running after its terminal went away");
+    }
+}

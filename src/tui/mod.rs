@@ -102,9 +102,18 @@ fn prepare(app: &mut App) {
     }
 }
 
-/// Events from crossterm and the loader thread.
+/// What the input and loader threads send.
+enum Incoming {
+    Terminal(TermEvent),
+    Loader(Event),
+    /// The terminal could not be read (it went away).
+    InputFailed,
+}
+
+/// Events from the terminal and the loader, each read on its own thread: crossterm's reader can spin
+/// forever on a hung-up terminal, and the loop must still see SIGTERM and notice the hang-up.
 struct TerminalEvents {
-    loader: mpsc::Receiver<Event>,
+    incoming: mpsc::Receiver<Incoming>,
     terminate: Arc<AtomicBool>,
 }
 
@@ -113,22 +122,25 @@ impl EventSource for TerminalEvents {
         if self.terminate.load(Ordering::Relaxed) {
             return Some(Event::Action(Action::Quit));
         }
-        if let Ok(e) = self.loader.try_recv() {
-            return Some(e);
+        match self.incoming.recv_timeout(timeout) {
+            Ok(Incoming::Loader(e)) => Some(e),
+            Ok(Incoming::Terminal(TermEvent::Key(k))) => {
+                Some(keymap::key(k, app.mode()).map_or(Event::Tick, Event::Action))
+            }
+            Ok(Incoming::Terminal(TermEvent::Mouse(m))) => Some(keymap::mouse(m).map_or(Event::Tick, Event::Action)),
+            Ok(Incoming::Terminal(TermEvent::Resize(width, height))) => {
+                Some(Event::Action(Action::Resize { width, height }))
+            }
+            Ok(Incoming::Terminal(_)) => Some(Event::Tick),
+            Ok(Incoming::InputFailed) | Err(mpsc::RecvTimeoutError::Disconnected) => Some(Event::Action(Action::Quit)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // A hung-up terminal (its window closed) fails even a size query.
+                if terminal::size().is_err() {
+                    return Some(Event::Action(Action::Quit));
+                }
+                Some(Event::Tick)
+            }
         }
-        match event::poll(timeout) {
-            Ok(true) => {}
-            Ok(false) => return Some(Event::Tick),
-            Err(_) => return Some(Event::Action(Action::Quit)),
-        }
-        let action = match event::read() {
-            Ok(TermEvent::Key(k)) => keymap::key(k, app.mode()),
-            Ok(TermEvent::Mouse(m)) => keymap::mouse(m),
-            Ok(TermEvent::Resize(width, height)) => Some(Action::Resize { width, height }),
-            Ok(_) => None,
-            Err(_) => Some(Action::Quit),
-        };
-        Some(action.map_or(Event::Tick, Event::Action))
     }
 }
 
@@ -192,27 +204,42 @@ fn explore(
     let size = terminal.size()?;
     let mut app = App::loading(&input.display_name(), size.width, size.height, color);
     let (tx, rx) = mpsc::channel();
+    let input_tx = tx.clone();
+    // Detached: it ends with the process.
+    std::thread::spawn(move || {
+        loop {
+            let incoming = match event::read() {
+                Ok(e) => Incoming::Terminal(e),
+                Err(_) => Incoming::InputFailed,
+            };
+            let failed = matches!(incoming, Incoming::InputFailed);
+            if input_tx.send(incoming).is_err() || failed {
+                break;
+            }
+        }
+    });
     let cancel: Arc<std::sync::Mutex<Option<Arc<Progress>>>> = Arc::default();
     let cancel_loader = Arc::clone(&cancel);
     let loader = std::thread::spawn(move || {
+        let send = |e: Event| tx.send(Incoming::Loader(e));
         let result = (|| {
             let opened = crate::image::open(&input, &selection).map_err(|e| e.to_string())?;
             let progress = Arc::new(Progress::new(&opened.blob_sizes()));
             if let Ok(mut c) = cancel_loader.lock() {
                 *c = Some(Arc::clone(&progress));
             }
-            let _ = tx.send(Event::Progress(Arc::clone(&progress)));
+            let _ = send(Event::Progress(Arc::clone(&progress)));
             let image = opened.load(Some(&progress)).map_err(|e| e.to_string())?;
-            let _ = tx.send(Event::Analysing);
+            let _ = send(Event::Analysing);
             let analysis = analysis::analyze(&image, &options);
             Ok::<_, String>((image, analysis))
         })();
-        let _ = tx.send(match result {
+        let _ = send(match result {
             Ok(loaded) => Event::Loaded(Box::new(loaded)),
             Err(message) => Event::Failed(message),
         });
     });
-    let mut events = TerminalEvents { loader: rx, terminate };
+    let mut events = TerminalEvents { incoming: rx, terminate };
     let mut copy = |effect: Effect| match effect {
         Effect::Copy(text) => {
             let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
