@@ -4,8 +4,6 @@
 //! last layer shows it (directly or through a hard link); otherwise it is wasted, and the event that
 //! followed its write on its path says why and which layer did it.
 
-use std::collections::{BTreeSet, HashMap};
-
 use serde::Serialize;
 
 use crate::image::Image;
@@ -162,9 +160,11 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
     let entries = tree.entries();
     let mut live = vec![false; entries.len()];
     let mut final_size = 0;
-    // (size, hash) → live content entries, for duplicate content.
-    let mut by_content: HashMap<(u64, u64), Vec<EntryId>> = HashMap::new();
-    let mut paths_of: HashMap<EntryId, Vec<NodeId>> = HashMap::new();
+    // (size, hash, content entry) of every live copy, for duplicate content.
+    let mut contents: Vec<(u64, u64, EntryId)> = Vec::new();
+    // The visible paths of each live copy: the first one, and more for hard-linked copies.
+    let mut first_path = vec![u32::MAX; entries.len()];
+    let mut more_paths: Vec<(EntryId, NodeId)> = Vec::new();
     if let Some(top) = image.top_layer() {
         for node in visible_nodes(tree, top) {
             let State::Present { entry: Some(id), .. } = tree.state_at(node, Some(top)) else { continue };
@@ -176,15 +176,17 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
             if content.kind != EntryKind::File {
                 continue;
             }
-            let inode = e.inode;
-            if !live[inode as usize] {
-                live[inode as usize] = true;
-                final_size += content.size;
-                if content.size > 0 {
-                    by_content.entry((content.size, content.content)).or_default().push(inode);
-                }
+            let inode = e.inode as usize;
+            if live[inode] {
+                more_paths.push((e.inode, node));
+                continue;
             }
-            paths_of.entry(inode).or_default().push(node);
+            live[inode] = true;
+            first_path[inode] = node.0;
+            final_size += content.size;
+            if content.size > 0 {
+                contents.push((content.size, content.content, e.inode));
+            }
         }
     }
 
@@ -243,7 +245,7 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
     }
 
     let top = top_waste(tree, &dead, top_n);
-    let (duplicate_bytes, duplicates) = duplicates(tree, by_content, &paths_of);
+    let (duplicate_bytes, duplicates) = duplicates(tree, contents, &first_path, &more_paths);
     WasteResult { final_size, causes, layers, top, duplicate_bytes, duplicates, dead }
 }
 
@@ -296,36 +298,64 @@ fn removal_root(tree: &Tree, node: NodeId, layer: u16, cause: RemoveCause) -> No
 
 fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
     struct Group {
+        node: NodeId,
         bytes: u64,
         by_cause: Causes,
-        shipped: BTreeSet<usize>,
-        hidden: BTreeSet<usize>,
-        files: BTreeSet<NodeId>,
+        shipped: Vec<usize>,
+        hidden: Vec<usize>,
+        files: u32,
         copies: u32,
+        /// Holds copies of paths below the group's path (a deleted directory).
+        below: bool,
     }
-    let mut groups: HashMap<NodeId, Group> = HashMap::new();
-    for d in dead {
-        let g = groups.entry(d.group).or_insert_with(|| Group {
-            bytes: 0,
-            by_cause: Causes::default(),
-            shipped: BTreeSet::new(),
-            hidden: BTreeSet::new(),
-            files: BTreeSet::new(),
-            copies: 0,
-        });
+    // Copies of one group side by side, then one pass: no per-group maps or sets.
+    let mut order: Vec<&DeadCopy> = dead.iter().filter(|d| d.bytes > 0).collect();
+    order.sort_unstable_by_key(|d| (d.group, d.node));
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, d) in order.iter().enumerate() {
+        let new_group = groups.last().is_none_or(|g| g.node != d.group);
+        if new_group {
+            groups.push(Group {
+                node: d.group,
+                bytes: 0,
+                by_cause: Causes::default(),
+                shipped: Vec::new(),
+                hidden: Vec::new(),
+                files: 0,
+                copies: 0,
+                below: false,
+            });
+        }
+        let Some(g) = groups.last_mut() else { continue };
         g.bytes += d.bytes;
         g.by_cause.add(d.cause, d.bytes);
-        g.shipped.insert(d.shipped);
-        g.hidden.insert(d.hidden);
-        g.files.insert(d.node);
+        g.shipped.push(d.shipped);
+        g.hidden.push(d.hidden);
         g.copies += 1;
+        g.below |= d.node != d.group;
+        if new_group || order[i - 1].node != d.node {
+            g.files += 1;
+        }
     }
+    // The largest groups (ties by node, to be deterministic), then those in path order on ties.
+    if groups.len() > top_n && top_n > 0 {
+        groups.select_nth_unstable_by_key(top_n - 1, |g| (std::cmp::Reverse(g.bytes), g.node));
+        groups.truncate(top_n);
+    } else if top_n == 0 {
+        groups.clear();
+    }
+    let mut listed: Vec<(Group, (String, Option<String>))> = groups
+        .into_iter()
+        .map(|g| {
+            let shown = tree.display_path(g.node);
+            (g, shown)
+        })
+        .collect();
+    listed.sort_by(|a, b| b.0.bytes.cmp(&a.0.bytes).then_with(|| a.1.0.cmp(&b.1.0)));
     let top_layer = tree.layer_count().checked_sub(1);
-    let mut list: Vec<(NodeId, Group)> = groups.into_iter().filter(|(_, g)| g.bytes > 0).collect();
-    list.sort_unstable_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then_with(|| tree.path(a.0).cmp(&tree.path(b.0))));
-    list.truncate(top_n);
-    list.into_iter()
-        .map(|(node, g)| {
+    listed
+        .into_iter()
+        .map(|(mut g, (path, path_raw))| {
             let cause = [Cause::Deleted, Cause::Overwritten, Cause::MetadataOnly]
                 .into_iter()
                 .max_by_key(|c| match c {
@@ -334,25 +364,26 @@ fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
                     Cause::MetadataOnly => g.by_cause.metadata_only,
                 })
                 .unwrap_or(Cause::Deleted);
-            let is_dir_group = g.files.len() > 1 || g.files.first() != Some(&node);
+            let node = g.node;
+            let is_dir_group = g.files > 1 || g.below;
             let visible_now = !is_dir_group
                 && top_layer.is_some_and(|t| matches!(tree.state_at(node, Some(t)), State::Present { .. }));
             let copies = if is_dir_group { 1 } else { g.copies + u32::from(visible_now) };
-            let (path, path_raw) = tree.display_path(node);
-            let shipped_by: Vec<usize> = g.shipped.into_iter().collect();
-            let hidden_by: Vec<usize> = g.hidden.into_iter().collect();
-            let fix = fix_for(cause).to_string();
+            g.shipped.sort_unstable();
+            g.shipped.dedup();
+            g.hidden.sort_unstable();
+            g.hidden.dedup();
             WastePath {
                 path,
                 path_raw,
                 node,
                 bytes: g.bytes,
                 copies,
-                files: u32::try_from(g.files.len()).unwrap_or(u32::MAX),
+                files: g.files,
                 cause,
-                shipped_by,
-                hidden_by,
-                fix,
+                shipped_by: g.shipped,
+                hidden_by: g.hidden,
+                fix: fix_for(cause).to_string(),
             }
         })
         .collect()
@@ -373,26 +404,37 @@ pub fn fix_for(cause: Cause) -> &'static str {
 
 fn duplicates(
     tree: &Tree,
-    by_content: HashMap<(u64, u64), Vec<EntryId>>,
-    paths_of: &HashMap<EntryId, Vec<NodeId>>,
+    mut contents: Vec<(u64, u64, EntryId)>,
+    first_path: &[u32],
+    more_paths: &[(EntryId, NodeId)],
 ) -> (u64, Vec<Duplicate>) {
-    let mut groups: Vec<Duplicate> = by_content
+    // Sorted by (size, hash), equal contents are neighbours.
+    contents.sort_unstable();
+    let mut groups: Vec<(u64, u64, Vec<EntryId>)> = Vec::new();
+    for run in contents.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if run.len() > 1 {
+            let size = run[0].0;
+            groups.push((size * (run.len() as u64 - 1), size, run.iter().map(|c| c.2).collect()));
+        }
+    }
+    let total = groups.iter().map(|g| g.0).sum();
+    groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+    groups.truncate(DUPLICATE_LIST);
+    // Paths only for the groups listed.
+    let listed = groups
         .into_iter()
-        .filter(|(_, inodes)| inodes.len() > 1)
-        .map(|((size, _), inodes)| {
+        .map(|(reclaimable, size, inodes)| {
             let mut paths: Vec<String> = inodes
                 .iter()
-                .flat_map(|i| paths_of.get(i).into_iter().flatten())
-                .map(|n| tree.display_path(*n).0)
+                .filter_map(|&i| first_path.get(i as usize).filter(|&&n| n != u32::MAX).map(|&n| NodeId(n)))
+                .chain(more_paths.iter().filter(|(i, _)| inodes.contains(i)).map(|(_, n)| *n))
+                .map(|n| tree.display_path(n).0)
                 .collect();
             paths.sort();
-            Duplicate { size_bytes: size, reclaimable_bytes: size * (inodes.len() as u64 - 1), paths }
+            Duplicate { size_bytes: size, reclaimable_bytes: reclaimable, paths }
         })
         .collect();
-    groups.sort_unstable_by(|a, b| b.reclaimable_bytes.cmp(&a.reclaimable_bytes).then_with(|| a.paths.cmp(&b.paths)));
-    let total = groups.iter().map(|g| g.reclaimable_bytes).sum();
-    groups.truncate(DUPLICATE_LIST);
-    (total, groups)
+    (total, listed)
 }
 
 /// User figures for a base of `base_layers` layers.
