@@ -13,9 +13,6 @@
 //! manifest order for OCI layouts (dive uses Go map order, i.e. random), and `..` in tar paths is
 //! clamped at the root (dive keeps a `..` node).
 
-use std::cmp::Reverse;
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::image::Image;
@@ -99,14 +96,17 @@ impl Ranks {
 
     /// A sort key in dive's walk order (children before parents, siblings by name bytes): the last
     /// position of the node's subtree (ancestors share it and come after, being shallower).
-    /// Positions are doubled so that a `.wh.NAME` node can sit between two real siblings.
-    fn key(&self, tree: &Tree, d: DiveNode) -> (u64, Reverse<u32>, bool, u32) {
+    /// Positions are doubled so that a `.wh.NAME` node can sit between two real siblings; several
+    /// whiteouts in one gap keep their names' order (`.wh.a` < `.wh.b` as `a` < `b`).
+    fn key(&self, tree: &Tree, d: DiveNode) -> u128 {
         let i = d.node.0 as usize;
+        let depth_rev = u128::from(0xFFFF - self.depth[i].min(0xFFFF));
+        let pack = |primary: u64, whiteout: bool| {
+            (u128::from(primary) << 49) | (depth_rev << 33) | (u128::from(whiteout) << 32) | u128::from(self.pre[i])
+        };
         if !d.whiteout {
-            let end = u64::from(self.pre[i] + self.size[i] - 1);
-            return (2 * end, Reverse(self.depth[i]), false, 0);
+            return pack(2 * u64::from(self.pre[i] + self.size[i] - 1), false);
         }
-        // `.wh.NAME` sorts among NAME's siblings by its own bytes.
         let parent = tree.parent(d.node);
         let mut name = b".wh.".to_vec();
         name.extend_from_slice(tree.name(d.node));
@@ -115,52 +115,128 @@ impl Ranks {
         let p = parent.0 as usize;
         match siblings.get(next) {
             // Just before the next sibling's subtree.
-            // Several whiteouts in one gap keep their names' order (`.wh.a` < `.wh.b` as `a` < `b`).
-            Some(s) => (2 * u64::from(self.pre[s.0 as usize]) - 1, Reverse(self.depth[i]), true, self.pre[i]),
+            Some(s) => pack(2 * u64::from(self.pre[s.0 as usize]) - 1, true),
             // After the last sibling's subtree, before the parent itself.
-            None => (2 * u64::from(self.pre[p] + self.size[p] - 1), Reverse(self.depth[i]), true, self.pre[i]),
+            None => pack(2 * u64::from(self.pre[p] + self.size[p] - 1), true),
         }
     }
 }
 
-/// One layer as dive sees it.
+const NO_ENTRY: u32 = u32::MAX;
+
+/// One layer as dive sees it: its tar entries plus implicit parents, whiteouts as their own nodes.
+/// Per-node arrays stamped with the layer number are reused from layer to layer.
 struct LayerTree {
-    /// Nodes and their info (None: an implicit parent, dive's empty FileInfo).
-    nodes: HashMap<DiveNode, Option<EntryId>>,
-    /// Normal nodes that have children in this layer.
-    parents: std::collections::HashSet<NodeId>,
+    /// `layer + 1` where the node is a (non-whiteout) node of the current layer.
+    stamp: Vec<u32>,
+    /// Its info: an entry, or `NO_ENTRY` for an implicit parent (dive's empty FileInfo).
+    info: Vec<u32>,
+    /// `layer + 1` where the node has children in the current layer.
+    parent_stamp: Vec<u32>,
+    /// `layer + 1` where the node has a whiteout node in the current layer, and that entry.
+    whiteout_stamp: Vec<u32>,
+    whiteout_info: Vec<u32>,
+    /// The current layer's nodes, in no particular order.
+    items: Vec<DiveNode>,
+    current: u32,
 }
 
-fn layer_tree(tree: &Tree, entries: std::ops::Range<EntryId>) -> LayerTree {
-    let mut nodes: HashMap<DiveNode, Option<EntryId>> = HashMap::new();
-    let mut parents = std::collections::HashSet::new();
-    for id in entries {
-        let e = tree.entry(id);
-        let (first_parent, own) = match e.kind {
-            // The marker itself never becomes a node; its directory and ancestors do.
-            EntryKind::Opaque => (Some(e.node), None),
-            EntryKind::Whiteout => (Some(tree.parent(e.node)), Some(DiveNode { node: e.node, whiteout: true })),
-            _ => (Some(tree.parent(e.node)), Some(DiveNode { node: e.node, whiteout: false })),
-        };
-        if let Some(own) = own {
-            nodes.insert(own, Some(id));
-            parents.insert(tree.parent(own.node));
-        }
-        let mut p = first_parent;
-        while let Some(node) = p {
-            if node == NodeId::ROOT {
-                break;
-            }
-            let key = DiveNode { node, whiteout: false };
-            parents.insert(tree.parent(node));
-            if nodes.contains_key(&key) {
-                break;
-            }
-            nodes.insert(key, None);
-            p = Some(tree.parent(node));
+impl LayerTree {
+    fn new(n: usize) -> LayerTree {
+        LayerTree {
+            stamp: vec![0; n],
+            info: vec![NO_ENTRY; n],
+            parent_stamp: vec![0; n],
+            whiteout_stamp: vec![0; n],
+            whiteout_info: vec![NO_ENTRY; n],
+            items: Vec::new(),
+            current: 0,
         }
     }
-    LayerTree { nodes, parents }
+
+    fn build(&mut self, tree: &Tree, entries: std::ops::Range<EntryId>, layer: usize) {
+        self.current = u32::try_from(layer + 1).unwrap_or(u32::MAX);
+        self.items.clear();
+        for id in entries {
+            let e = tree.entry(id);
+            let first_parent = match e.kind {
+                // The marker itself never becomes a node; its directory and ancestors do.
+                EntryKind::Opaque => e.node,
+                EntryKind::Whiteout => {
+                    let i = e.node.0 as usize;
+                    if self.whiteout_stamp[i] != self.current {
+                        self.whiteout_stamp[i] = self.current;
+                        self.items.push(DiveNode { node: e.node, whiteout: true });
+                    }
+                    self.whiteout_info[i] = id;
+                    self.parent_stamp[tree.parent(e.node).0 as usize] = self.current;
+                    tree.parent(e.node)
+                }
+                _ => {
+                    let i = e.node.0 as usize;
+                    if self.stamp[i] != self.current {
+                        self.stamp[i] = self.current;
+                        self.items.push(DiveNode { node: e.node, whiteout: false });
+                    }
+                    self.info[i] = id;
+                    self.parent_stamp[tree.parent(e.node).0 as usize] = self.current;
+                    tree.parent(e.node)
+                }
+            };
+            let mut node = first_parent;
+            while node != NodeId::ROOT {
+                let i = node.0 as usize;
+                self.parent_stamp[tree.parent(node).0 as usize] = self.current;
+                if self.stamp[i] == self.current {
+                    break;
+                }
+                self.stamp[i] = self.current;
+                self.info[i] = NO_ENTRY;
+                self.items.push(DiveNode { node, whiteout: false });
+                node = tree.parent(node);
+            }
+        }
+    }
+
+    fn info(&self, d: DiveNode) -> Option<EntryId> {
+        let i = d.node.0 as usize;
+        let info = if d.whiteout { self.whiteout_info[i] } else { self.info[i] };
+        (info != NO_ENTRY).then_some(info)
+    }
+
+    /// A normal node of this layer: Some(its info).
+    fn normal(&self, node: NodeId) -> Option<Option<EntryId>> {
+        let i = node.0 as usize;
+        (self.stamp[i] == self.current).then(|| (self.info[i] != NO_ENTRY).then_some(self.info[i]))
+    }
+
+    fn is_leaf(&self, d: DiveNode) -> bool {
+        d.whiteout || self.parent_stamp[d.node.0 as usize] != self.current
+    }
+
+    /// The layer's nodes in dive's walk order.
+    fn sorted(&self, tree: &Tree, ranks: &Ranks) -> Vec<DiveNode> {
+        let mut keyed: Vec<(u128, DiveNode)> = self.items.iter().map(|d| (ranks.key(tree, *d), *d)).collect();
+        keyed.sort_unstable_by_key(|(k, _)| *k);
+        keyed.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Σ sizes of `node`'s subtree within this layer's own tree.
+    fn subtree_size(&self, tree: &Tree, node: NodeId) -> u64 {
+        let mut total = 0;
+        let mut todo = vec![node];
+        while let Some(n) = todo.pop() {
+            if let Some(info) = self.normal(n) {
+                total += info.map_or(0, |e| header_size(tree, e));
+                todo.extend_from_slice(tree.children(n));
+            }
+            let i = n.0 as usize;
+            if self.whiteout_stamp[i] == self.current && self.whiteout_info[i] != NO_ENTRY {
+                total += header_size(tree, self.whiteout_info[i]);
+            }
+        }
+        total
+    }
 }
 
 /// dive's stacked tree: which paths exist after the layers applied so far, with their info.
@@ -212,35 +288,45 @@ fn is_dive_dir(tree: &Tree, info: Option<EntryId>) -> bool {
     info.is_some_and(|e| tree.entry(e).kind == EntryKind::Dir)
 }
 
-#[derive(Clone, Copy, Default)]
+/// Per path: Σ sizes, the smallest size (-1 until a node counts), nodes counted. `min == i64::MAX`
+/// marks a path dive never created.
+#[derive(Clone, Copy)]
 struct PathStat {
     cum: u64,
     min: i64,
     count: u32,
 }
 
+const NOT_CREATED: PathStat = PathStat { cum: 0, min: i64::MAX, count: 0 };
+
 /// dive's figures for `image`.
 pub fn figures(image: &Image) -> DiveFigures {
     let tree = &image.tree;
+    let n = tree.node_count();
     let ranks = Ranks::new(tree);
-    let mut stack = Stack { present: vec![false; tree.node_count()], info: vec![None; tree.node_count()] };
-    let mut data: HashMap<NodeId, PathStat> = HashMap::new();
+    let mut stack = Stack { present: vec![false; n], info: vec![None; n] };
+    let mut lt = LayerTree::new(n);
+    let mut data = vec![NOT_CREATED; n];
+    let mut created: Vec<NodeId> = Vec::new();
     let mut second: Vec<NodeId> = Vec::new();
     let mut notes = Vec::new();
     for (index, layer) in image.layers.iter().enumerate() {
-        let lt = layer_tree(tree, layer.entries.clone());
-        let mut all: Vec<(DiveNode, Option<EntryId>)> = lt.nodes.iter().map(|(k, v)| (*k, *v)).collect();
-        all.sort_unstable_by_key(|(d, _)| ranks.key(tree, *d));
-        for &(d, info) in &all {
-            let is_leaf = d.whiteout || !lt.parents.contains(&d.node);
-            if !is_leaf {
+        lt.build(tree, layer.entries.clone(), index);
+        let all = lt.sorted(tree, &ranks);
+        for &d in &all {
+            if !lt.is_leaf(d) {
                 continue;
             }
-            let stat = data.entry(d.node).or_insert(PathStat { cum: 0, min: -1, count: 0 });
+            let stat = &mut data[d.node.0 as usize];
+            if stat.min == i64::MAX {
+                // Created here, before the whiteout lookup below.
+                *stat = PathStat { cum: 0, min: -1, count: 0 };
+                created.push(d.node);
+            }
             let size = if d.whiteout {
                 // Layer 0's whiteouts look at layer 0 itself (dive's stack starts as a copy of it).
                 let prev = if index == 0 {
-                    lt.nodes.get(&DiveNode { node: d.node, whiteout: false }).map(|info| (*info, true))
+                    lt.normal(d.node).map(|info| (info, true))
                 } else {
                     stack.present[d.node.0 as usize].then(|| (stack.info[d.node.0 as usize], false))
                 };
@@ -254,7 +340,7 @@ pub fn figures(image: &Image) -> DiveFigures {
                     }
                     Some((info, own_layer)) if is_dive_dir(tree, info) => {
                         if own_layer {
-                            layer_subtree_size(tree, &lt, d.node)
+                            lt.subtree_size(tree, d.node)
                         } else {
                             stack.subtree_size(tree, d.node)
                         }
@@ -262,10 +348,10 @@ pub fn figures(image: &Image) -> DiveFigures {
                     Some(_) => 0,
                 }
             } else {
-                info.map_or(0, |e| header_size(tree, e))
+                lt.info(d).map_or(0, |e| header_size(tree, e))
             };
             stat.cum += size;
-            let size_i = i64::try_from(size).unwrap_or(i64::MAX);
+            let size_i = i64::try_from(size).unwrap_or(i64::MAX - 1);
             if stat.min < 0 || size_i < stat.min {
                 stat.min = size_i;
             }
@@ -275,25 +361,28 @@ pub fn figures(image: &Image) -> DiveFigures {
             }
         }
         // Stack this layer (children before parents, siblings by name), opaque markers ignored.
-        for &(d, info) in &all {
+        for &d in &all {
             if d.whiteout {
                 if stack.present[d.node.0 as usize] {
                     stack.remove(tree, d.node);
                 }
             } else {
-                stack.add(tree, d.node, info);
+                stack.add(tree, d.node, lt.info(d));
             }
         }
     }
-    let minimum: i64 = data.values().map(|s| s.min).sum();
-    let discovered: u64 = data.values().map(|s| s.cum).sum();
+    let minimum: i64 = created.iter().map(|n| data[n.0 as usize].min).sum();
+    let discovered: u64 = created.iter().map(|n| data[n.0 as usize].cum).sum();
     let efficiency = if discovered == 0 { 1.0 } else { minimum as f64 / discovered as f64 };
     // Go sorts ascending (insertion sort, stable, for up to 12 items) and reports the reverse.
-    second.sort_by_key(|n| data[n].cum);
+    second.sort_by_key(|n| data[n.0 as usize].cum);
     second.reverse();
     let inefficient_files: Vec<DiveFile> = second
         .iter()
-        .map(|n| DiveFile { count: data[n].count, size_bytes: data[n].cum, path: tree.display_path(*n).0 })
+        .map(|n| {
+            let s = data[n.0 as usize];
+            DiveFile { count: s.count, size_bytes: s.cum, path: tree.display_path(*n).0 }
+        })
         .collect();
     let wasted_bytes = inefficient_files.iter().map(|f| f.size_bytes).sum();
     let size_bytes = image.size_bytes();
@@ -307,22 +396,6 @@ pub fn figures(image: &Image) -> DiveFigures {
         inefficient_files,
         notes,
     }
-}
-
-/// Σ sizes of `node`'s subtree within one layer's own tree.
-fn layer_subtree_size(tree: &Tree, lt: &LayerTree, node: NodeId) -> u64 {
-    let mut total = 0;
-    let mut todo = vec![node];
-    while let Some(n) = todo.pop() {
-        if let Some(info) = lt.nodes.get(&DiveNode { node: n, whiteout: false }) {
-            total += info.map_or(0, |e| header_size(tree, e));
-            todo.extend_from_slice(tree.children(n));
-        }
-        if let Some(Some(e)) = lt.nodes.get(&DiveNode { node: n, whiteout: true }) {
-            total += header_size(tree, *e);
-        }
-    }
-    total
 }
 
 /// float64 division as Go does it: x/0 is ±Inf, 0/0 is NaN.
@@ -400,10 +473,10 @@ pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
     let ranks = Ranks::new(tree);
     let mut out = String::from("{\n  \"layer\": [");
     let history = dive_history(image);
+    let mut lt = LayerTree::new(tree.node_count());
     for (index, layer) in image.layers.iter().enumerate() {
-        let lt = layer_tree(tree, layer.entries.clone());
-        let mut all: Vec<(DiveNode, Option<EntryId>)> = lt.nodes.iter().map(|(k, v)| (*k, *v)).collect();
-        all.sort_unstable_by_key(|(d, _)| ranks.key(tree, *d));
+        lt.build(tree, layer.entries.clone(), index);
+        let all = lt.sorted(tree, &ranks);
         let (command, digest) = &history[index];
         let id = layer.entry.split('/').next().unwrap_or("");
         out.push_str(if index == 0 { "\n" } else { ",\n" });
@@ -414,9 +487,9 @@ pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
             layer.size_bytes,
             json_str(command)
         ));
-        for (i, (d, info)) in all.iter().enumerate() {
+        for (i, d) in all.iter().enumerate() {
             out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str(&file_entry(tree, *d, *info));
+            out.push_str(&file_entry(tree, *d, lt.info(*d)));
         }
         out.push_str(if all.is_empty() { "]\n    }" } else { "\n      ]\n    }" });
     }
