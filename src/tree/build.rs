@@ -18,8 +18,9 @@ use crate::warning::{Warning, WarningKind};
 #[derive(Debug)]
 pub struct TreeBuilder {
     tree: Tree,
-    /// (parent, name) → child, for finding nodes by path while building.
-    lookup: HashTable<u32>,
+    /// (hash of (parent, name id), child): finding nodes by path while building. Names are
+    /// interned first, so a probe compares integers, not bytes.
+    lookup: HashTable<(u64, u32)>,
     hasher: FixedState,
     /// The directory of the previous entry: tar entries come grouped by directory.
     cached_dir: Vec<u8>,
@@ -69,6 +70,10 @@ impl TreeBuilder {
             .map_err(|_| Error::TooLarge(format!("images of more than {} layers are not supported", u16::MAX)))?;
         let first = self.entry_id(self.tree.entries.len())?;
         let too_many = || Error::TooLarge("more than 4 billion paths or entries".into());
+        // Room for every path of the layer being new: growth happens once per layer, not per node.
+        self.lookup.reserve(parsed.entries.len(), |&(h, _)| h);
+        self.tree.names.reserve(parsed.entries.len());
+        self.tree.entries.reserve(parsed.entries.len());
 
         // Records first: every path gets a node (a whiteout's node is the path it hides).
         let mut nodes = Vec::with_capacity(parsed.entries.len());
@@ -339,26 +344,28 @@ impl TreeBuilder {
         Some(node)
     }
 
-    fn child_hash(&self, parent: u32, name: &[u8]) -> u64 {
+    fn child_hash(&self, parent: u32, name: u32) -> u64 {
         self.hasher.hash_one((parent, name))
     }
 
     fn find_child(&self, parent: u32, name: &[u8]) -> Option<u32> {
+        let name = self.tree.names.find(name)?;
+        self.find_child_id(parent, name)
+    }
+
+    fn find_child_id(&self, parent: u32, name: u32) -> Option<u32> {
         let hash = self.child_hash(parent, name);
-        let tree = &self.tree;
+        let nodes = &self.tree.nodes;
         self.lookup
-            .find(hash, |&c| {
-                let n = &tree.nodes[c as usize];
-                n.parent == parent && tree.names.get(n.name) == name
-            })
-            .copied()
+            .find(hash, |&(h, c)| h == hash && nodes[c as usize].parent == parent && nodes[c as usize].name == name)
+            .map(|&(_, c)| c)
     }
 
     fn child(&mut self, parent: u32, name: &[u8]) -> Option<u32> {
-        if let Some(c) = self.find_child(parent, name) {
+        let name_id = self.tree.names.intern(name)?;
+        if let Some(c) = self.find_child_id(parent, name_id) {
             return Some(c);
         }
-        let name_id = self.tree.names.intern(name)?;
         let id = u32::try_from(self.tree.nodes.len()).ok().filter(|&id| id != NONE)?;
         let first = self.tree.nodes[parent as usize].first_child;
         self.tree.nodes.push(Node {
@@ -369,12 +376,8 @@ impl TreeBuilder {
             events: SmallVec::new(),
         });
         self.tree.nodes[parent as usize].first_child = id;
-        let hash = self.child_hash(parent, name);
-        let TreeBuilder { tree, lookup, hasher, .. } = self;
-        lookup.insert_unique(hash, id, |&c| {
-            let n = &tree.nodes[c as usize];
-            hasher.hash_one((n.parent, tree.names.get(n.name)))
-        });
+        let hash = self.child_hash(parent, name_id);
+        self.lookup.insert_unique(hash, (hash, id), |&(h, _)| h);
         Some(id)
     }
 }

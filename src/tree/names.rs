@@ -9,7 +9,8 @@ use std::hash::BuildHasher;
 pub(super) struct Names {
     bytes: Vec<u8>,
     spans: Vec<(u32, u32)>,
-    index: HashTable<u32>,
+    /// (hash, id): the hash is kept so growing the table never re-reads the names.
+    index: HashTable<(u64, u32)>,
     hasher: FixedState,
 }
 
@@ -17,12 +18,12 @@ impl Names {
     /// The id of `name`, adding it if new. `None` when the arena would pass 4 GiB.
     pub(super) fn intern(&mut self, name: &[u8]) -> Option<u32> {
         let hash = self.hasher.hash_one(name);
-        let Names { bytes, spans, index, hasher } = self;
+        let Names { bytes, spans, index, .. } = self;
         let get = |id: u32| {
             let (start, len) = spans[id as usize];
             &bytes[start as usize..(start + len) as usize]
         };
-        if let Some(&id) = index.find(hash, |&id| get(id) == name) {
+        if let Some(&(_, id)) = index.find(hash, |&(h, id)| h == hash && get(id) == name) {
             return Some(id);
         }
         let start = u32::try_from(bytes.len()).ok()?;
@@ -31,11 +32,19 @@ impl Names {
         let id = u32::try_from(spans.len()).ok()?;
         bytes.extend_from_slice(name);
         spans.push((start, len));
-        index.insert_unique(hash, id, |&id| {
-            let (start, len) = spans[id as usize];
-            hasher.hash_one(&bytes[start as usize..(start + len) as usize])
-        });
+        index.insert_unique(hash, (hash, id), |&(h, _)| h);
         Some(id)
+    }
+
+    /// Make room for `additional` more names without rehashing on the way.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.index.reserve(additional, |&(h, _)| h);
+    }
+
+    /// The id of `name` if it was interned.
+    pub(super) fn find(&self, name: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(name);
+        self.index.find(hash, |&(h, id)| h == hash && self.get(id) == name).map(|&(_, id)| id)
     }
 
     /// The bytes of name `id`.
