@@ -80,6 +80,8 @@ fn press(app: &mut App, spec: &str) -> Vec<Effect> {
 
 /// Draw the app as the loop would and return the screen as text.
 fn screen(app: &mut App) -> String {
+    // As the loop does once the keys pause.
+    app.idle();
     let height = app.panes().tree_body_height();
     if let layerscope::tui::app::Phase::Ready(e) = &mut app.phase {
         e.scroll_into_view(height);
@@ -215,6 +217,21 @@ fn layer_list_moves_select_layers() {
     assert_eq!(explorer(&a).layer, 0);
     press(&mut a, "G");
     assert_eq!(explorer(&a).layer, 4);
+}
+
+#[test]
+fn the_tree_follows_layer_moves_when_the_keys_pause() {
+    let mut a = app(100, 30);
+    press(&mut a, "kk");
+    let e = explorer(&a);
+    assert_eq!(e.layer, 2, "the layer list moves at once");
+    assert!(e.tree_stale, "the tree catches up later");
+    assert_eq!(e.marks.params.layer, 4, "and still shows the layer it shows");
+    assert!(a.idle(), "a pause brings it up to date");
+    assert_eq!(explorer(&a).marks.params.layer, 2);
+    assert!(!a.idle(), "nothing left to do");
+    press(&mut a, "k<tab>");
+    assert_eq!(explorer(&a).marks.params.layer, 1, "any other key brings it up to date first");
 }
 
 #[test]

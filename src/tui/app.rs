@@ -96,6 +96,9 @@ pub struct Explorer {
     pub message: Option<Message>,
     /// First help line shown (the help scrolls on small terminals).
     pub help_offset: usize,
+    /// The selected layer changed and the tree still shows the previous one: moving through the
+    /// layer list stays instant, and the tree follows when the keys pause ([`App::idle`]).
+    pub tree_stale: bool,
 }
 
 /// Where loading stands.
@@ -208,6 +211,23 @@ impl App {
         layout::panes(ratatui::layout::Rect::new(0, 0, self.width, self.height), input)
     }
 
+    /// Work left for when the keys pause (the tree of a newly selected layer). Returns whether
+    /// anything changed.
+    pub fn idle(&mut self) -> bool {
+        match &mut self.phase {
+            Phase::Ready(e) if e.tree_stale => {
+                e.refresh_marks();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether [`App::idle`] has work.
+    pub fn has_pending_work(&self) -> bool {
+        self.explorer().is_some_and(|e| e.tree_stale)
+    }
+
     /// Apply an action. Returns side effects for the event loop.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         if let Action::Resize { width, height } = action {
@@ -262,6 +282,7 @@ impl Explorer {
             input: None,
             message: None,
             help_offset: 0,
+            tree_stale: false,
         }
     }
 
@@ -276,6 +297,16 @@ impl Explorer {
     }
 
     fn update(&mut self, action: Action, panes: &Panes) -> Vec<Effect> {
+        let layer_move = self.focus == Pane::Layers
+            && self.overlay.is_none()
+            && self.input.is_none()
+            && matches!(
+                action,
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+            );
+        if self.tree_stale && !layer_move && !matches!(action, Action::Resize { .. }) {
+            self.refresh_marks();
+        }
         // Feedback lasts until the next key.
         if !matches!(action, Action::Resize { .. } | Action::Scroll { .. }) {
             self.message = None;
@@ -415,7 +446,7 @@ impl Explorer {
                 let target = step(self.layer, count, action, page);
                 if target != self.layer {
                     self.layer = target;
-                    self.refresh_marks();
+                    self.tree_stale = true;
                 }
             }
             Pane::Tree => {
@@ -565,11 +596,10 @@ impl Explorer {
     /// Recompute the per-node marks (layer, mode, hidden kinds or filter changed), keeping the
     /// cursor on the same node when it is still listed.
     fn refresh_marks(&mut self) {
+        self.tree_stale = false;
         let params =
             MarkParams { layer: self.layer, mode: self.mode, hidden: self.hidden, filter: self.filter.clone() };
-        if self.marks.params != params {
-            self.marks = Marks::new(&self.image, &self.order, params, self.filter_regex.as_ref());
-        }
+        self.marks.update(&self.image, &self.order, params, self.filter_regex.as_ref());
         self.refresh_rows();
     }
 

@@ -67,7 +67,14 @@ pub fn run_loop<B: Backend>(
     terminal.draw(|f| view::draw(f, app))?;
     while !app.quit {
         let loading = matches!(app.phase, app::Phase::Loading { .. });
-        let timeout = if loading { Duration::from_millis(100) } else { Duration::from_millis(500) };
+        let timeout = if app.has_pending_work() {
+            // The keys paused long enough: catch up (the tree of a newly selected layer).
+            Duration::from_millis(40)
+        } else if loading {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(500)
+        };
         let Some(event) = events.next(app, timeout) else { break };
         match event {
             Event::Action(action) => {
@@ -83,7 +90,7 @@ pub fn run_loop<B: Backend>(
             }
             Event::Failed(message) => app.failed(message),
             Event::Tick => {
-                if !loading {
+                if !app.idle() && !loading {
                     continue;
                 }
             }

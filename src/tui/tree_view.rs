@@ -149,20 +149,46 @@ impl Marks {
     pub fn new(image: &Image, order: &Order, params: MarkParams, filter: Option<&Regex>) -> Marks {
         let tree = &image.tree;
         let n = tree.node_count();
-        let mut change = vec![NOT_LISTED; n];
-        let mut size = vec![0u64; n];
-        let mut shown = vec![false; n];
-        let mut matched = vec![false; n];
-        let mut shown_children = vec![0u32; n];
-        let mut counted_elsewhere = vec![false; n];
-        let layer = params.layer;
-        let from = params.base_layer();
-        // Down: change kind, own size, filter match (paths built incrementally).
-        let mut path: Vec<u8> = Vec::with_capacity(256);
-        let mut ends: Vec<usize> = Vec::with_capacity(64);
-        for (i, &node) in order.nodes.iter().enumerate() {
+        let mut marks = Marks {
+            params: params.clone(),
+            change: vec![NOT_LISTED; n],
+            size: vec![0u64; n],
+            shown: vec![false; n],
+            matched: vec![false; n],
+            shown_children: vec![0u32; n],
+        };
+        marks.compute_changes(tree, order);
+        marks.compute_matches(tree, order, filter);
+        marks.compute_shown(tree, order);
+        marks
+    }
+
+    /// Bring the marks to `params`, redoing only what changed: the layer or mode needs everything,
+    /// the filter its matches and the visibility, hidden kinds only the visibility.
+    pub fn update(&mut self, image: &Image, order: &Order, params: MarkParams, filter: Option<&Regex>) {
+        if self.params == params {
+            return;
+        }
+        let tree = &image.tree;
+        if (self.params.layer, self.params.mode) != (params.layer, params.mode) {
+            *self = Marks::new(image, order, params, filter);
+            return;
+        }
+        if self.params.filter != params.filter {
+            self.compute_matches(tree, order, filter);
+        }
+        self.params = params;
+        self.compute_shown(tree, order);
+    }
+
+    /// Change kinds and sizes (one pass down, one up).
+    fn compute_changes(&mut self, tree: &Tree, order: &Order) {
+        let layer = self.params.layer;
+        let from = self.params.base_layer();
+        let mut counted_elsewhere = vec![false; tree.node_count()];
+        for &node in &order.nodes {
             let c = tree.change_between(node, from, layer);
-            change[node.0 as usize] = encode(c);
+            self.change[node.0 as usize] = encode(c);
             if c.is_none() {
                 continue;
             }
@@ -173,46 +199,69 @@ impl Marks {
             if let State::Present { entry: Some(e), .. } = state {
                 let e = tree.entry(e);
                 if e.kind != EntryKind::Dir {
-                    size[node.0 as usize] = tree.content_entry(e).size;
+                    self.size[node.0 as usize] = tree.content_entry(e).size;
                 }
                 if e.kind == EntryKind::Hardlink {
                     // Its bytes are counted at the file it links to, once (as du does).
                     counted_elsewhere[node.0 as usize] = true;
                 }
             }
-            if let Some(re) = filter {
-                let depth = usize::from(order.depth[i]);
-                ends.truncate(depth - 1);
-                path.truncate(ends.last().copied().unwrap_or(0));
-                path.push(b'/');
-                path.extend_from_slice(tree.name(node));
-                ends.push(path.len());
-                matched[node.0 as usize] = re.is_match(&path);
-            }
         }
-        // Up: directory sizes and visibility, children before parents.
         for &node in order.nodes.iter().rev() {
             let i = node.0 as usize;
-            let Some(c) = decode(change[i]) else { continue };
-            let kind_ok = !params.hidden.contains(c);
-            let filter_ok = filter.is_none() || matched[i];
-            let visible = (kind_ok && filter_ok) || shown_children[i] > 0;
-            shown[i] = visible;
+            let Some(c) = decode(self.change[i]) else { continue };
             let parent = tree.parent(node);
             if parent != node && parent != NodeId::ROOT {
                 let p = parent.0 as usize;
                 // A listed directory's size counts its listed descendants, removed ones only when
                 // the directory itself is removed (dive's rule).
-                let parent_removed = decode(change[p]) == Some(Change::Removed);
+                let parent_removed = decode(self.change[p]) == Some(Change::Removed);
                 if (c != Change::Removed || parent_removed) && !counted_elsewhere[i] {
-                    size[p] += size[i];
-                }
-                if visible {
-                    shown_children[p] += 1;
+                    self.size[p] += self.size[i];
                 }
             }
         }
-        Marks { params, change, size, shown, matched, shown_children }
+    }
+
+    /// Which listed nodes the path filter matches (paths built incrementally, in pre-order).
+    fn compute_matches(&mut self, tree: &Tree, order: &Order, filter: Option<&Regex>) {
+        let Some(re) = filter else {
+            self.matched.iter_mut().for_each(|m| *m = false);
+            return;
+        };
+        let mut path: Vec<u8> = Vec::with_capacity(256);
+        let mut ends: Vec<usize> = Vec::with_capacity(64);
+        for (i, &node) in order.nodes.iter().enumerate() {
+            let depth = usize::from(order.depth[i]);
+            ends.truncate(depth - 1);
+            path.truncate(ends.last().copied().unwrap_or(0));
+            path.push(b'/');
+            path.extend_from_slice(tree.name(node));
+            ends.push(path.len());
+            self.matched[node.0 as usize] = self.change[node.0 as usize] != NOT_LISTED && re.is_match(&path);
+        }
+    }
+
+    /// Visibility after hidden kinds and the filter: a node shows when it passes both, or when
+    /// something below it shows.
+    fn compute_shown(&mut self, tree: &Tree, order: &Order) {
+        self.shown_children.iter_mut().for_each(|c| *c = 0);
+        let filtering = !self.params.filter.is_empty();
+        for &node in order.nodes.iter().rev() {
+            let i = node.0 as usize;
+            let Some(c) = decode(self.change[i]) else {
+                self.shown[i] = false;
+                continue;
+            };
+            let kind_ok = !self.params.hidden.contains(c);
+            let filter_ok = !filtering || self.matched[i];
+            let visible = (kind_ok && filter_ok) || self.shown_children[i] > 0;
+            self.shown[i] = visible;
+            let parent = tree.parent(node);
+            if visible && parent != node && parent != NodeId::ROOT {
+                self.shown_children[parent.0 as usize] += 1;
+            }
+        }
     }
 
     /// How the node is coloured (None: not listed at this layer).
@@ -279,8 +328,8 @@ impl Rows {
             children.clear();
             children.extend(tree.children(node).iter().copied().filter(|c| marks.shown(*c)));
             if sort == SortMode::Size {
-                children
-                    .sort_by(|a, b| marks.size(*b).cmp(&marks.size(*a)).then_with(|| tree.name(*a).cmp(tree.name(*b))));
+                // Stable: children come in name order, so ties stay in name order.
+                children.sort_by_key(|c| std::cmp::Reverse(marks.size(*c)));
             }
             let count = children.len();
             for (i, c) in children.iter().enumerate().rev() {

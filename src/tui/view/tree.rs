@@ -115,11 +115,16 @@ fn attribute_columns(tree: &Tree, e: &Explorer, row: Row) -> String {
 /// Draw the tree pane.
 pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: Theme) {
     let focused = e.focus == Pane::Tree;
-    let mut title = match e.mode {
-        TreeMode::Layer => format!(" Layer {} · what it changed ", e.layer),
-        TreeMode::Aggregated if e.layer == 0 => " Layer 0 · aggregated ".to_string(),
-        TreeMode::Aggregated => format!(" Layers 1–{} · aggregated changes ", e.layer),
+    // What the marks show (while the tree catches up with a new layer, the previous one).
+    let layer = e.marks.params.layer;
+    let mut title = match e.marks.params.mode {
+        TreeMode::Layer => format!(" Layer {layer} · what it changed "),
+        TreeMode::Aggregated if layer == 0 => " Layer 0 · aggregated ".to_string(),
+        TreeMode::Aggregated => format!(" Layers 1–{layer} · aggregated changes "),
     };
+    if e.tree_stale {
+        title.push_str("· updating… ");
+    }
     if e.sort == SortMode::Size {
         title.push_str("· by size ");
     }
