@@ -294,7 +294,8 @@ impl Loader {
             parsed_info.push((range, parsed.compression, parsed.content_bytes, parsed.warnings));
             Ok(())
         })?;
-        let (tree, tree_warnings) = builder.finish();
+        let (mut tree, tree_warnings) = builder.finish();
+        hash_needed_files(&mut tree, sources, progress)?;
 
         let mut warnings = resolved.warnings.clone();
         let (history, empties) = map_history(&resolved.config.history, sources.len(), &mut warnings);
@@ -416,6 +417,60 @@ fn read_and_merge(
         }
         result
     })
+}
+
+/// Hash the files of uncompressed layers that a comparison needs, reading each layer forward by
+/// offset, layers spread over the cores.
+fn hash_needed_files(tree: &mut Tree, sources: &[LayerSource], progress: &Progress) -> Result<()> {
+    let need = tree.files_needing_hashes();
+    if need.is_empty() {
+        return Ok(());
+    }
+    let mut by_layer: Vec<Vec<(u64, u64, EntryId)>> = vec![Vec::new(); sources.len()];
+    for id in need {
+        let e = tree.entry(id);
+        if let Some(list) = by_layer.get_mut(usize::from(e.layer)) {
+            list.push((e.data_offset, e.size, id));
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let results: Vec<Result<Vec<(EntryId, u64)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (next, by_layer) = (&next, &by_layer);
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(files) = by_layer.get(i) else { break };
+                        if progress.cancel.load(Ordering::Relaxed) {
+                            return Err(Error::Cancelled);
+                        }
+                        let (Some(src), false) = (sources.get(i), files.is_empty()) else { continue };
+                        let Some(blob) = &src.blob else { continue };
+                        let mut files = files.clone();
+                        files.sort_unstable();
+                        let ranges: Vec<(u64, u64)> = files.iter().map(|&(o, s, _)| (o, s)).collect();
+                        let hashes = layer::hash_ranges(blob, &ranges).map_err(|e| Error::Layer {
+                            index: i,
+                            entry: src.entry.clone(),
+                            detail: e.to_string(),
+                        })?;
+                        out.extend(files.iter().map(|f| f.2).zip(hashes));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(Error::Cancelled))).collect()
+    });
+    for part in results {
+        for (id, hash) in part? {
+            tree.set_hash(id, hash);
+        }
+    }
+    Ok(())
 }
 
 fn missing_layer_warning(index: usize, src: &LayerSource) -> Warning {

@@ -331,3 +331,39 @@ fn property_wasted_equals_causes_equals_size_minus_final() {
         assert!(a.dive.efficiency.is_finite(), "case {case}");
     }
 }
+
+#[test]
+fn every_layer_encoding_gives_the_same_analysis() {
+    // Uncompressed layers hash files only when a comparison needs it; compressed ones hash all.
+    // Files past 64 KiB are hashed lazily in uncompressed layers, small ones while parsing.
+    const BIG: usize = 100_000;
+    let img = Image::new()
+        .layer(
+            Layer::new()
+                .file("a", &[1; BIG])
+                .file("b", &[2; BIG])
+                .file("c", &[1; BIG])
+                .file("d", &[4; 10])
+                .file("e", &[5; BIG])
+                .file("f", &[6; 300])
+                .file("g", &[6; 300]),
+            "one",
+        )
+        .layer(
+            Layer::new()
+                .file_with("a", &[1; BIG], Attrs::FILE.mode(0o700))
+                .file("b", &[9; BIG])
+                .whiteout("d")
+                .file("e", &[5; BIG]),
+            "two",
+        );
+    let plain = load(img.docker_archive());
+    let gzip = load(img.oci_archive(support::Comp::Gzip));
+    let (pa, ga) = (analyze(&plain, &Options::default()), analyze(&gzip, &Options::default()));
+    assert_eq!(pa.causes, ga.causes);
+    assert_eq!((pa.causes.metadata_only, pa.causes.overwritten, pa.causes.deleted), (2 * BIG as u64, BIG as u64, 10));
+    assert_eq!(pa.duplicate_content_bytes, ga.duplicate_content_bytes);
+    assert_eq!(pa.duplicate_content_bytes, BIG as u64 + 300, "a and c, f and g hold the same bytes");
+    let causes = |a: &Analysis| a.top_waste.iter().map(|w| (w.path.clone(), w.cause)).collect::<Vec<_>>();
+    assert_eq!(causes(&pa), causes(&ga));
+}

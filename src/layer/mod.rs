@@ -2,7 +2,7 @@
 
 pub mod path;
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -101,6 +101,9 @@ pub struct RawEntry {
     pub content: u64,
     /// Offset of the content in the uncompressed layer stream.
     pub data_offset: u64,
+    /// Whether `content` holds the file's hash (uncompressed layers leave it for later: most files
+    /// never need one, and skipping their bytes is the fastest read).
+    pub hashed: bool,
 }
 
 /// A layer's change records in tar order, with the facts gathered while reading it.
@@ -163,7 +166,94 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
+impl<R: Seek> Seek for Counting<'_, R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let before = self.inner.stream_position()?;
+        let after = self.inner.seek(to)?;
+        // Skipped bytes count as read for progress.
+        if let Some(c) = self.counter {
+            c.fetch_add(after.saturating_sub(before), Ordering::Relaxed);
+        }
+        Ok(after)
+    }
+}
+
+/// A buffered reader whose forward seeks stay inside the buffer when they can: tar-rs seeks over
+/// every file's data, and std's `BufReader` would drop its buffer on each of those seeks.
+struct SeekBuf<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+}
+
+impl<R: Read> Read for SeekBuf<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled {
+            if out.len() >= self.buf.len() {
+                return self.inner.read(out);
+            }
+            self.filled = self.inner.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.filled - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for SeekBuf<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let buffered = (self.filled - self.pos) as u64;
+        let here = self.inner.stream_position()? - buffered;
+        let target = match to {
+            SeekFrom::Start(n) => n,
+            SeekFrom::Current(d) => here
+                .checked_add_signed(d)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the layer"))?,
+            SeekFrom::End(_) => {
+                self.pos = self.filled;
+                return self.inner.seek(to);
+            }
+        };
+        if target >= here && target - here <= buffered {
+            self.pos += usize::try_from(target - here).unwrap_or(0);
+            return Ok(target);
+        }
+        self.pos = 0;
+        self.filled = 0;
+        self.inner.seek(SeekFrom::Start(target))
+    }
+}
+
 const READ_BUFFER: usize = 256 * 1024;
+/// Uncompressed layers are read with seeks over file data: a small buffer wastes less.
+const SEEK_BUFFER: usize = 64 * 1024;
+
+/// xxh3 of each `(offset, size)` range of an uncompressed layer blob, in the order given (sorted
+/// by offset, so the blob is read forward through one buffer).
+pub fn hash_ranges(blob: &crate::archive::BlobLoc, ranges: &[(u64, u64)]) -> io::Result<Vec<u64>> {
+    let mut reader = SeekBuf { inner: blob.open()?, buf: vec![0u8; READ_BUFFER], pos: 0, filled: 0 };
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(ranges.len());
+    for &(offset, size) in ranges {
+        reader.seek(SeekFrom::Start(offset))?;
+        let mut hasher = Xxh3::new();
+        let mut left = size;
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+            let n = reader.read(&mut chunk[..want])?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the archive ends inside a file"));
+            }
+            hasher.update(&chunk[..n]);
+            left -= n as u64;
+        }
+        out.push(hasher.digest());
+    }
+    Ok(out)
+}
 
 /// Read layer `index` from `source`. A missing blob yields an empty layer (the caller warns).
 pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress>) -> Result<ParsedLayer> {
@@ -173,8 +263,12 @@ pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress
     let fail = |detail: String| Error::Layer { index, entry: source.entry.clone(), detail };
     let reader = blob.open().map_err(|e| fail(e.to_string()))?;
     let counter = progress.and_then(|p| p.bytes_read.get(index));
-    let mut buffered = BufReader::with_capacity(READ_BUFFER, Counting { inner: reader, counter });
-    let head = compression::peek_head(&mut buffered).map_err(|e| fail(e.to_string()))?;
+    let mut buffered =
+        SeekBuf { inner: Counting { inner: reader, counter }, buf: vec![0u8; SEEK_BUFFER], pos: 0, filled: 0 };
+    let mut head = vec![0u8; 512];
+    let got = read_up_to(&mut buffered, &mut head).map_err(|e| fail(e.to_string()))?;
+    head.truncate(got);
+    buffered.seek(SeekFrom::Start(0)).map_err(|e| fail(e.to_string()))?;
     let compression = match compression::sniff(&head) {
         Sniffed::Layer(c) => c,
         Sniffed::Other(what) => return Err(fail(format!("the blob holds {what}, not a layer tar"))),
@@ -183,14 +277,21 @@ pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress
     if compression == Compression::Empty {
         return Ok(parsed);
     }
-    let decoded: Box<dyn Read> = match compression {
-        Compression::None | Compression::Empty => Box::new(buffered),
-        c => Box::new(BufReader::with_capacity(
-            READ_BUFFER,
-            compression::decoder(buffered, c).map_err(|e| fail(e.to_string()))?,
-        )),
+    let result = match compression {
+        // Plain tar: seek over file data; hashes come later, for the files that need one.
+        Compression::None | Compression::Empty => parse_tar(index, buffered, &mut parsed, progress, false),
+        c => {
+            let decoded = compression::decoder(BufReader::with_capacity(READ_BUFFER, buffered), c)
+                .map_err(|e| fail(e.to_string()))?;
+            let stream = ForwardSeek {
+                inner: BufReader::with_capacity(READ_BUFFER, decoded),
+                pos: 0,
+                scratch: vec![0u8; 64 * 1024],
+            };
+            parse_tar(index, stream, &mut parsed, progress, true)
+        }
     };
-    parse_tar(index, decoded, &mut parsed, progress).map_err(|e| match e {
+    result.map_err(|e| match e {
         ParseError::Cancelled => Error::Cancelled,
         ParseError::Io { after, source } => {
             let detail = match after {
@@ -202,6 +303,17 @@ pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress
             fail(detail)
         }
     })?;
+    if compression == Compression::None {
+        // Data skipped by seeking was never read: a truncated blob must still be noticed.
+        if let Some(e) =
+            parsed.entries.iter().filter(|e| e.kind == EntryKind::File).max_by_key(|e| e.data_offset + e.size)
+        {
+            if e.data_offset + e.size > blob.len() {
+                let path = String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned();
+                return Err(fail(format!("the archive ends inside /{path} (truncated file?)")));
+            }
+        }
+    }
     if let Some(p) = progress {
         if let Some(done) = p.done.get(index) {
             done.store(true, Ordering::Relaxed);
@@ -215,13 +327,33 @@ enum ParseError {
     Io { after: Option<String>, source: io::Error },
 }
 
-fn parse_tar<R: Read>(
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Files up to this size are hashed while an uncompressed layer is parsed; larger ones are
+/// skipped by seeking and hashed later only if a comparison needs them.
+const INLINE_HASH_LIMIT: u64 = 64 * 1024;
+
+/// Parse a layer tar. `hash_all`: hash every regular file now (compressed streams, read anyway);
+/// otherwise small files and sparse files (whose stored bytes are not their content).
+fn parse_tar<R: Read + Seek>(
     index: usize,
     reader: R,
     parsed: &mut ParsedLayer,
     progress: Option<&Progress>,
+    hash_all: bool,
 ) -> std::result::Result<(), ParseError> {
-    let mut archive = tar::Archive::new(ForwardSeek { inner: reader, pos: 0, scratch: vec![0u8; 64 * 1024] });
+    let mut archive = tar::Archive::new(reader);
     let mut path_buf = Vec::with_capacity(256);
     let mut data_buf = vec![0u8; 64 * 1024];
     let last_path = |parsed: &ParsedLayer| {
@@ -319,14 +451,19 @@ fn parse_tar<R: Read>(
         }
         let size = if kind == EntryKind::File { entry.size() } else { 0 };
         let data_offset = entry.raw_file_position();
+        // Small files sit in the read buffer with the headers anyway: hashing them now costs no I/O.
+        let hashed = kind == EntryKind::File
+            && (hash_all || size <= INLINE_HASH_LIMIT || header_kind == tar::EntryType::GNUSparse);
         if kind == EntryKind::File {
+            parsed.content_bytes += size;
+        }
+        if hashed {
             content = hash_content(&mut entry, &mut data_buf, progress).map_err(|e| match e {
                 HashError::Cancelled => ParseError::Cancelled,
                 HashError::Io(source) => {
                     ParseError::Io { after: Some(String::from_utf8_lossy(&path_buf).into_owned()), source }
                 }
             })?;
-            parsed.content_bytes += size;
         }
 
         let path = push_bytes(&mut parsed.bytes, &path_buf).map_err(|e| io_err(parsed, e))?;
@@ -339,7 +476,7 @@ fn parse_tar<R: Read>(
             Some(raw) => Some(push_bytes(&mut parsed.bytes, &raw).map_err(|e| io_err(parsed, e))?),
             None => None,
         };
-        parsed.entries.push(RawEntry { path, kind, size, mode, uid, gid, mtime, link, content, data_offset });
+        parsed.entries.push(RawEntry { path, kind, size, mode, uid, gid, mtime, link, content, data_offset, hashed });
     }
     Ok(())
 }

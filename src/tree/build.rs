@@ -97,6 +97,7 @@ impl TreeBuilder {
                 data_offset: raw.data_offset,
                 link,
                 inode: id,
+                hashed: raw.hashed,
             });
             nodes.push(node);
         }

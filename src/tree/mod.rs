@@ -107,6 +107,9 @@ pub struct Entry {
     pub link: Option<Span>,
     /// The entry that holds this path's bytes: itself, or for a hard link the file it links to.
     pub inode: EntryId,
+    /// Whether `content` holds the hash yet (files of uncompressed layers are hashed only when a
+    /// comparison needs it: see [`Tree::files_needing_hashes`]).
+    pub hashed: bool,
 }
 
 /// A node's state after some layer.
@@ -201,6 +204,62 @@ impl Tree {
     /// The records of a range (as kept by each layer).
     pub fn entries_in(&self, range: Range<EntryId>) -> &[Entry] {
         &self.entries[range.start as usize..range.end as usize]
+    }
+
+    /// Regular-file entries whose content hash some comparison needs and that have none yet:
+    /// every version of a path written more than once (modified or only re-shipped?), and every
+    /// file visible at the end whose size another visible file shares (duplicate content?).
+    pub fn files_needing_hashes(&self) -> Vec<EntryId> {
+        let mut need = vec![false; self.entries.len()];
+        for node in &self.nodes {
+            let writes = node.events.iter().filter(|e| matches!(e.action, Action::Write(_))).count();
+            if writes < 2 {
+                continue;
+            }
+            for e in node.events.iter() {
+                if let Action::Write(id) = e.action {
+                    need[self.entry(id).inode as usize] = true;
+                }
+            }
+        }
+        if let Some(top) = self.layer_count.checked_sub(1) {
+            let mut live: Vec<(u64, EntryId)> = Vec::new();
+            let mut seen = vec![false; self.entries.len()];
+            for (n, node) in self.nodes.iter().enumerate().skip(1) {
+                let id = NodeId(u32::try_from(n).unwrap_or(u32::MAX));
+                let Some(Event { action: Action::Write(e), .. }) = node.events.last().copied() else { continue };
+                if !matches!(self.state_at(id, Some(top)), State::Present { .. }) {
+                    continue;
+                }
+                let inode = self.entry(e).inode;
+                let content = self.entry(inode);
+                if content.kind == EntryKind::File && content.size > 0 && !seen[inode as usize] {
+                    seen[inode as usize] = true;
+                    live.push((content.size, inode));
+                }
+            }
+            live.sort_unstable();
+            for run in live.chunk_by(|a, b| a.0 == b.0) {
+                if run.len() > 1 {
+                    for &(_, id) in run {
+                        need[id as usize] = true;
+                    }
+                }
+            }
+        }
+        need.iter()
+            .enumerate()
+            .filter(|&(id, &n)| n && self.entries[id].kind == EntryKind::File && !self.entries[id].hashed)
+            .map(|(id, _)| u32::try_from(id).unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    /// Record the content hash of a file entry.
+    pub(crate) fn set_hash(&mut self, id: EntryId, hash: u64) {
+        if let Some(e) = self.entries.get_mut(id as usize) {
+            e.content = hash;
+            e.hashed = true;
+        }
     }
 
     /// The link target of an entry, as bytes (hard links: a path relative to the root).
