@@ -56,14 +56,20 @@ impl Tmux {
 
     /// Wait until the screen contains `text`.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_until(text, |screen| screen.contains(text))
+    }
+
+    /// Wait until `settled` holds for the screen. A capture can land while a frame is half
+    /// written, so a check of several things must wait for all of them, not the first.
+    fn wait_until(&self, what: &str, settled: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if settled(&screen) {
                 return screen;
             }
             if start.elapsed() > Duration::from_secs(20) {
-                panic!("timed out waiting for {text:?}; the screen shows:\n{screen}");
+                panic!("timed out waiting for {what}; the screen shows:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -84,19 +90,20 @@ fn a_user_explores_the_demo_image_and_quits() {
         eprintln!("skipped: tmux is not installed");
         return;
     };
-    let screen = t.wait_for("Filetree");
-    assert!(screen.contains("Layers (5)"), "{screen}");
-    assert!(screen.contains("● added ● modified ● same bytes ● removed ○ unchanged"), "the legend: {screen}");
-    assert!(screen.contains("layerscope/demo:latest"), "{screen}");
+    let first_screen =
+        ["Filetree", "Layers (5)", "● added ● modified ● same bytes ● removed ○ unchanged", "layerscope/demo:latest"];
+    t.wait_until("the first screen: layers, legend, tree and image name", |screen| {
+        first_screen.iter().all(|text| screen.contains(text))
+    });
     assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "1", "the explorer uses the alternate screen");
 
     // Into the tree, fold /app, filter for "model".
     t.keys(&["Tab", "Space"]);
-    let screen = t.wait_for("├─⊕ app");
-    assert!(!screen.contains("model.bin"), "{screen}");
+    t.wait_until("/app folded, its files hidden", |screen| screen.contains("├─⊕ app") && !screen.contains("model.bin"));
     t.keys(&["Space", "/", "m", "o", "d", "e", "l"]);
-    let screen = t.wait_for("2 matches");
-    assert!(screen.contains("model.bin") && !screen.contains("busybox"), "{screen}");
+    t.wait_until("2 matches, only model.bin listed", |screen| {
+        screen.contains("2 matches") && screen.contains("model.bin") && !screen.contains("busybox")
+    });
     t.keys(&["Enter", "Escape"]);
     t.wait_for("busybox");
 
@@ -111,8 +118,9 @@ fn a_user_explores_the_demo_image_and_quits() {
     t.wait_for("aggregated changes");
 
     t.keys(&["q"]);
-    let screen = t.wait_for("LAYERSCOPE_EXIT=0");
-    assert!(!screen.contains("Filetree"), "the explorer's screen is gone: {screen}");
+    t.wait_until("exit code 0 and the explorer's screen gone", |screen| {
+        screen.contains("LAYERSCOPE_EXIT=0") && !screen.contains("Filetree")
+    });
     assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "0", "the terminal left the alternate screen");
 }
 
