@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::theme::Theme;
 use super::{clean, cut};
@@ -30,10 +30,7 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let waste = e.analysis.layers.get(e.layer);
     let base = e.analysis.base.layers;
     let owner = if e.layer < base { "base image" } else { "your build" };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(false))
-        .title(Span::styled(format!(" Layer {} of {} · {owner} ", e.layer, e.image.layers.len()), theme.title(false)));
+    let block = theme.pane(format!(" Layer {} of {} · {owner} ", e.layer, e.image.layers.len()), false);
     let mut lines = vec![field(theme, "Command", layer.command().map_or_else(|| "(no history)".into(), clean))];
     let counts = layer.counts;
     lines.push(field(
@@ -95,10 +92,7 @@ fn cause_name(c: Cause) -> &'static str {
 pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let focused = e.focus == Pane::Waste;
     let a = &e.analysis;
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(focused))
-        .title(Span::styled(" Image ", theme.title(focused)));
+    let block = theme.pane(" Image ", focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{clean, cut};
@@ -56,10 +56,7 @@ fn window(all: &[Item], selected: usize, height: usize) -> (usize, usize) {
 pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: bool) {
     let focused = e.focus == Pane::Layers;
     let title = format!(" Layers ({}) ", e.image.layers.len());
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(focused))
-        .title(Span::styled(title, theme.title(focused)));
+    let block = theme.pane(title, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Clear, Paragraph};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::action::Pane;
@@ -97,10 +97,7 @@ fn draw_loading(
     stage: &str,
     theme: Theme,
 ) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(true))
-        .title(Span::styled(" layerscope ", theme.title(true)));
+    let block = theme.pane(" layerscope ", true);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
@@ -251,10 +248,7 @@ fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let width = if two_columns { 118 } else { area.width.min(84) };
     let box_area = centered(area, width, area.height);
     frame.render_widget(Clear, box_area);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(true))
-        .title(Span::styled(" Keys · Esc or ? closes · ↑↓ scroll ", theme.title(true)));
+    let block = theme.pane(" Keys · Esc or ? closes · ↑↓ scroll ", true);
     let inner = block.inner(box_area);
     frame.render_widget(block, box_area);
     if two_columns {
@@ -277,10 +271,7 @@ fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, them
     frame.render_widget(Clear, area);
     let kind = if v.binary { "hex" } else { "text" };
     let title = format!(" {} · layer {} · {} · {kind} ", clean(&v.title), v.layer, human_bytes(v.size));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border(true))
-        .title(Span::styled(title, theme.title(true)));
+    let block = theme.pane(title, true);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);

@@ -1,6 +1,10 @@
 //! Colours and styles. With NO_COLOR every distinction is kept with modifiers alone.
 
+use std::borrow::Cow;
+
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders};
 
 use crate::tree::Change;
 
@@ -36,6 +40,14 @@ impl Theme {
     /// A pane border, focused or not.
     pub fn border(self, focused: bool) -> Style {
         if focused { self.fg(Color::Cyan).add_modifier(Modifier::BOLD) } else { self.fg(Color::DarkGray) }
+    }
+
+    /// A bordered pane with its title, both styled by whether it has focus.
+    pub fn pane<'a>(self, title: impl Into<Cow<'a, str>>, focused: bool) -> Block<'a> {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(self.border(focused))
+            .title(Span::styled(title, self.title(focused)))
     }
 
     /// A pane title.
