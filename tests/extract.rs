@@ -10,15 +10,7 @@ use std::path::Path;
 
 use layerscope::extract::{ExtractSummary, extract};
 use layerscope::tree::NodeId;
-use support::{Attrs, Comp, Image, Layer, load};
-
-fn image(layers: Vec<Layer>) -> layerscope::Image {
-    let mut img = Image::new();
-    for (i, l) in layers.into_iter().enumerate() {
-        img = img.layer(l, &format!("step {i}"));
-    }
-    load(img.docker_archive())
-}
+use support::{Attrs, Comp, Image, Layer, load, load_layers};
 
 fn node(img: &layerscope::Image, path: &str) -> NodeId {
     img.tree.lookup(path.trim_start_matches('/').as_bytes()).unwrap_or_else(|| panic!("no node {path}"))
@@ -74,7 +66,7 @@ fn app() -> Layer {
 
 #[test]
 fn extracts_a_file() {
-    let img = image(vec![app()]);
+    let img = load_layers(vec![app()]);
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("not/yet/there");
     let s = run(&img, "/app/bin/tool", 0, &dest);
@@ -88,7 +80,7 @@ fn extracts_a_file() {
 
 #[test]
 fn extracts_a_directory_tree() {
-    let img = image(vec![app()]);
+    let img = load_layers(vec![app()]);
     let tmp = tempfile::tempdir().unwrap();
     let s = run(&img, "/app", 0, tmp.path());
     let root = tmp.path().join("app");
@@ -155,7 +147,7 @@ fn extracts_a_directory_tree() {
 
 #[test]
 fn extracts_the_root_into_dest() {
-    let img = image(vec![Layer::new().file("top.txt", b"top").dir("etc").file("etc/hosts", b"hosts")]);
+    let img = load_layers(vec![Layer::new().file("top.txt", b"top").dir("etc").file("etc/hosts", b"hosts")]);
     let tmp = tempfile::tempdir().unwrap();
     let s = run(&img, "/", 0, tmp.path());
     assert_eq!(s.root, tmp.path());
@@ -255,7 +247,7 @@ fn for_each_content_serves_every_entry_once_in_stream_order() {
 
 #[test]
 fn extracts_the_state_after_the_chosen_layer() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new().dir("app").file("app/conf", b"old").file("app/gone", b"removed later").dir("app/d"),
         Layer::new().dir("app").file("app/conf", b"new").whiteout("app/gone").file("app/added", b"added"),
     ]);
@@ -280,7 +272,7 @@ fn extracts_the_state_after_the_chosen_layer() {
 
 #[test]
 fn a_node_absent_after_the_layer_is_an_error() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new().dir("app").file("app/gone", b"x"),
         Layer::new().whiteout("app/gone").file("later", b"y"),
     ]);
@@ -296,7 +288,8 @@ fn a_node_absent_after_the_layer_is_an_error() {
 
 #[test]
 fn existing_paths_are_not_overwritten() {
-    let img = image(vec![Layer::new().dir("app").file("app/a", b"image a").file("app/b", b"image b").file("c", b"c")]);
+    let img =
+        load_layers(vec![Layer::new().dir("app").file("app/a", b"image a").file("app/b", b"image b").file("c", b"c")]);
     let tmp = tempfile::tempdir().unwrap();
 
     // An existing file at the target path.
@@ -322,7 +315,7 @@ fn existing_paths_are_not_overwritten() {
 
 #[test]
 fn a_symlink_at_the_destination_is_not_followed() {
-    let img = image(vec![Layer::new().dir("app").file("app/x", b"x").file("app/y", b"y").dir("app/sub")]);
+    let img = load_layers(vec![Layer::new().dir("app").file("app/x", b"x").file("app/y", b"y").dir("app/sub")]);
     let tmp = tempfile::tempdir().unwrap();
     let outside = tmp.path().join("somewhere-outside");
     let dest = tmp.path().join("dest");
@@ -356,7 +349,7 @@ fn symlinks_in_the_image_are_never_traversed() {
     fs::create_dir(&outside).unwrap();
     let target = outside.to_str().unwrap();
     // A symlink to an outside directory, then files "through" it, in the same and a later layer.
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new().dir("app").symlink("app/evil", target).file("app/evil/pwn", b"pwned"),
         Layer::new().symlink("app/evil2", target),
         Layer::new().file("app/evil2/pwn2", b"pwned"),

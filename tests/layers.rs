@@ -6,15 +6,7 @@ mod support;
 
 use layerscope::WarningKind;
 use layerscope::report::files::{FilesOptions, file_records};
-use support::{Attrs, Image, Layer, changes_at, load, paths_at, tree_at};
-
-fn image(layers: Vec<Layer>) -> layerscope::Image {
-    let mut img = Image::new();
-    for (i, l) in layers.into_iter().enumerate() {
-        img = img.layer(l, &format!("step {i}"));
-    }
-    load(img.docker_archive())
-}
+use support::{Attrs, Image, Layer, changes_at, load, load_layers, paths_at, tree_at};
 
 fn base() -> Layer {
     Layer::new()
@@ -29,8 +21,10 @@ fn base() -> Layer {
 
 #[test]
 fn trap_1_opaque_whiteout_hides_lower_children() {
-    let img =
-        image(vec![base(), Layer::new().dir("usr").dir("usr/lib").opaque("usr/lib").file("usr/lib/new.so", b"new")]);
+    let img = load_layers(vec![
+        base(),
+        Layer::new().dir("usr").dir("usr/lib").opaque("usr/lib").file("usr/lib/new.so", b"new"),
+    ]);
     assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/new.so"]);
     assert_eq!(
         changes_at(&img, 1),
@@ -48,7 +42,7 @@ fn trap_1_opaque_whiteout_hides_lower_children() {
 #[test]
 fn trap_1_opaque_marker_after_the_new_children_in_tar_order() {
     // The marker applies before the directory's new contents wherever it sits in the tar.
-    let img = image(vec![
+    let img = load_layers(vec![
         base(),
         Layer::new()
             .dir("usr")
@@ -64,13 +58,13 @@ fn trap_1_opaque_marker_after_the_new_children_in_tar_order() {
 
 #[test]
 fn opaque_marker_without_a_directory_entry() {
-    let img = image(vec![base(), Layer::new().opaque("usr/lib")]);
+    let img = load_layers(vec![base(), Layer::new().opaque("usr/lib")]);
     assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib"]);
 }
 
 #[test]
 fn trap_2_deleted_directory_recreated_later_stays_empty() {
-    let img = image(vec![
+    let img = load_layers(vec![
         base(),
         Layer::new().dir("usr").whiteout("usr/lib"),
         Layer::new().dir("usr").dir("usr/lib").file("usr/lib/c.so", b"c"),
@@ -78,30 +72,30 @@ fn trap_2_deleted_directory_recreated_later_stays_empty() {
     assert_eq!(paths_at(&img, Some(1)), ["/etc", "/etc/hosts", "/usr"]);
     assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/c.so"]);
     // Also when the directory comes back implicitly, through a child only.
-    let img = image(vec![base(), Layer::new().whiteout("usr/lib"), Layer::new().file("usr/lib/c.so", b"c")]);
+    let img = load_layers(vec![base(), Layer::new().whiteout("usr/lib"), Layer::new().file("usr/lib/c.so", b"c")]);
     assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr", "/usr/lib", "/usr/lib/c.so"]);
 }
 
 #[test]
 fn trap_3_whiteout_does_not_hide_a_file_of_its_own_layer() {
-    let img = image(vec![base(), Layer::new().dir("etc").file("etc/motd", b"hi").whiteout("etc/motd")]);
+    let img = load_layers(vec![base(), Layer::new().dir("etc").file("etc/motd", b"hi").whiteout("etc/motd")]);
     assert!(paths_at(&img, None).contains(&"/etc/motd".to_string()));
     // ... in either tar order.
-    let img = image(vec![base(), Layer::new().dir("etc").whiteout("etc/motd").file("etc/motd", b"hi")]);
+    let img = load_layers(vec![base(), Layer::new().dir("etc").whiteout("etc/motd").file("etc/motd", b"hi")]);
     assert!(paths_at(&img, None).contains(&"/etc/motd".to_string()));
     assert!(img.warnings.iter().any(|w| w.kind == WarningKind::WhiteoutOfMissingPath));
 }
 
 #[test]
 fn whiteout_and_rewrite_in_one_layer_replaces_the_lower_file() {
-    let img = image(vec![base(), Layer::new().dir("etc").whiteout("etc/hosts").file("etc/hosts", b"new")]);
+    let img = load_layers(vec![base(), Layer::new().dir("etc").whiteout("etc/hosts").file("etc/hosts", b"new")]);
     let hosts = tree_at(&img, None).into_iter().find(|(p, _, _)| p == "/etc/hosts").unwrap();
     assert_eq!(hosts.2, "modified");
 }
 
 #[test]
 fn trap_4_hard_link_counts_content_once_and_keeps_its_bytes() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new()
             .dir("bin")
             .file_with("bin/busybox", &[9; 1000], Attrs::FILE.mode(0o755))
@@ -123,7 +117,7 @@ fn trap_4_hard_link_counts_content_once_and_keeps_its_bytes() {
 
 #[test]
 fn hard_link_to_a_lower_layer_file_shares_its_bytes() {
-    let img = image(vec![base(), Layer::new().dir("etc").hardlink("etc/hosts.bak", "etc/hosts")]);
+    let img = load_layers(vec![base(), Layer::new().dir("etc").hardlink("etc/hosts.bak", "etc/hosts")]);
     let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
     assert_eq!(records.iter().find(|r| r.path == "/etc/hosts.bak").unwrap().size, 20);
     assert_eq!(img.layers[1].size_bytes, 0);
@@ -132,13 +126,13 @@ fn hard_link_to_a_lower_layer_file_shares_its_bytes() {
 #[test]
 fn hard_link_replacing_a_file_with_the_same_bytes_is_metadata_only() {
     // `ln a b` copies a up; the tar may hold a as a hard link to b.
-    let img = image(vec![Layer::new().file("a", b"same"), Layer::new().file("b", b"same").hardlink("a", "b")]);
+    let img = load_layers(vec![Layer::new().file("a", b"same"), Layer::new().file("b", b"same").hardlink("a", "b")]);
     assert_eq!(changes_at(&img, 1), [("/a".into(), "metadata"), ("/b".into(), "added")]);
 }
 
 #[test]
 fn hard_link_to_a_missing_target_warns() {
-    let img = image(vec![Layer::new().hardlink("x", "nowhere")]);
+    let img = load_layers(vec![Layer::new().hardlink("x", "nowhere")]);
     assert!(
         img.warnings.iter().any(|w| w.kind == WarningKind::HardLinkTargetMissing && w.path.as_deref() == Some("/x"))
     );
@@ -147,7 +141,7 @@ fn hard_link_to_a_missing_target_warns() {
 
 #[test]
 fn trap_5_single_layer_whiteouts_never_appear_as_files() {
-    let img = image(vec![Layer::new().dir("a").file("a/x", b"x").whiteout("a/gone").opaque("a").whiteout("top")]);
+    let img = load_layers(vec![Layer::new().dir("a").file("a/x", b"x").whiteout("a/gone").opaque("a").whiteout("top")]);
     assert_eq!(paths_at(&img, None), ["/a", "/a/x"]);
     let missing: Vec<_> = img
         .warnings
@@ -160,7 +154,7 @@ fn trap_5_single_layer_whiteouts_never_appear_as_files() {
 
 #[test]
 fn whiteout_of_a_missing_path_warns_and_the_layer_is_still_read() {
-    let img = image(vec![base(), Layer::new().dir("etc").whiteout("etc/nonexistent").file("etc/zzz", b"after")]);
+    let img = load_layers(vec![base(), Layer::new().dir("etc").whiteout("etc/nonexistent").file("etc/zzz", b"after")]);
     assert!(paths_at(&img, None).contains(&"/etc/zzz".to_string()), "entries after the whiteout are kept");
     let w = img.warnings.iter().find(|w| w.kind == WarningKind::WhiteoutOfMissingPath).unwrap();
     assert_eq!((w.layer, w.path.as_deref()), (Some(1), Some("/etc/nonexistent")));
@@ -168,14 +162,14 @@ fn whiteout_of_a_missing_path_warns_and_the_layer_is_still_read() {
 
 #[test]
 fn whiteout_removes_a_whole_subtree() {
-    let img = image(vec![base(), Layer::new().whiteout("usr")]);
+    let img = load_layers(vec![base(), Layer::new().whiteout("usr")]);
     assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts"]);
     assert_eq!(img.layers[1].counts.removed, 5);
 }
 
 #[test]
 fn file_replaced_by_directory_and_back() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new().file("x", b"file"),
         Layer::new().opaque("x").dir("x").file("x/inner", b"i"),
         Layer::new().whiteout("x").file("x", b"file again"),
@@ -189,7 +183,7 @@ fn file_replaced_by_directory_and_back() {
 #[test]
 fn directory_replaced_by_a_file_loses_its_subtree() {
     // overlay writes the file without a whiteout for the directory.
-    let img = image(vec![base(), Layer::new().file("usr", b"now a file")]);
+    let img = load_layers(vec![base(), Layer::new().file("usr", b"now a file")]);
     assert_eq!(paths_at(&img, None), ["/etc", "/etc/hosts", "/usr"]);
     assert_eq!(img.layers[1].counts.removed, 4);
     assert_eq!(img.layers[1].counts.modified, 1);
@@ -197,14 +191,14 @@ fn directory_replaced_by_a_file_loses_its_subtree() {
 
 #[test]
 fn file_turned_into_directory_implicitly_warns() {
-    let img = image(vec![Layer::new().file("x", b"f"), Layer::new().file("x/y", b"y")]);
+    let img = load_layers(vec![Layer::new().file("x", b"f"), Layer::new().file("x/y", b"y")]);
     assert_eq!(tree_at(&img, None), [("/x".into(), "dir", "modified"), ("/x/y".into(), "file", "added")]);
     assert!(img.warnings.iter().any(|w| w.kind == WarningKind::ImplicitTypeChange));
 }
 
 #[test]
 fn missing_parent_directories_are_created() {
-    let img = image(vec![Layer::new().file("a/b/c", b"c")]);
+    let img = load_layers(vec![Layer::new().file("a/b/c", b"c")]);
     let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
     let dirs: Vec<_> = records.iter().filter(|r| r.implicit).map(|r| (r.path.as_str(), r.mode.as_str())).collect();
     assert_eq!(dirs, [("/a", "0755"), ("/a/b", "0755")]);
@@ -213,7 +207,7 @@ fn missing_parent_directories_are_created() {
 
 #[test]
 fn path_spellings_are_normalised() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new()
             .raw(b"./", tar::EntryType::Directory, b"")
             .raw(b"./etc/", tar::EntryType::Directory, b"")
@@ -228,7 +222,7 @@ fn path_spellings_are_normalised() {
 fn trap_10_non_utf8_and_long_names_are_byte_exact() {
     let long = format!("long/{}", "n".repeat(251));
     let pax = format!("pax/{}", "p".repeat(180));
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new()
             .file_bytes(b"odd/latin1-caf\xe9", b"1")
             .file("odd/utf8-caf\u{e9}", b"2")
@@ -266,7 +260,7 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn trap_11_dotdot_and_absolute_paths_are_confined() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new()
             .raw(b"../../etc/shadow", tar::EntryType::Regular, b"x")
             .raw(b"a/../../b", tar::EntryType::Regular, b"y")
@@ -279,7 +273,7 @@ fn trap_11_dotdot_and_absolute_paths_are_confined() {
 
 #[test]
 fn duplicate_entries_in_one_layer_keep_the_last() {
-    let img = image(vec![Layer::new().file("x", b"first").file("x", b"second!")]);
+    let img = load_layers(vec![Layer::new().file("x", b"first").file("x", b"second!")]);
     let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
     assert_eq!(records[0].size, 7);
     assert!(img.warnings.iter().any(|w| w.kind == WarningKind::DuplicateEntry));
@@ -287,7 +281,7 @@ fn duplicate_entries_in_one_layer_keep_the_last() {
 
 #[test]
 fn change_kinds_relative_to_the_layer_below() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new()
             .file("content", b"aaaa")
             .file("mode", b"m")
@@ -325,7 +319,7 @@ fn change_kinds_relative_to_the_layer_below() {
 
 #[test]
 fn special_files_keep_their_attributes() {
-    let img = image(vec![
+    let img = load_layers(vec![
         Layer::new()
             .dir("dev")
             .char_device("dev/null", 1, 3)
@@ -345,14 +339,14 @@ fn special_files_keep_their_attributes() {
 
 #[test]
 fn device_renumbered_is_modified() {
-    let img = image(vec![Layer::new().char_device("d", 1, 3), Layer::new().char_device("d", 1, 5)]);
+    let img = load_layers(vec![Layer::new().char_device("d", 1, 3), Layer::new().char_device("d", 1, 5)]);
     assert_eq!(changes_at(&img, 1), [("/d".into(), "modified")]);
 }
 
 #[test]
 fn empty_layers_are_fine() {
     // A zero-byte blob, and a tar that is only the end-of-archive blocks.
-    let img = image(vec![base(), Layer::new()]);
+    let img = load_layers(vec![base(), Layer::new()]);
     assert_eq!(img.layers[1].size_bytes, 0);
     assert_eq!(paths_at(&img, Some(1)), paths_at(&img, Some(0)));
     let mut layout = support::OciLayout::new();
@@ -371,7 +365,7 @@ fn empty_layers_are_fine() {
 
 #[test]
 fn changes_include_the_removed_subtree_described_as_it_was() {
-    let img = image(vec![base(), Layer::new().whiteout("usr/lib/sub")]);
+    let img = load_layers(vec![base(), Layer::new().whiteout("usr/lib/sub")]);
     let records = file_records(&img, FilesOptions { layer: Some(1), changes_only: true });
     let b = records.iter().find(|r| r.path == "/usr/lib/sub/b.so").unwrap();
     assert_eq!((b.change, b.size, b.layer), ("removed", 200, 0));
@@ -379,7 +373,7 @@ fn changes_include_the_removed_subtree_described_as_it_was() {
 
 #[test]
 fn every_layer_view_of_one_tree() {
-    let img = image(vec![
+    let img = load_layers(vec![
         base(),
         Layer::new().dir("etc").file("etc/new", b"n"),
         Layer::new().dir("etc").whiteout("etc/hosts"),

@@ -754,6 +754,15 @@ impl Default for Outer {
     }
 }
 
+/// Load a docker archive of these layers, the nth made by the command "step n".
+pub fn load_layers(layers: Vec<Layer>) -> layerscope::Image {
+    let mut img = Image::new();
+    for (i, l) in layers.into_iter().enumerate() {
+        img = img.layer(l, &format!("step {i}"));
+    }
+    load(img.docker_archive())
+}
+
 /// Load an in-memory archive with the library.
 pub fn load(bytes: Vec<u8>) -> layerscope::Image {
     try_load(bytes).unwrap_or_else(|e| panic!("load failed: {e}"))
