@@ -162,23 +162,20 @@ impl LayerTree {
             let first_parent = match e.kind {
                 // The marker itself never becomes a node; its directory and ancestors do.
                 EntryKind::Opaque => e.node,
-                EntryKind::Whiteout => {
+                kind => {
+                    // A whiteout and a file at the same path are separate dive nodes.
+                    let whiteout = kind == EntryKind::Whiteout;
+                    let (stamp, info) = if whiteout {
+                        (&mut self.whiteout_stamp, &mut self.whiteout_info)
+                    } else {
+                        (&mut self.stamp, &mut self.info)
+                    };
                     let i = e.node.0 as usize;
-                    if self.whiteout_stamp[i] != self.current {
-                        self.whiteout_stamp[i] = self.current;
-                        self.items.push(DiveNode { node: e.node, whiteout: true });
+                    if stamp[i] != self.current {
+                        stamp[i] = self.current;
+                        self.items.push(DiveNode { node: e.node, whiteout });
                     }
-                    self.whiteout_info[i] = id;
-                    self.parent_stamp[tree.parent(e.node).0 as usize] = self.current;
-                    tree.parent(e.node)
-                }
-                _ => {
-                    let i = e.node.0 as usize;
-                    if self.stamp[i] != self.current {
-                        self.stamp[i] = self.current;
-                        self.items.push(DiveNode { node: e.node, whiteout: false });
-                    }
-                    self.info[i] = id;
+                    info[i] = id;
                     self.parent_stamp[tree.parent(e.node).0 as usize] = self.current;
                     tree.parent(e.node)
                 }
