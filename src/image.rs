@@ -122,40 +122,22 @@ impl Image {
     pub fn open_content(&self, entry: EntryId) -> Result<Box<dyn Read + '_>> {
         let e = self.tree.content_entry(self.tree.entry(entry));
         let layer = usize::from(e.layer);
-        let (Some(Some(blob)), Some(info)) = (self.blobs.get(layer), self.layers.get(layer)) else {
-            return Err(Error::Layer {
-                index: layer,
-                entry: String::new(),
-                detail: "the layer blob is missing".into(),
-            });
-        };
-        let fail = |err: io::Error| Error::Layer { index: layer, entry: info.entry.clone(), detail: err.to_string() };
         if e.kind != EntryKind::File {
             return Ok(Box::new(io::empty()));
         }
-        let reader = BufReader::with_capacity(64 * 1024, blob.open().map_err(fail)?);
-        let compression = info.compression.unwrap_or(Compression::None);
-        let mut decoded = compression::decoder(reader, compression).map_err(fail)?;
-        let skipped = io::copy(&mut (&mut decoded).take(e.data_offset), &mut io::sink()).map_err(fail)?;
-        if skipped < e.data_offset {
-            return Err(fail(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends before the file")));
-        }
+        let mut decoded = self.open_layer_tar(layer)?;
+        skip_exact(&mut decoded, e.data_offset).map_err(|err| self.layer_error(layer, err))?;
         Ok(Box::new(decoded.take(e.size)))
     }
 
     /// The bytes of a regular file, when no larger than `limit`.
     pub fn read_content(&self, entry: EntryId, limit: u64) -> Result<Option<Vec<u8>>> {
-        let size = self.tree.content_entry(self.tree.entry(entry)).size;
-        if size > limit.min(CONTENT_LIMIT) {
+        let e = self.tree.content_entry(self.tree.entry(entry));
+        if e.size > limit.min(CONTENT_LIMIT) {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        let layer = usize::from(self.tree.content_entry(self.tree.entry(entry)).layer);
-        self.open_content(entry)?.read_to_end(&mut out).map_err(|e| Error::Layer {
-            index: layer,
-            entry: String::new(),
-            detail: e.to_string(),
-        })?;
+        let mut out = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
+        self.open_content(entry)?.read_to_end(&mut out).map_err(|err| self.layer_error(usize::from(e.layer), err))?;
         Ok(Some(out))
     }
 
@@ -181,18 +163,8 @@ impl Image {
         for group in order.chunk_by(|a, b| a.0 == b.0) {
             let Some(&(first_layer, _, _)) = group.first() else { continue };
             let layer = usize::from(first_layer);
-            let (Some(Some(blob)), Some(info)) = (self.blobs.get(layer), self.layers.get(layer)) else {
-                return Err(Error::Layer {
-                    index: layer,
-                    entry: String::new(),
-                    detail: "the layer blob is missing".into(),
-                });
-            };
-            let fail =
-                |err: io::Error| Error::Layer { index: layer, entry: info.entry.clone(), detail: err.to_string() };
-            let reader = BufReader::with_capacity(64 * 1024, blob.open().map_err(fail)?);
-            let mut decoded =
-                compression::decoder(reader, info.compression.unwrap_or(Compression::None)).map_err(fail)?;
+            let fail = |err: io::Error| self.layer_error(layer, err);
+            let mut decoded = self.open_layer_tar(layer)?;
             let mut pos = 0u64;
             for &(_, offset, id) in group {
                 let e = self.tree.content_entry(self.tree.entry(id));
@@ -205,10 +177,7 @@ impl Image {
                     f(id, &mut self.open_content(id)?)?;
                     continue;
                 }
-                let skipped = io::copy(&mut (&mut decoded).take(offset - pos), &mut io::sink()).map_err(fail)?;
-                if skipped < offset - pos {
-                    return Err(fail(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends before the file")));
-                }
+                skip_exact(&mut decoded, offset - pos).map_err(fail)?;
                 let mut content = Exact { inner: &mut decoded, left: e.size };
                 f(id, &mut content)?;
                 io::copy(&mut content, &mut io::sink()).map_err(fail)?;
@@ -218,10 +187,39 @@ impl Image {
         Ok(())
     }
 
+    /// The decoded layer tar of `layer`, opened again from its start.
+    fn open_layer_tar(&self, layer: usize) -> Result<Box<dyn Read + '_>> {
+        let (Some(Some(blob)), Some(info)) = (self.blobs.get(layer), self.layers.get(layer)) else {
+            return Err(Error::Layer {
+                index: layer,
+                entry: String::new(),
+                detail: "the layer blob is missing".into(),
+            });
+        };
+        let reader = BufReader::with_capacity(64 * 1024, blob.open().map_err(|err| self.layer_error(layer, err))?);
+        compression::decoder(reader, info.compression.unwrap_or(Compression::None))
+            .map_err(|err| self.layer_error(layer, err))
+    }
+
+    /// A read failure in `layer`, naming its archive entry.
+    fn layer_error(&self, layer: usize, err: io::Error) -> Error {
+        let entry = self.layers.get(layer).map(|l| l.entry.clone()).unwrap_or_default();
+        Error::Layer { index: layer, entry, detail: err.to_string() }
+    }
+
     /// The index of the last layer (None for an image without layers).
     pub fn top_layer(&self) -> Option<usize> {
         self.layers.len().checked_sub(1)
     }
+}
+
+/// Read past `n` bytes; a stream that ends first is an `UnexpectedEof` error.
+fn skip_exact(reader: &mut impl Read, n: u64) -> io::Result<()> {
+    let skipped = io::copy(&mut reader.take(n), &mut io::sink())?;
+    if skipped < n {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends before the file"));
+    }
+    Ok(())
 }
 
 /// A reader over exactly `left` bytes of `inner`: ending early is an error, not a short file.
