@@ -225,7 +225,7 @@ fn the_tree_follows_layer_moves_when_the_keys_pause() {
     press(&mut a, "kk");
     let e = explorer(&a);
     assert_eq!(e.layer, 2, "the layer list moves at once");
-    assert!(e.tree_stale, "the tree catches up later");
+    assert!(e.tree_stale(), "the tree catches up later");
     assert_eq!(e.marks.params.layer, 4, "and still shows the layer it shows");
     assert!(a.idle(), "a pause brings it up to date");
     assert_eq!(explorer(&a).marks.params.layer, 2);

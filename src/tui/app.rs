@@ -96,9 +96,6 @@ pub struct Explorer {
     pub message: Option<Message>,
     /// First help line shown (the help scrolls on small terminals).
     pub help_offset: usize,
-    /// The selected layer changed and the tree still shows the previous one: moving through the
-    /// layer list stays instant, and the tree follows when the keys pause ([`App::idle`]).
-    pub tree_stale: bool,
 }
 
 /// Where loading stands.
@@ -215,7 +212,7 @@ impl App {
     /// anything changed.
     pub fn idle(&mut self) -> bool {
         match &mut self.phase {
-            Phase::Ready(e) if e.tree_stale => {
+            Phase::Ready(e) if e.tree_stale() => {
                 e.refresh_marks();
                 true
             }
@@ -225,7 +222,7 @@ impl App {
 
     /// Whether [`App::idle`] has work.
     pub fn has_pending_work(&self) -> bool {
-        self.explorer().is_some_and(|e| e.tree_stale)
+        self.explorer().is_some_and(Explorer::tree_stale)
     }
 
     /// Apply an action. Returns side effects for the event loop.
@@ -282,7 +279,6 @@ impl Explorer {
             input: None,
             message: None,
             help_offset: 0,
-            tree_stale: false,
         }
     }
 
@@ -304,7 +300,7 @@ impl Explorer {
                 action,
                 Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
             );
-        if self.tree_stale && !layer_move && !matches!(action, Action::Resize { .. }) {
+        if self.tree_stale() && !layer_move && !matches!(action, Action::Resize { .. }) {
             self.refresh_marks();
         }
         // Feedback lasts until the next key.
@@ -444,10 +440,7 @@ impl Explorer {
                 let count = self.image.layers.len();
                 let page = usize::from(panes.layers.height.saturating_sub(3)).max(1);
                 let target = step(self.layer, count, action, page);
-                if target != self.layer {
-                    self.layer = target;
-                    self.tree_stale = true;
-                }
+                self.layer = target;
             }
             Pane::Tree => {
                 let page = usize::from(panes.tree.height.saturating_sub(4)).max(1);
@@ -593,10 +586,16 @@ impl Explorer {
         }
     }
 
+    /// Whether the selected layer changed and the tree still shows the previous one: moving
+    /// through the layer list stays instant, and the tree follows when the keys pause
+    /// ([`App::idle`]).
+    pub fn tree_stale(&self) -> bool {
+        self.marks.params.layer != self.layer
+    }
+
     /// Recompute the per-node marks (layer, mode, hidden kinds or filter changed), keeping the
     /// cursor on the same node when it is still listed.
     fn refresh_marks(&mut self) {
-        self.tree_stale = false;
         let params =
             MarkParams { layer: self.layer, mode: self.mode, hidden: self.hidden, filter: self.filter.clone() };
         self.marks.update(&self.image, &self.order, params, self.filter_regex.as_ref());

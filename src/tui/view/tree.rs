@@ -122,7 +122,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
         TreeMode::Aggregated if layer == 0 => " Layer 0 · aggregated ".to_string(),
         TreeMode::Aggregated => format!(" Layers 1–{layer} · aggregated changes "),
     };
-    if e.tree_stale {
+    if e.tree_stale() {
         title.push_str("· updating… ");
     }
     if e.sort == SortMode::Size {
