@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::{self, Analysis, DiveFigures};
 use crate::archive::Input;
 use crate::ci::{self, Policy, Rule, Verdict};
 use crate::format::{Platform, Selection};
@@ -339,18 +339,21 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let image = load(&input_of(args.input.as_deref()), &args.select)?;
     let analysis = analysis::analyze(&image, &analysis::Options { base_layers: args.analysis.base_layers, top: None });
-    let verdict = policy.as_ref().map(|p| ci::evaluate(&analysis, p));
+    // Every report carries dive's figures beside layerscope's; the explorer shows none, so only here.
+    let dive = analysis::dive::figures(&image);
+    let verdict = policy.as_ref().map(|p| ci::evaluate(&analysis, &dive, p));
 
     if let Some(path) = &args.json {
-        write_json_report(&image, &analysis, verdict.as_ref(), args.analysis.dive_compat, path)?;
+        write_json_report(&image, &analysis, &dive, verdict.as_ref(), args.analysis.dive_compat, path)?;
     }
     if let Some(verdict) = &verdict {
-        write_ci_report(&image, &analysis, verdict, args, env, started.elapsed().as_secs_f64())?;
+        write_ci_report(&image, &analysis, &dive, verdict, args, env, started.elapsed().as_secs_f64())?;
         return Ok(if verdict.passed { Outcome::Success } else { Outcome::RulesFailed });
     }
     if args.json.is_none() {
         let style = Style { color: env.stdout_is_tty && !env.no_color };
-        write_text(&image, &analysis, None, style, BufWriter::new(io::stdout().lock())).context("writing to stdout")?;
+        write_text(&image, &analysis, &dive, None, style, BufWriter::new(io::stdout().lock()))
+            .context("writing to stdout")?;
     }
     Ok(Outcome::Success)
 }
@@ -368,6 +371,7 @@ fn output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
 fn write_json_report(
     image: &Image,
     analysis: &Analysis,
+    dive: &DiveFigures,
     verdict: Option<&Verdict>,
     dive_compat: bool,
     path: &str,
@@ -375,10 +379,10 @@ fn write_json_report(
     let mut out = output(Some(Path::new(path)))?;
     let target = if path == "-" { "stdout".to_string() } else { path.to_string() };
     if dive_compat {
-        out.write_all(analysis::dive::export_json(image, &analysis.dive).as_bytes())
+        out.write_all(analysis::dive::export_json(image, dive).as_bytes())
             .with_context(|| format!("writing the dive export to {target}"))?;
     } else {
-        Report::new(image, analysis, verdict)
+        Report::new(image, analysis, dive, verdict)
             .write_json(&mut out)
             .with_context(|| format!("writing the JSON report to {target}"))?;
         writeln!(out).with_context(|| format!("writing {target}"))?;
@@ -390,6 +394,7 @@ fn write_json_report(
 fn write_ci_report(
     image: &Image,
     analysis: &Analysis,
+    dive: &DiveFigures,
     verdict: &Verdict,
     args: &ShowArgs,
     env: &Env,
@@ -401,9 +406,9 @@ fn write_ci_report(
     let result = match args.ci.format {
         Format::Text => {
             let style = Style { color: to_stdout && env.stdout_is_tty && !env.no_color };
-            write_text(image, analysis, Some(verdict), style, &mut out)
+            write_text(image, analysis, dive, Some(verdict), style, &mut out)
         }
-        Format::Json => Report::new(image, analysis, Some(verdict))
+        Format::Json => Report::new(image, analysis, dive, Some(verdict))
             .write_json(&mut out)
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out)),

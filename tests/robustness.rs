@@ -78,10 +78,11 @@ fn mutated_archives_never_panic() {
                     // The analysis, dive's model and every report must cope with whatever loaded.
                     let analysis = layerscope::analysis::analyze(&image, &Default::default());
                     let policy = layerscope::ci::Policy::build(&[], None, false).unwrap();
-                    let verdict = layerscope::ci::evaluate(&analysis, &policy);
-                    let report = layerscope::report::Report::new(&image, &analysis, Some(&verdict));
+                    let dive = layerscope::analysis::dive::figures(&image);
+                    let verdict = layerscope::ci::evaluate(&analysis, &dive, &policy);
+                    let report = layerscope::report::Report::new(&image, &analysis, &dive, Some(&verdict));
                     serde_json::to_vec(&report).unwrap();
-                    let _ = layerscope::analysis::dive::export_json(&image, &analysis.dive);
+                    let _ = layerscope::analysis::dive::export_json(&image, &dive);
                     assert_eq!(analysis.wasted_bytes, analysis.causes.total());
                 }
                 Err(e) => {

@@ -14,6 +14,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use layerscope::analysis::dive::figures;
 use layerscope::analysis::{Options, analyze};
 use layerscope::ci::{Policy, Rule, evaluate};
 use layerscope::report::{junit, sarif};
@@ -55,7 +56,7 @@ fn reports() -> (layerscope::Image, layerscope::analysis::Analysis, layerscope::
     );
     let analysis = analyze(&image, &Options::default());
     let flags = vec![(Rule::HighestWastedBytes, "1kB".to_string()), (Rule::LowestUserEfficiency, "0.99".to_string())];
-    let verdict = evaluate(&analysis, &Policy::build(&flags, None, false).unwrap());
+    let verdict = evaluate(&analysis, &figures(&image), &Policy::build(&flags, None, false).unwrap());
     assert!(verdict.results.iter().any(|r| r.status == layerscope::ci::Status::Fail));
     assert!(verdict.results.iter().any(|r| r.status == layerscope::ci::Status::Skip));
     (image, analysis, verdict)

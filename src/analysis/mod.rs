@@ -77,9 +77,6 @@ pub struct Analysis {
     pub layers: Vec<LayerWaste>,
     /// Paths (or deleted directories) by wasted bytes, largest first.
     pub top_waste: Vec<WastePath>,
-    /// dive 0.13.1's figures for the same image (reported beside the analysis, not in it).
-    #[serde(skip)]
-    pub dive: DiveFigures,
 }
 
 /// Analyse a loaded image.
@@ -104,7 +101,6 @@ pub fn analyze(image: &Image, options: &Options) -> Analysis {
         base,
         layers: waste.layers,
         top_waste: waste.top,
-        dive: dive::figures(image),
     }
 }
 

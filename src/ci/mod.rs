@@ -10,7 +10,7 @@ use serde::Serialize;
 
 pub use config::{ConfigFile, FileKind, find_config, load_config};
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, DiveFigures};
 
 /// A rule of the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -332,10 +332,10 @@ impl Verdict {
     }
 }
 
-/// Judge `analysis` by `policy`.
-pub fn evaluate(analysis: &Analysis, policy: &Policy) -> Verdict {
+/// Judge `analysis` (or, with `--dive-compat`, dive's figures `dive`) by `policy`.
+pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, policy: &Policy) -> Verdict {
     let (efficiency, wasted, user_wasted) = if policy.dive_compat {
-        (analysis.dive.efficiency, analysis.dive.wasted_bytes, analysis.dive.user_wasted_percent)
+        (dive.efficiency, dive.wasted_bytes, dive.user_wasted_percent)
     } else {
         (analysis.efficiency, analysis.wasted_bytes, analysis.user_wasted_percent)
     };

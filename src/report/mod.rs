@@ -184,8 +184,9 @@ impl<'a> LayerReport<'a> {
 }
 
 impl<'a> Report<'a> {
-    /// Describe a loaded and analysed image, with the CI verdict when there is one.
-    pub fn new(image: &'a Image, analysis: &'a Analysis, ci: Option<&'a Verdict>) -> Self {
+    /// Describe a loaded and analysed image, dive's figures for it, and the CI verdict when
+    /// there is one.
+    pub fn new(image: &'a Image, analysis: &'a Analysis, dive: &'a DiveFigures, ci: Option<&'a Verdict>) -> Self {
         let run = image.config.config.as_ref();
         let path_count = image.top_layer().map_or(0, |top| files::visible_nodes(&image.tree, top).count() as u64);
         Report {
@@ -209,7 +210,7 @@ impl<'a> Report<'a> {
             layers: image.layers.iter().map(LayerReport::new).collect(),
             warnings: &image.warnings,
             analysis,
-            dive: DiveSummary::new(&analysis.dive),
+            dive: DiveSummary::new(dive),
             ci,
         }
     }

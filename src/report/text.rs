@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::human_bytes;
 use crate::analysis::dive::{go_percent4, humanize_bytes};
-use crate::analysis::{Analysis, Cause};
+use crate::analysis::{Analysis, Cause, DiveFigures};
 use crate::ci::{Status, Verdict};
 use crate::image::Image;
 
@@ -85,10 +85,12 @@ fn cause_name(c: Cause) -> &'static str {
     }
 }
 
-/// Write the report. `verdict` adds the rules section (CI mode).
+/// Write the report. `verdict` adds the rules section (CI mode); when it was judged on dive's
+/// figures, `dive` is shown in place of layerscope's.
 pub fn write_text<W: Write>(
     image: &Image,
     analysis: &Analysis,
+    dive: &DiveFigures,
     verdict: Option<&Verdict>,
     style: Style,
     mut out: W,
@@ -103,7 +105,7 @@ pub fn write_text<W: Write>(
     writeln!(out, "{}", style.bold(&title))?;
 
     if verdict.is_some_and(|v| v.figures == "dive") {
-        write_dive_figures(analysis, &mut out)?;
+        write_dive_figures(dive, &mut out)?;
     } else {
         write_figures(image, analysis, style, &mut out)?;
     }
@@ -203,8 +205,7 @@ fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut 
     Ok(())
 }
 
-fn write_dive_figures<W: Write>(a: &Analysis, out: &mut W) -> io::Result<()> {
-    let d = &a.dive;
+fn write_dive_figures<W: Write>(d: &DiveFigures, out: &mut W) -> io::Result<()> {
     writeln!(out, "  efficiency: {} %", go_percent4(d.efficiency * 100.0))?;
     writeln!(out, "  wastedBytes: {} bytes ({})", d.wasted_bytes, humanize_bytes(d.wasted_bytes))?;
     writeln!(out, "  userWastedPercent: {} %", go_percent4(d.user_wasted_percent * 100.0))?;

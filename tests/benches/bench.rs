@@ -66,7 +66,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use layerscope::analysis::{self, Analysis};
+use layerscope::analysis::{self, Analysis, DiveFigures};
 use layerscope::layer::EntryKind;
 use layerscope::{Input, Selection};
 use measure::{Job, Outcome, Runner, Sample};
@@ -328,6 +328,7 @@ struct EngineFacts {
     whiteouts: u64,
     size_bytes: u64,
     analysis: Analysis,
+    dive: DiveFigures,
     /// Where the time of the fastest run went.
     phases: String,
     /// Wall time of the fastest run.
@@ -342,6 +343,9 @@ fn engine_once(path: &Path, facts: &mut Option<EngineFacts>) -> Outcome {
         let image = loader.load(None)?;
         let loaded = started.elapsed().as_secs_f64();
         let analysis = analysis::analyze(&image, &analysis::Options::default());
+        let analysed = started.elapsed().as_secs_f64();
+        // The CLI's reports carry dive's figures too.
+        let dive = analysis::dive::figures(&image);
         let wall = started.elapsed().as_secs_f64();
         let mut f = EngineFacts {
             format: image.format.to_string(),
@@ -352,8 +356,15 @@ fn engine_once(path: &Path, facts: &mut Option<EngineFacts>) -> Outcome {
             whiteouts: 0,
             size_bytes: image.size_bytes(),
             analysis,
+            dive,
             best_wall: wall,
-            phases: format!("open {} + load {} + analyze {}", secs(opened), secs(loaded - opened), secs(wall - loaded)),
+            phases: format!(
+                "open {} + load {} + analyze {} + dive-compat figures {}",
+                secs(opened),
+                secs(loaded - opened),
+                secs(analysed - loaded),
+                secs(wall - analysed)
+            ),
         };
         for e in image.tree.entries() {
             match e.kind {
@@ -676,7 +687,7 @@ fn measure_case(case: Case, tools: &Tools, runner: &Runner, scratch: &Path, o: &
     let mut row =
         repeat("layerscope in-process", "open + load + analyze".into(), o, || engine_once(&case.path, &mut facts));
     if let Some(f) = &facts {
-        row.note = format!("{}{}{}", f.phases, dive_figures_share(&case.path), sep_note(&row.note));
+        row.note = format!("{}{}", f.phases, sep_note(&row.note));
     }
     rows.push(row);
 
@@ -738,7 +749,7 @@ fn measure_case(case: Case, tools: &Tools, runner: &Runner, scratch: &Path, o: &
             let timed_out = matches!(row.status, Status::Timeout(_));
             rows.push(row);
             if let (Some(export), Some(f)) = (read_dive_export(&out), &facts) {
-                dive_check = Some(compare_dive(&export, &f.analysis, case.oci));
+                dive_check = Some(compare_dive(&export, &f.dive, case.oci));
             }
             let _ = fs::remove_file(&out);
             if timed_out {
@@ -774,32 +785,22 @@ fn measure_case(case: Case, tools: &Tools, runner: &Runner, scratch: &Path, o: &
     CaseResult { case, tar_bytes, facts, rows, dive_check }
 }
 
-/// How long `analysis::dive::figures` (the dive-compatible figures, part of `analyze`) takes alone.
-fn dive_figures_share(path: &Path) -> String {
-    let Ok(image) = layerscope::load(&Input::Path(path.to_path_buf()), &Selection::default()) else {
-        return String::new();
-    };
-    let started = Instant::now();
-    std::hint::black_box(analysis::dive::figures(&image));
-    format!(" (dive-compat figures alone {})", secs(started.elapsed().as_secs_f64()))
-}
-
 fn sep_note(note: &str) -> String {
     if note.is_empty() { String::new() } else { format!("; {note}") }
 }
 
 /// dive's exported totals against layerscope's `--dive-compat` figures.
-fn compare_dive(export: &DiveImage, a: &Analysis, oci: bool) -> String {
-    let same_eff = (export.efficiency_score - a.dive.efficiency).abs() <= 1e-9 * export.efficiency_score.abs().max(1.0);
-    let same = same_eff && export.inefficient_bytes == a.dive.wasted_bytes && export.size_bytes == a.dive.size_bytes;
+fn compare_dive(export: &DiveImage, d: &DiveFigures, oci: bool) -> String {
+    let same_eff = (export.efficiency_score - d.efficiency).abs() <= 1e-9 * export.efficiency_score.abs().max(1.0);
+    let same = same_eff && export.inefficient_bytes == d.wasted_bytes && export.size_bytes == d.size_bytes;
     let figures = format!(
         "dive: efficiency {}, wasted {} B, size {} B; layerscope --dive-compat: {}, {} B, {} B",
         export.efficiency_score,
         export.inefficient_bytes,
         export.size_bytes,
-        a.dive.efficiency,
-        a.dive.wasted_bytes,
-        a.dive.size_bytes
+        d.efficiency,
+        d.wasted_bytes,
+        d.size_bytes
     );
     match (same, oci) {
         (true, _) => format!("dive figures match ({figures})"),
@@ -962,8 +963,8 @@ fn jsonl_lines(r: &CaseResult) -> Vec<Value> {
         json!({
             "format": f.format, "layers": f.layers, "entries": f.entries, "files": f.files, "dirs": f.dirs,
             "whiteouts": f.whiteouts, "size_bytes": f.size_bytes, "efficiency": f.analysis.efficiency,
-            "wasted_bytes": f.analysis.wasted_bytes, "dive_compat_efficiency": f.analysis.dive.efficiency,
-            "dive_compat_wasted_bytes": f.analysis.dive.wasted_bytes, "phases": f.phases,
+            "wasted_bytes": f.analysis.wasted_bytes, "dive_compat_efficiency": f.dive.efficiency,
+            "dive_compat_wasted_bytes": f.dive.wasted_bytes, "phases": f.phases,
         })
     });
     lines.push(json!({
