@@ -1,7 +1,6 @@
 //! Command-line interface: arguments and what each command does. Lives in the library so tests
 //! can run commands without a process; `main.rs` only maps the outcome to an exit code.
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,14 +9,16 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::analysis::{self, Analysis, DiveFigures};
+use crate::analysis;
 use crate::archive::Input;
-use crate::ci::{self, Policy, Rule, Verdict};
+use crate::ci::{self, Policy, Rule};
 use crate::format::{Platform, Selection};
 use crate::image::Image;
+use crate::layer::ReadOptions;
 use crate::report::files::{FilesOptions, write_files};
 use crate::report::text::{Style, write_text};
 use crate::report::{Report, github, junit, sarif};
+use crate::text::plural;
 
 /// The demo image `layerscope` opens when no image is named (made by the fixture builder in
 /// `tests/support`; see `tests/demo_asset.rs`).
@@ -70,16 +71,25 @@ pub struct Cli {
 /// Arguments of the default command.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Image archive, OCI layout directory, or '-' for stdin [default: the bundled demo image]
+    /// Image archive, OCI layout directory, or '-' for stdin [default: the bundled demo image, in
+    /// the explorer only]
     #[arg(value_name = "IMAGE")]
-    pub input: Option<String>,
-    /// Write the JSON report (schema layerscope.report/v1; dive's schema with --dive-compat) to
+    pub inputs: Vec<String>,
+    /// Write the JSON report (schema layerscope.report/v2; dive's schema with --dive-compat) to
     /// FILE ('-' for stdout)
     #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
-    /// Print the text report (figures, worst layers, top waste) instead of opening the explorer
+    /// Print the text report (figures, worst layers, top waste, warnings) instead of opening the
+    /// explorer
     #[arg(long)]
     pub report: bool,
+    /// Check every layer blob against its digest and every uncompressed layer against its DiffID
+    /// (sha256) while reading [default in CI mode]
+    #[arg(long, overrides_with = "no_verify")]
+    pub verify: bool,
+    /// Do not check digests (CI mode checks them by default)
+    #[arg(long, overrides_with = "verify")]
+    pub no_verify: bool,
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -97,8 +107,9 @@ pub struct SelectArgs {
     /// Platform to pick from a multi-platform image [default: linux/amd64, else the first]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    /// Image to pick from an archive holding several (a tag as listed by the archive)
-    #[arg(long = "image", value_name = "NAME:TAG")]
+    /// Image to pick from an archive holding several: a name as docker or podman shows it (web,
+    /// web:1.0, holdout/web, localhost/holdout/web:1.0)
+    #[arg(long = "image", value_name = "NAME[:TAG]")]
     pub image_name: Option<String>,
     /// Accepted for dive compatibility; the format is always detected from the contents
     #[arg(long, value_name = "SOURCE", hide = true)]
@@ -141,35 +152,40 @@ pub struct CiArgs {
     /// Config file with the rules [default: .layerscope-ci.yaml, else .dive-ci, if present]
     #[arg(long, value_name = "PATH")]
     pub ci_config: Option<PathBuf>,
-    /// Report format in CI mode
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    /// Report format in CI mode [default: text]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Write the CI report to PATH instead of stdout
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Fail when a layer blob is missing or a digest does not match: enabled or disabled
+    /// [default: enabled]
+    #[arg(long, value_name = "SWITCH")]
+    pub complete_image: Option<String>,
     /// Fail when efficiency is below this ratio [default: 0.9]
-    #[arg(long, alias = "lowestEfficiency", value_name = "RATIO")]
+    #[arg(long, alias = "lowestEfficiency", value_name = "RATIO", allow_negative_numbers = true)]
     pub lowest_efficiency: Option<String>,
     /// Fail when more bytes than this are wasted [default: disabled]
-    #[arg(long, alias = "highestWastedBytes", value_name = "SIZE")]
+    #[arg(long, alias = "highestWastedBytes", value_name = "SIZE", allow_negative_numbers = true)]
     pub highest_wasted_bytes: Option<String>,
     /// Fail when user wasted percent is above this ratio [default: 0.1]
-    #[arg(long, alias = "highestUserWastedPercent", value_name = "RATIO")]
+    #[arg(long, alias = "highestUserWastedPercent", value_name = "RATIO", allow_negative_numbers = true)]
     pub highest_user_wasted_percent: Option<String>,
     /// Fail when one layer ships more wasted bytes than this [default: disabled]
-    #[arg(long, alias = "highestLayerWastedBytes", value_name = "SIZE")]
+    #[arg(long, alias = "highestLayerWastedBytes", value_name = "SIZE", allow_negative_numbers = true)]
     pub highest_layer_wasted_bytes: Option<String>,
     /// Fail when user efficiency is below this ratio [default: disabled]
-    #[arg(long, alias = "lowestUserEfficiency", value_name = "RATIO")]
+    #[arg(long, alias = "lowestUserEfficiency", value_name = "RATIO", allow_negative_numbers = true)]
     pub lowest_user_efficiency: Option<String>,
     /// Noise floor: below this many wasted bytes the percentage rules pass [default: disabled]
-    #[arg(long, alias = "minWastedBytes", value_name = "SIZE")]
+    #[arg(long, alias = "minWastedBytes", value_name = "SIZE", allow_negative_numbers = true)]
     pub min_wasted_bytes: Option<String>,
 }
 
 impl CiArgs {
     fn flags(&self) -> Vec<(Rule, String)> {
         [
+            (Rule::CompleteImage, &self.complete_image),
             (Rule::LowestEfficiency, &self.lowest_efficiency),
             (Rule::HighestWastedBytes, &self.highest_wasted_bytes),
             (Rule::HighestUserWastedPercent, &self.highest_user_wasted_percent),
@@ -181,6 +197,20 @@ impl CiArgs {
         .filter_map(|(r, v)| v.clone().map(|v| (r, v)))
         .collect()
     }
+
+    /// The first option given that only CI mode uses, as it is spelled on the command line.
+    fn first_ci_only_option(&self) -> Option<String> {
+        if self.ci_config.is_some() {
+            return Some("--ci-config".into());
+        }
+        if self.format.is_some() {
+            return Some("--format".into());
+        }
+        if self.output.is_some() {
+            return Some("--output".into());
+        }
+        self.flags().first().map(|(rule, _)| format!("--{}", rule.name()))
+    }
 }
 
 /// Subcommands.
@@ -190,7 +220,8 @@ pub enum Command {
     ///
     /// Keys: path (and path_raw, hex, when the name is not UTF-8), kind, size, mode, uid, gid,
     /// link (and link_raw), dev, mtime, layer (the layer that last wrote the path), change
-    /// (added, modified, metadata, removed or unchanged, relative to the layer below).
+    /// (added, modified, metadata_only, removed or unchanged, relative to the layer below).
+    /// Warnings go to stderr; CI mode does not apply.
     Files(FilesArgs),
 }
 
@@ -206,6 +237,9 @@ pub struct FilesArgs {
     /// Print only what the layer changed, removed paths included
     #[arg(long)]
     pub changes: bool,
+    /// Check every layer blob and DiffID while reading (mismatches are warned about on stderr)
+    #[arg(long)]
+    pub verify: bool,
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -229,6 +263,8 @@ pub struct Env {
     pub no_color: bool,
     /// Whether stdout is a terminal.
     pub stdout_is_tty: bool,
+    /// Whether stderr is a terminal.
+    pub stderr_is_tty: bool,
     /// Where default config files are looked for.
     pub cwd: PathBuf,
 }
@@ -240,6 +276,7 @@ impl Env {
             ci: std::env::var("CI").ok(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             stdout_is_tty: io::stdout().is_terminal(),
+            stderr_is_tty: io::stderr().is_terminal(),
             cwd: std::env::current_dir().unwrap_or_default(),
         }
     }
@@ -268,24 +305,45 @@ fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
     Ok(Selection { image: args.image_name.clone(), platform })
 }
 
-/// `-` is stdin, nothing is the demo image; dive's and skopeo's transport prefixes are accepted.
-fn input_of(arg: Option<&str>) -> Input {
-    match arg {
-        Some(arg) => {
-            let path = ["docker-archive://", "docker-archive:", "oci-archive://", "oci-archive:", "oci://", "oci:"]
-                .iter()
-                .find_map(|p| arg.strip_prefix(p))
-                .unwrap_or(arg);
-            Input::from_arg(path)
-        }
-        None => Input::Bytes { name: DEMO_NAME.to_string(), bytes: Arc::from(DEMO_IMAGE) },
+/// `-` is stdin; dive's and skopeo's transport prefixes are accepted.
+fn input_of(arg: &str) -> Input {
+    let path = ["docker-archive://", "docker-archive:", "oci-archive://", "oci-archive:", "oci://", "oci:"]
+        .iter()
+        .find_map(|p| arg.strip_prefix(p))
+        .unwrap_or(arg);
+    Input::from_arg(path)
+}
+
+/// The bundled demo image.
+fn demo_input() -> Input {
+    Input::Bytes { name: DEMO_NAME.to_string(), bytes: Arc::from(DEMO_IMAGE) }
+}
+
+/// The one IMAGE argument, if given.
+fn one_input(inputs: &[String]) -> anyhow::Result<Option<&str>> {
+    match inputs {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [first, rest @ ..] => bail!(
+            "layerscope reads one image at a time, but {} were given: '{first}', {}",
+            inputs.len(),
+            rest.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
-fn load(input: &Input, select: &SelectArgs) -> anyhow::Result<Image> {
+/// Why nothing can be read: the demo opens only in the interactive explorer.
+fn no_image() -> anyhow::Error {
+    anyhow::anyhow!(
+        "no image given: name an image archive, an OCI layout directory or '-' for stdin \
+         (the bundled demo image opens only in the interactive explorer, with no options)"
+    )
+}
+
+fn load(input: &Input, select: &SelectArgs, options: &ReadOptions) -> anyhow::Result<Image> {
     let selection = selection(select)?;
     let name = input.display_name();
-    crate::image::load(input, &selection).map_err(|e| {
+    crate::image::load_with(input, &selection, options).map_err(|e| {
         // Most engine errors name the input already; say it only when they do not.
         let message = e.to_string();
         let err = anyhow::Error::new(e);
@@ -294,20 +352,34 @@ fn load(input: &Input, select: &SelectArgs) -> anyhow::Result<Image> {
 }
 
 fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
-    let image = load(&input_of(Some(&args.input)), &args.select)?;
+    let image = load(&input_of(&args.input), &args.select, &ReadOptions { verify: args.verify })?;
     if let Some(n) = args.layer {
         if n >= image.layers.len() {
             bail!(
-                "--layer {n}: the image has {} layers (0 to {})",
-                image.layers.len(),
+                "--layer {n}: the image has {} (0 to {})",
+                plural(image.layers.len(), "layer", "layers"),
                 image.layers.len().saturating_sub(1)
             );
         }
     }
+    warn_on_stderr(&image);
     let options = FilesOptions { layer: args.layer, changes_only: args.changes };
     let stdout = io::stdout().lock();
     write_files(&image, options, BufWriter::with_capacity(1 << 16, stdout)).context("writing to stdout")?;
     Ok(Outcome::Success)
+}
+
+/// Warnings shown on stderr, for commands whose stdout carries data.
+const STDERR_WARNINGS: usize = 20;
+
+fn warn_on_stderr(image: &Image) {
+    let mut err = io::stderr().lock();
+    for w in image.warnings.iter().take(STDERR_WARNINGS) {
+        let _ = writeln!(err, "layerscope: warning: {}", crate::text::terminal_safe(&w.to_string()));
+    }
+    if image.warnings.len() > STDERR_WARNINGS {
+        let _ = writeln!(err, "layerscope: … {} more warnings", image.warnings.len() - STDERR_WARNINGS);
+    }
 }
 
 /// The CI policy, checked before any image is read.
@@ -322,101 +394,267 @@ fn policy(args: &ShowArgs, env: &Env) -> anyhow::Result<Policy> {
         None => ci::find_config(&env.cwd),
     };
     let file = match &path {
-        Some(p) => Some(ci::load_config(p).map_err(anyhow::Error::msg)?),
+        Some(p) => Some(ci::load_config(p)?),
         None => None,
     };
     Ok(Policy::build(&args.ci.flags(), file.as_ref(), args.analysis.dive_compat)?)
 }
 
-fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
-    let ci_mode = args.ci.ci || env.ci_mode();
-    if !ci_mode && args.json.is_none() && !args.report {
-        let options = analysis::Options { base_layers: args.analysis.base_layers, top: None };
-        crate::tui::run(input_of(args.input.as_deref()), selection(&args.select)?, options, !env.no_color)?;
-        return Ok(Outcome::Success);
-    }
-    let policy = if ci_mode { Some(policy(args, env)?) } else { None };
-    let started = Instant::now();
-    let image = load(&input_of(args.input.as_deref()), &args.select)?;
-    let analysis = analysis::analyze(&image, &analysis::Options { base_layers: args.analysis.base_layers, top: None });
-    // Every report carries dive's figures beside layerscope's; the explorer shows none, so only here.
-    let dive = analysis::dive::figures(&image);
-    let verdict = policy.as_ref().map(|p| ci::evaluate(&analysis, &dive, p));
-
-    if let Some(path) = &args.json {
-        write_json_report(&image, &analysis, &dive, verdict.as_ref(), args.analysis.dive_compat, path)?;
-    }
-    if let Some(verdict) = &verdict {
-        write_ci_report(&image, &analysis, &dive, verdict, args, env, started.elapsed().as_secs_f64())?;
-        return Ok(if verdict.passed { Outcome::Success } else { Outcome::RulesFailed });
-    }
-    if args.json.is_none() {
-        let style = Style { color: env.stdout_is_tty && !env.no_color };
-        write_text(&image, &analysis, &dive, None, style, BufWriter::new(io::stdout().lock()))
-            .context("writing to stdout")?;
-    }
-    Ok(Outcome::Success)
+/// Where a report goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Dest {
+    Stdout,
+    Stderr,
+    File(PathBuf),
 }
 
-/// Open `path` for writing (`-` or none: stdout). `File::create` truncates: a shorter report never
-/// leaves the tail of an older one behind.
-fn output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
-    Ok(match path {
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-        Some(p) if p == Path::new("-") => Box::new(BufWriter::new(io::stdout().lock())),
-        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+impl Dest {
+    fn of(path: &Path) -> Dest {
+        if path == Path::new("-") { Dest::Stdout } else { Dest::File(path.to_path_buf()) }
+    }
+}
+
+/// One report the command writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Doc {
+    /// The JSON report (with the verdict in CI mode).
+    Json,
+    /// dive's export (`--dive-compat --json`).
+    DiveExport,
+    /// The text report (with the rules in CI mode).
+    Text,
+    /// A CI report in another format.
+    Ci(Format),
+}
+
+impl Doc {
+    /// How the user asked for it, for messages.
+    fn flag(self) -> &'static str {
+        match self {
+            Doc::Json | Doc::DiveExport => "--json",
+            Doc::Text => "the text report",
+            Doc::Ci(Format::Json) => "--format json",
+            Doc::Ci(Format::Junit) => "--format junit",
+            Doc::Ci(Format::Sarif) => "--format sarif",
+            Doc::Ci(Format::Github) => "--format github",
+            Doc::Ci(Format::Text) => "--format text",
+        }
+    }
+}
+
+/// Which reports go where. One rule decides it: stdout carries at most one machine-readable
+/// document, never mixed with text; when one holds stdout the text report goes to stderr.
+#[derive(Debug, Default)]
+struct Plan {
+    outputs: Vec<(Doc, Dest)>,
+}
+
+impl Plan {
+    fn new(args: &ShowArgs, ci_mode: bool) -> anyhow::Result<Plan> {
+        let mut outputs = Vec::new();
+        if let Some(json) = &args.json {
+            let doc = if args.analysis.dive_compat { Doc::DiveExport } else { Doc::Json };
+            outputs.push((doc, Dest::of(Path::new(json))));
+        }
+        if ci_mode {
+            let format = args.ci.format.unwrap_or_default();
+            if args.report && format != Format::Text {
+                bail!(
+                    "--report prints the text report, but --format {} asks for another: in CI mode \
+                     --format alone chooses the report",
+                    format_name(format)
+                );
+            }
+            let dest = args.ci.output.as_deref().map_or(Dest::Stdout, Dest::of);
+            let doc = match format {
+                Format::Text => Doc::Text,
+                // Without --dive-compat the CI JSON is the --json report itself.
+                Format::Json if !args.analysis.dive_compat => Doc::Json,
+                f => Doc::Ci(f),
+            };
+            if !outputs.contains(&(doc, dest.clone())) {
+                outputs.push((doc, dest));
+            }
+        } else if args.report {
+            outputs.push((Doc::Text, Dest::Stdout));
+        }
+        let machine: Vec<Doc> =
+            outputs.iter().filter(|(d, to)| *d != Doc::Text && *to == Dest::Stdout).map(|(d, _)| *d).collect();
+        if let [a, b, ..] = machine.as_slice() {
+            bail!(
+                "{} and {} would both be written to stdout; send one of them to a file ({})",
+                a.flag(),
+                b.flag(),
+                if matches!(a, Doc::Json | Doc::DiveExport) { "--json FILE or --output FILE" } else { "--output FILE" }
+            );
+        }
+        if !machine.is_empty() {
+            for (doc, dest) in &mut outputs {
+                if *doc == Doc::Text && *dest == Dest::Stdout {
+                    *dest = Dest::Stderr;
+                }
+            }
+        }
+        let files: Vec<&PathBuf> = outputs
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Dest::File(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        for (i, a) in files.iter().enumerate() {
+            if files[..i].iter().any(|b| same_path(a, b)) {
+                bail!("--json and --output both name {}: give each report its own file", a.display());
+            }
+        }
+        Ok(Plan { outputs })
+    }
+
+    /// Refuse to write a report over the image being read.
+    fn check_not_input(&self, input: &Input) -> anyhow::Result<()> {
+        let Input::Path(input) = input else { return Ok(()) };
+        for (doc, dest) in &self.outputs {
+            if let Dest::File(p) = dest {
+                if same_path(p, input) {
+                    bail!("{} {} names the image being read; choose another file", doc.flag(), p.display());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::Json => "json",
+        Format::Junit => "junit",
+        Format::Sarif => "sarif",
+        Format::Github => "github",
+    }
+}
+
+/// Whether two paths name the same file (the same string, or the same existing inode).
+fn same_path(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
+    let ci_mode = args.ci.ci || env.ci_mode();
+    let input = one_input(&args.inputs)?;
+    if !ci_mode {
+        if let Some(flag) = args.ci.first_ci_only_option() {
+            bail!("{flag} only applies in CI mode: add --ci (or set CI=true)");
+        }
+    }
+    let plan = Plan::new(args, ci_mode)?;
+    let read = ReadOptions { verify: args.verify || (ci_mode && !args.no_verify) };
+    let options = analysis::Options { base_layers: args.analysis.base_layers, top: None };
+    if plan.outputs.is_empty() {
+        if args.analysis.dive_compat {
+            bail!("--dive-compat changes the CI figures and the --json schema; the explorer shows layerscope's own");
+        }
+        let input = input.map_or_else(demo_input, input_of);
+        crate::tui::run(input, selection(&args.select)?, options, read, !env.no_color)?;
+        return Ok(Outcome::Success);
+    }
+    let input = input_of(input.ok_or_else(no_image)?);
+    plan.check_not_input(&input)?;
+    let policy = if ci_mode { Some(policy(args, env)?) } else { None };
+    let started = Instant::now();
+    let image = load(&input, &args.select, &read)?;
+    analysis::check_options(&image, &options)?;
+    let analysis = analysis::analyze(&image, &options);
+    // Every report carries dive's figures beside layerscope's; the explorer shows none, so only here.
+    let dive = analysis::dive::figures(&image);
+    let verdict = policy.as_ref().map(|p| ci::evaluate(&analysis, &dive, &image.integrity(), p));
+    let seconds = started.elapsed().as_secs_f64();
+    let dive_text = args.analysis.dive_compat;
+    for (doc, dest) in &plan.outputs {
+        let color = match dest {
+            Dest::Stdout => env.stdout_is_tty && !env.no_color,
+            Dest::Stderr => env.stderr_is_tty && !env.no_color,
+            Dest::File(_) => false,
+        };
+        let target = match dest {
+            Dest::Stdout => "stdout".to_string(),
+            Dest::Stderr => "stderr".to_string(),
+            Dest::File(p) => p.display().to_string(),
+        };
+        write_to(dest, |out| match doc {
+            Doc::DiveExport => out.write_all(analysis::dive::export_json(&image, &dive).as_bytes()),
+            Doc::Json => Report::new(&image, &analysis, &dive, verdict.as_ref())
+                .write_json(&mut *out)
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(out)),
+            Doc::Text => write_text(&image, &analysis, &dive, verdict.as_ref(), dive_text, Style { color }, out),
+            Doc::Ci(format) => {
+                let Some(verdict) = &verdict else { return Ok(()) };
+                match format {
+                    Format::Junit => junit::write_junit(&image, verdict, &utc_timestamp(), &hostname(), seconds, out),
+                    Format::Sarif => sarif::write_sarif(&image, &analysis, verdict, out),
+                    Format::Github => github::write_github(&image, &analysis, verdict, out),
+                    Format::Json | Format::Text => Report::new(&image, &analysis, &dive, Some(verdict))
+                        .write_json(&mut *out)
+                        .map_err(io::Error::from)
+                        .and_then(|()| writeln!(out)),
+                }
+            }
+        })
+        .with_context(|| format!("writing {} to {target}", doc_name(*doc)))?;
+    }
+    Ok(match &verdict {
+        Some(v) if !v.passed => Outcome::RulesFailed,
+        _ => Outcome::Success,
     })
 }
 
-fn write_json_report(
-    image: &Image,
-    analysis: &Analysis,
-    dive: &DiveFigures,
-    verdict: Option<&Verdict>,
-    dive_compat: bool,
-    path: &str,
-) -> anyhow::Result<()> {
-    let mut out = output(Some(Path::new(path)))?;
-    let target = if path == "-" { "stdout".to_string() } else { path.to_string() };
-    if dive_compat {
-        out.write_all(analysis::dive::export_json(image, dive).as_bytes())
-            .with_context(|| format!("writing the dive export to {target}"))?;
-    } else {
-        Report::new(image, analysis, dive, verdict)
-            .write_json(&mut out)
-            .with_context(|| format!("writing the JSON report to {target}"))?;
-        writeln!(out).with_context(|| format!("writing {target}"))?;
+fn doc_name(doc: Doc) -> &'static str {
+    match doc {
+        Doc::Json => "the JSON report",
+        Doc::DiveExport => "the dive export",
+        Doc::Text => "the text report",
+        Doc::Ci(_) => "the CI report",
     }
-    out.flush().with_context(|| format!("writing {target}"))?;
-    Ok(())
 }
 
-fn write_ci_report(
-    image: &Image,
-    analysis: &Analysis,
-    dive: &DiveFigures,
-    verdict: &Verdict,
-    args: &ShowArgs,
-    env: &Env,
-    seconds: f64,
-) -> anyhow::Result<()> {
-    let to_stdout = args.ci.output.as_ref().is_none_or(|p| p == Path::new("-"));
-    let mut out = output(args.ci.output.as_deref())?;
-    let target = args.ci.output.as_ref().map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
-    let result = match args.ci.format {
-        Format::Text => {
-            let style = Style { color: to_stdout && env.stdout_is_tty && !env.no_color };
-            write_text(image, analysis, dive, Some(verdict), style, &mut out)
+/// Write one report to `dest`. Files are written to a temporary file beside them and renamed
+/// into place, so a killed run never leaves half a report (and an old one stays until then).
+fn write_to(dest: &Dest, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+    match dest {
+        Dest::Stdout => {
+            let mut out = BufWriter::new(io::stdout().lock());
+            write(&mut out)?;
+            out.flush()?;
         }
-        Format::Json => Report::new(image, analysis, dive, Some(verdict))
-            .write_json(&mut out)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out)),
-        Format::Junit => junit::write_junit(image, verdict, &utc_timestamp(), &hostname(), seconds, &mut out),
-        Format::Sarif => sarif::write_sarif(image, analysis, verdict, &mut out),
-        Format::Github => github::write_github(image, analysis, verdict, &mut out),
-    };
-    result.and_then(|()| out.flush()).with_context(|| format!("writing the CI report to {target}"))
+        Dest::Stderr => {
+            let mut out = BufWriter::new(io::stderr().lock());
+            write(&mut out)?;
+            out.flush()?;
+        }
+        Dest::File(path) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let temp = tempfile::Builder::new()
+                .prefix(".layerscope-")
+                .tempfile_in(dir)
+                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+            let mut out = BufWriter::new(temp);
+            write(&mut out)?;
+            let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+            temp.as_file().sync_all()?;
+            temp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot create {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn hostname() -> String {
@@ -443,6 +681,32 @@ fn utc_timestamp() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// An error as text: each cause once (an engine error that already quotes its source is not
+/// followed by the source again), control characters escaped.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    // Lists (the images of an archive) come one per line, indented, their names escaped
+    // already; any other line break is shown escaped like every control character.
+    let mut shown = String::new();
+    for (i, line) in out.split('\n').enumerate() {
+        if i > 0 {
+            shown.push_str(if line.starts_with("  ") { "\n" } else { "\\n" });
+        }
+        shown.push_str(&crate::text::terminal_safe(line));
+    }
+    shown
 }
 
 /// Whether an error is a closed pipe on output (`layerscope files x | head`): not a failure.

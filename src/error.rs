@@ -38,6 +38,16 @@ pub enum Error {
         what: String,
     },
 
+    /// The archive was cut short: an entry extends past its end, or it ends without tar's
+    /// end-of-archive blocks and the image metadata is missing.
+    #[error("{path} is truncated: {detail}")]
+    Truncated {
+        /// The input as the user named it.
+        path: String,
+        /// Which entry, at which offset, and what is missing.
+        detail: String,
+    },
+
     /// A tar archive that holds files but no image metadata (`docker export`, `buildx --output type=tar`).
     #[error(
         "{path} is a filesystem tarball, not an image: it has no manifest.json or index.json \
@@ -74,14 +84,14 @@ pub enum Error {
     },
 
     /// The archive holds several images and none was chosen.
-    #[error("the archive holds {} images; choose one with --image: {}", .available.len(), .available.join(", "))]
+    #[error("the archive holds {} images; choose one with --image:{}", .available.len(), list(.available))]
     SeveralImages {
         /// Names of the images found.
         available: Vec<String>,
     },
 
     /// `--image` named an image the archive does not hold.
-    #[error("the archive has no image named '{wanted}'; it holds: {}", .available.join(", "))]
+    #[error("the archive has no image named '{}'; it holds:{}", safe(.wanted), list(.available))]
     ImageNotFound {
         /// What the user asked for.
         wanted: String,
@@ -89,8 +99,17 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// `--image` matches several images of the archive.
+    #[error("--image '{}' matches {} images; name one of them in full:{}", safe(.wanted), .candidates.len(), list(.candidates))]
+    AmbiguousImage {
+        /// What the user asked for.
+        wanted: String,
+        /// The images it matches.
+        candidates: Vec<String>,
+    },
+
     /// `--platform` named a platform the image does not have.
-    #[error("the image has no manifest for platform '{wanted}'; it has: {}", .available.join(", "))]
+    #[error("the image has no manifest for platform '{}'; it has: {}", safe(.wanted), .available.iter().map(|p| safe(p)).collect::<Vec<_>>().join(", "))]
     PlatformNotFound {
         /// What the user asked for.
         wanted: String,
@@ -129,6 +148,15 @@ pub enum Error {
     /// An invalid argument that the engine checks (e.g. a platform string).
     #[error("{0}")]
     InvalidArgument(String),
+}
+
+/// Names from an archive, one per line, escaped (they are untrusted).
+fn list(names: &[String]) -> String {
+    names.iter().map(|n| format!("\n  {}", crate::text::terminal_safe(n))).collect()
+}
+
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::terminal_safe(text)
 }
 
 impl Error {

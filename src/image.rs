@@ -11,7 +11,7 @@ use crate::archive::compression::{self, Compression};
 use crate::archive::{Archive, BlobLoc, Input};
 use crate::error::{Error, Result};
 use crate::format::{self, ArchiveFormat, History, ImageConfig, LayerSource, Platform, ResolvedImage, Selection};
-use crate::layer::{self, EntryKind, ParsedLayer, Progress};
+use crate::layer::{self, EntryKind, LayerDigests, ParsedLayer, Progress, ReadOptions};
 use crate::tree::{Change, EntryId, NodeId, Tree, TreeBuilder};
 use crate::warning::{Warning, WarningKind};
 
@@ -23,7 +23,7 @@ pub struct ChangeCounts {
     /// Paths whose content, type or link target changed.
     pub modified: u64,
     /// Paths rewritten with the same content (mode, owner or mtime only).
-    pub metadata: u64,
+    pub metadata_only: u64,
     /// Paths deleted (by whiteouts, opaque directories or replacement), subtrees included.
     pub removed: u64,
 }
@@ -55,6 +55,9 @@ pub struct Layer {
     pub empty_instructions: Vec<History>,
     /// The blob is not in the archive; the layer counts as empty.
     pub missing: bool,
+    /// With `--verify`: whether the blob's sha256 and the uncompressed tar's sha256 match the
+    /// digest and DiffID the metadata gives (`None`: not checked).
+    pub verified: Option<bool>,
     /// What the layer changed.
     pub counts: ChangeCounts,
 }
@@ -100,6 +103,18 @@ pub struct Image {
     pub warnings: Vec<Warning>,
     /// Where each layer's blob is, to read file contents on demand.
     blobs: Vec<Option<BlobLoc>>,
+}
+
+/// What the `complete-image` CI rule judges: blobs the archive lacks and digests that do not
+/// match their bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Integrity {
+    /// Number of layers.
+    pub layers: usize,
+    /// Whether every present blob was hashed (`--verify`).
+    pub verified: bool,
+    /// The warnings about missing blobs and digest mismatches.
+    pub problems: Vec<Warning>,
 }
 
 /// File contents larger than this are not read into memory by [`Image::read_content`].
@@ -207,6 +222,20 @@ impl Image {
         Error::Layer { index: layer, entry, detail: err.to_string() }
     }
 
+    /// Missing blobs and digest mismatches, for the `complete-image` rule.
+    pub fn integrity(&self) -> Integrity {
+        Integrity {
+            layers: self.layers.len(),
+            verified: self.layers.iter().all(|l| l.missing || l.verified.is_some()),
+            problems: self
+                .warnings
+                .iter()
+                .filter(|w| matches!(w.kind, WarningKind::MissingLayer | WarningKind::DigestMismatch))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The index of the last layer (None for an image without layers).
     pub fn top_layer(&self) -> Option<usize> {
         self.layers.len().checked_sub(1)
@@ -248,13 +277,14 @@ impl<R: Read> Read for Exact<R> {
 pub struct Loader {
     archive: Archive,
     resolved: ResolvedImage,
+    options: ReadOptions,
 }
 
 /// Open `input` and choose the image `selection` names.
 pub fn open(input: &Input, selection: &Selection) -> Result<Loader> {
     let archive = Archive::open(input)?;
     let resolved = format::resolve(&archive, selection)?;
-    Ok(Loader { archive, resolved })
+    Ok(Loader { archive, resolved, options: ReadOptions::default() })
 }
 
 /// Open and load in one step.
@@ -262,7 +292,19 @@ pub fn load(input: &Input, selection: &Selection) -> Result<Image> {
     open(input, selection)?.load(None)
 }
 
+/// Open and load in one step, reading layers as `options` say.
+pub fn load_with(input: &Input, selection: &Selection, options: &ReadOptions) -> Result<Image> {
+    open(input, selection)?.with_options(*options).load(None)
+}
+
 impl Loader {
+    /// Read the layers as `options` say.
+    #[must_use]
+    pub fn with_options(mut self, options: ReadOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Blob sizes of the layers (0 for missing ones), to size progress bars.
     pub fn blob_sizes(&self) -> Vec<u64> {
         self.resolved.layers.iter().map(|l| l.blob.as_ref().map_or(0, |b| b.len())).collect()
@@ -283,13 +325,13 @@ impl Loader {
                 &own_progress
             }
         };
-        let Loader { archive, resolved } = self;
+        let Loader { archive, resolved, options } = self;
         let sources = &resolved.layers;
         let mut builder = TreeBuilder::new();
         let mut parsed_info = Vec::with_capacity(sources.len());
-        read_and_merge(sources, progress, |parsed| {
+        read_and_merge(sources, progress, &options, |parsed| {
             let range = builder.apply(&parsed)?;
-            parsed_info.push((range, parsed.compression, parsed.content_bytes, parsed.warnings));
+            parsed_info.push((range, parsed.compression, parsed.content_bytes, parsed.warnings, parsed.digests));
             Ok(())
         })?;
         let (mut tree, tree_warnings) = builder.finish();
@@ -299,7 +341,7 @@ impl Loader {
         let (history, empties) = map_history(&resolved.config.history, sources.len(), &mut warnings);
         let mut layers = Vec::with_capacity(sources.len());
         let mut layer_warnings = Vec::new();
-        for (i, ((src, (range, compression, size, lw)), (hist, empty))) in
+        for (i, ((src, (range, compression, size, lw, digests)), (hist, empty))) in
             sources.iter().zip(parsed_info).zip(history.into_iter().zip(empties)).enumerate()
         {
             layer_warnings.extend(lw);
@@ -307,6 +349,12 @@ impl Loader {
             if missing {
                 warnings.push(missing_layer_warning(i, src));
             }
+            let verified = digests.map(|d| {
+                let problems = digest_warnings(i, src, &d);
+                let ok = problems.is_empty();
+                warnings.extend(problems);
+                ok
+            });
             if let (Some(mt), Some(c)) = (&src.media_type, compression) {
                 if let Some(declared) = media_type_compression(mt) {
                     if declared != c && c != Compression::Empty {
@@ -337,6 +385,7 @@ impl Loader {
                 history: hist,
                 empty_instructions: empty,
                 missing,
+                verified,
                 counts: ChangeCounts::default(),
             });
         }
@@ -366,6 +415,7 @@ impl Loader {
 fn read_and_merge(
     sources: &[LayerSource],
     progress: &Progress,
+    options: &ReadOptions,
     mut merge: impl FnMut(ParsedLayer) -> Result<()>,
 ) -> Result<()> {
     if sources.is_empty() {
@@ -385,7 +435,7 @@ fn read_and_merge(
                     if progress.cancel.load(Ordering::Relaxed) {
                         break;
                     }
-                    let parsed = layer::read_layer(i, src, Some(progress));
+                    let parsed = layer::read_layer(i, src, Some(progress), options);
                     if tx.send((i, parsed)).is_err() {
                         break;
                     }
@@ -471,6 +521,25 @@ fn hash_needed_files(tree: &mut Tree, sources: &[LayerSource], progress: &Progre
     Ok(())
 }
 
+/// What `--verify` found wrong with layer `index`: its blob digest, its DiffID, or both.
+fn digest_warnings(index: usize, src: &LayerSource, computed: &LayerDigests) -> Vec<Warning> {
+    let checks = [
+        (src.blob_digest.as_deref(), &computed.blob, "the blob", "the digest", "manifest"),
+        (src.diff_id.as_deref(), &computed.diff_id, "the uncompressed tar of", "the DiffID", "config"),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(declared, actual, what, name, source)| {
+            let declared = declared.filter(|d| d.starts_with("sha256:") && d != actual)?;
+            Some(Warning::layer(
+                WarningKind::DigestMismatch,
+                index,
+                format!("{what} {} hashes to {actual}, not to {name} {declared} the {source} gives", src.entry),
+            ))
+        })
+        .collect()
+}
+
 fn missing_layer_warning(index: usize, src: &LayerSource) -> Warning {
     let what = src.blob_digest.as_deref().unwrap_or(&src.entry);
     let mut message = format!(
@@ -550,7 +619,7 @@ fn count_changes(tree: &Tree, layers: &mut [Layer]) {
             match tree.change_at(node, layer) {
                 Some(Change::Added) => counts.added += 1,
                 Some(Change::Modified) => counts.modified += 1,
-                Some(Change::Metadata) => counts.metadata += 1,
+                Some(Change::MetadataOnly) => counts.metadata_only += 1,
                 Some(Change::Removed) => counts.removed += 1,
                 Some(Change::Unchanged) | None => {}
             }

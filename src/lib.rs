@@ -37,6 +37,7 @@ pub mod format;
 pub mod image;
 pub mod layer;
 pub mod report;
+pub mod text;
 pub mod tree;
 pub mod tui;
 pub mod warning;

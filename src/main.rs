@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Ok(Outcome::RulesFailed) => ExitCode::from(1),
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("layerscope: {err:#}");
+            eprintln!("layerscope: {}", cli::error_text(&err));
             ExitCode::from(2)
         }
     }

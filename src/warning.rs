@@ -28,8 +28,11 @@ pub enum WarningKind {
     HistoryMismatch,
     /// The archive's two descriptions of the image disagree; one was chosen.
     MetadataFallback,
-    /// A digest or media type does not match the bytes.
+    /// A media type or other metadata does not match the bytes.
     MetadataMismatch,
+    /// A blob's sha256 differs from its digest in the manifest, or an uncompressed layer's from
+    /// its DiffID (or the config's from its digest): the archive is corrupt or was tampered with.
+    DigestMismatch,
 }
 
 /// One warning, optionally tied to a layer and a path.

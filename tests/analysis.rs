@@ -1,8 +1,7 @@
 //! Waste figures, causes, per-layer scores, duplicates and base detection, on images built in code;
 //! a seeded property test over random layer stacks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use layerscope::analysis::dive::figures;
 use layerscope::analysis::{Analysis, BaseMethod, Cause, Options, analyze};

@@ -1,6 +1,5 @@
 //! The engine stays free of terminal code: no ratatui, crossterm, printing or exiting outside the
 //! binary, the CLI edge and the TUI.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
 use std::path::Path;
 

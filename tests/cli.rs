@@ -1,7 +1,6 @@
 //! The binary: exit codes, outputs, stdin, files written.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
@@ -53,12 +52,17 @@ fn stderr(out: &Output) -> String {
 }
 
 #[test]
-fn no_argument_reports_on_the_bundled_demo() {
-    let out = layerscope(&["--report"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("bundled demo image"), "{text}");
-    assert!(text.contains("layerscope/demo:latest"), "{text}");
+fn without_an_image_only_the_interactive_explorer_opens_the_demo() {
+    for args in [&["--report"][..], &["--ci"], &["--json", "-"], &["--ci", "--format", "sarif"]] {
+        let out = layerscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("no image given"), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}: nothing is judged");
+    }
+    // CI=true with no arguments at all: an empty $IMAGE in a pipeline must not pass.
+    let out = Command::new(env!("CARGO_BIN_EXE_layerscope")).env("CI", "true").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no image given"), "{}", stderr(&out));
 }
 
 #[test]
@@ -68,7 +72,7 @@ fn json_report_has_the_documented_shape() {
     let out = layerscope(&["--json", "-", &image]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["schema"], "layerscope.report/v1");
+    assert_eq!(report["schema"], "layerscope.report/v2");
     for key in ["source", "format", "tags", "platform", "config_digest", "size_bytes", "blob_bytes", "layer_count"] {
         assert!(report["image"].get(key).is_some(), "image.{key}");
     }
@@ -135,7 +139,11 @@ fn files_prints_sorted_json_lines() {
         .collect();
     assert_eq!(
         changes,
-        [("/etc".into(), "metadata".into()), ("/etc/a".into(), "removed".into()), ("/etc/c".into(), "added".into())]
+        [
+            ("/etc".into(), "metadata_only".into()),
+            ("/etc/a".into(), "removed".into()),
+            ("/etc/c".into(), "added".into())
+        ]
     );
 
     let out = layerscope(&["files", &image, "--layer", "0"]);

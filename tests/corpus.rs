@@ -4,7 +4,6 @@
 //! output, every layer's records must equal the ground truth read with Python's tarfile, and the
 //! merged tree must equal the one kernel overlayfs and umoci produced.
 //! Without the variable the tests skip.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,8 @@
 //! dive's own test images (../shared/fixtures/dive): layers, DiffIDs, commands and sizes must equal
 //! dive's exports; its plain rootfs tars must be refused as filesystem tarballs. Skips cleanly when
 //! ../shared is absent.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

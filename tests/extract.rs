@@ -1,8 +1,7 @@
 //! Extraction of a file or directory as it is after a layer: contents, modes, skips, and never a
 //! write outside the destination.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

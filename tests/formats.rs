@@ -1,8 +1,7 @@
 //! Every archive layout layerscope reads (docs/formats.md §1–7), built in code, and the format
 //! traps of §11 (6, 7, 8), each its own test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use layerscope::format::{ArchiveFormat, Platform};
 use layerscope::{Error, Selection, WarningKind};
@@ -129,7 +128,7 @@ fn mixed_compressions_in_one_image() {
     layout.add_manifest(&built.manifest_digest, built.manifest.len(), None, Some("latest"), None);
     let image = load(layout.tar());
     let comps: Vec<_> = image.layers.iter().map(|l| l.compression.unwrap().to_string()).collect();
-    assert_eq!(comps, ["zstd", "none", "gzip"]);
+    assert_eq!(comps, ["zstd", "uncompressed", "gzip"]);
     assert_three_layer_model(&image);
 }
 
@@ -345,7 +344,41 @@ fn several_images_need_a_choice() {
     assert_eq!(support::paths_at(&try_load_with(archive.clone(), sel("b:2")).unwrap(), None), ["/b"]);
     assert_eq!(support::paths_at(&try_load_with(archive.clone(), sel("docker.io/library/a:1")).unwrap(), None), ["/a"]);
     let err = try_load_with(archive, sel("c:3")).unwrap_err();
-    assert_eq!(err.to_string(), "the archive has no image named 'c:3'; it holds: a:1, b:2");
+    assert_eq!(err.to_string(), "the archive has no image named 'c:3'; it holds:\n  a:1\n  b:2");
+}
+
+#[test]
+fn image_names_match_as_podman_and_docker_users_type_them() {
+    // `podman save -m` names local images localhost/…; two tags of one repository.
+    let web1 = Image::new().tags(&["localhost/holdout/web:1.0"]).layer(Layer::new().file("one", b"1"), "one");
+    let web2 = Image::new().tags(&["localhost/holdout/web:2.0"]).layer(Layer::new().file("two", b"2"), "two");
+    let api = Image::new().tags(&["localhost/holdout/api:1.0"]).layer(Layer::new().file("api", b"a"), "api");
+    let mut out = Outer::new();
+    let mut entries = Vec::new();
+    for img in [&web1, &web2, &api] {
+        let built = img.build(Comp::None);
+        let cfg = format!("{}.json", &built.config_digest[7..]);
+        out.file(&cfg, &built.config);
+        let layer = format!("{}.tar", &built.layers[0].diff_id[7..]);
+        out.file(&layer, &built.layers[0].tar);
+        entries.push(json!({"Config": cfg, "RepoTags": img.tags, "Layers": [layer]}));
+    }
+    out.file("manifest.json", &serde_json::to_vec(&entries).unwrap());
+    let archive = out.finish();
+    let sel = |name: &str| Selection { image: Some(name.into()), ..Selection::default() };
+    let paths = |name: &str| support::paths_at(&try_load_with(archive.clone(), sel(name)).unwrap(), None);
+    assert_eq!(paths("web:1.0"), ["/one"]);
+    assert_eq!(paths("holdout/web:2.0"), ["/two"]);
+    assert_eq!(paths("api"), ["/api"], "no tag: any tag, when one image has the name");
+    assert_eq!(paths("localhost/holdout/web:1.0"), ["/one"]);
+    let err = try_load_with(archive.clone(), sel("holdout/web")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "--image 'holdout/web' matches 2 images; name one of them in full:\n  localhost/holdout/web:1.0\n  \
+         localhost/holdout/web:2.0"
+    );
+    let err = try_load_with(archive, sel("eb")).unwrap_err();
+    assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
 }
 
 #[test]
@@ -440,4 +473,50 @@ fn blob_digests_that_try_to_escape_are_rejected() {
     layout.add_manifest(&d, manifest.len(), None, None, None);
     let err = try_load(layout.tar()).unwrap_err().to_string();
     assert!(err.contains("invalid config digest"), "{err}");
+}
+
+/// Byte offsets where each entry of an outer tar ends (data padded to 512), by name.
+fn entry_ends(archive: &[u8]) -> Vec<(String, u64)> {
+    let mut tar = tar::Archive::new(archive);
+    tar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let end = (e.raw_file_position() + e.size()).div_ceil(512) * 512;
+            (e.path().unwrap().to_string_lossy().into_owned(), end)
+        })
+        .collect()
+}
+
+#[test]
+fn an_archive_cut_inside_an_entry_says_it_is_truncated() {
+    let archive = three_layer_image().docker_archive();
+    let (layer, end) = entry_ends(&archive).into_iter().find(|(n, _)| n.ends_with("/layer.tar")).unwrap();
+    let err = try_load(archive[..end as usize - 700].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("is truncated: the entry"), "{err}");
+    assert!(err.contains(&layer) && err.contains("bytes missing"), "{err}");
+    // Cut inside the header after it.
+    let err = try_load(archive[..end as usize + 100].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("is truncated: it ends inside the tar header that follows"), "{err}");
+}
+
+#[test]
+fn an_archive_cut_between_entries_before_its_manifest_is_incomplete_not_a_rootfs() {
+    let archive = three_layer_image().docker_archive();
+    let ends = entry_ends(&archive);
+    let (config, end) = ends.iter().find(|(n, _)| n.ends_with(".json") && !n.contains('/')).unwrap().clone();
+    let err = try_load(archive[..end as usize].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("is truncated: it ends after"), "{err}");
+    assert!(err.contains(&config) && err.contains(&format!("at byte {end}")), "{err}");
+    assert!(!err.contains("filesystem tarball"), "{err}");
+    // An OCI archive cut before index.json: its blobs say it is an image.
+    let mut tar = three_layer_image().oci_archive(Comp::Gzip);
+    let ends = entry_ends(&tar);
+    let last_blob = ends.iter().filter(|(n, _)| n.starts_with("blobs/sha256/")).map(|e| e.1).max().unwrap();
+    tar.truncate(last_blob as usize);
+    let err = try_load(tar).unwrap_err().to_string();
+    assert!(err.contains("is truncated: it ends after blobs/sha256/"), "{err}");
+    // A real root filesystem tarball stays what it is.
+    let err = try_load(Layer::new().dir("etc").file("etc/passwd", b"root").tar()).unwrap_err().to_string();
+    assert!(err.contains("is a filesystem tarball, not an image"), "{err}");
 }

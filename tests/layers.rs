@@ -1,8 +1,7 @@
 //! OCI layer rules (docs/formats.md §8) and the tree traps of §11, each its own test, on images
 //! built in code.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use layerscope::WarningKind;
 use layerscope::report::files::{FilesOptions, file_records};
@@ -29,8 +28,8 @@ fn trap_1_opaque_whiteout_hides_lower_children() {
     assert_eq!(
         changes_at(&img, 1),
         [
-            ("/usr".into(), "metadata"),
-            ("/usr/lib".into(), "metadata"),
+            ("/usr".into(), "metadata_only"),
+            ("/usr/lib".into(), "metadata_only"),
             ("/usr/lib/a.so".into(), "removed"),
             ("/usr/lib/new.so".into(), "added"),
             ("/usr/lib/sub".into(), "removed"),
@@ -108,11 +107,58 @@ fn trap_4_hard_link_counts_content_once_and_keeps_its_bytes() {
     let get = |p: &str| records.iter().find(|r| r.path == p).unwrap();
     assert_eq!(get("/bin/busybox").size, 500);
     assert_eq!(get("/bin/ls").size, 1000, "the link keeps the old inode's bytes");
+    // busybox was rewritten: ls no longer shares its bytes, it is a plain file (overlayfs, umoci).
+    assert_eq!(get("/bin/ls").kind, "file");
+    assert_eq!(get("/bin/ls").link, None);
+    assert_eq!(get("/bin/ls").change, "unchanged");
+    assert_eq!(get("/bin/busybox").change, "modified");
+    // Before the rewrite both are links to busybox.
+    let before = file_records(&img, FilesOptions { layer: Some(0), changes_only: false });
+    let get = |p: &str| before.iter().find(|r| r.path == p).unwrap();
     assert_eq!(get("/bin/ls").kind, "hardlink");
     assert_eq!(get("/bin/ls").link.as_deref(), Some("/bin/busybox"));
     assert_eq!(get("/bin/cat").link.as_deref(), Some("/bin/busybox"), "absolute link names are normalised");
-    assert_eq!(get("/bin/ls").change, "unchanged");
-    assert_eq!(get("/bin/busybox").change, "modified");
+}
+
+#[test]
+fn hard_link_whose_target_is_deleted_is_a_file_with_the_bytes() {
+    let img = load_layers(vec![
+        Layer::new().dir("opt").file("opt/tool", &[7; 300]).hardlink("opt/appctl", "opt/tool"),
+        Layer::new().dir("opt").whiteout("opt/tool"),
+    ]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let ctl = records.iter().find(|r| r.path == "/opt/appctl").unwrap();
+    assert_eq!((ctl.kind, ctl.size, ctl.link.as_deref()), ("file", 300, None));
+    assert!(records.iter().all(|r| r.path != "/opt/tool"));
+    let analysis = layerscope::analysis::analyze(&img, &Default::default());
+    assert_eq!(analysis.final_size_bytes, 300, "the bytes are still visible, once");
+    assert_eq!(analysis.wasted_bytes, 0);
+}
+
+#[test]
+fn hard_link_re_linked_to_the_rewritten_target_is_a_link_again() {
+    let img = load_layers(vec![
+        Layer::new().dir("opt").file("opt/tool", &[7; 300]).hardlink("opt/appctl", "opt/tool"),
+        Layer::new().dir("opt").file("opt/tool", &[8; 200]),
+        Layer::new().dir("opt").file("opt/tool", &[8; 200]).hardlink("opt/appctl", "opt/tool"),
+    ]);
+    let at = |layer| file_records(&img, FilesOptions { layer: Some(layer), changes_only: false });
+    let ctl = |records: &[layerscope::report::files::FileRecord]| {
+        let r = records.iter().find(|r| r.path == "/opt/appctl").unwrap();
+        (r.kind, r.size, r.link.clone())
+    };
+    assert_eq!(ctl(&at(0)), ("hardlink", 300, Some("/opt/tool".to_string())));
+    assert_eq!(ctl(&at(1)), ("file", 300, None));
+    assert_eq!(ctl(&at(2)), ("hardlink", 200, Some("/opt/tool".to_string())));
+    // The target replaced by a link to another file: appctl keeps the old bytes, alone.
+    let img = load_layers(vec![
+        Layer::new().dir("opt").file("opt/tool", &[7; 300]).file("opt/other", b"o").hardlink("opt/appctl", "opt/tool"),
+        Layer::new().dir("opt").hardlink("opt/tool", "opt/other"),
+    ]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let get = |p: &str| records.iter().find(|r| r.path == p).unwrap();
+    assert_eq!((get("/opt/appctl").kind, get("/opt/appctl").size), ("file", 300));
+    assert_eq!((get("/opt/tool").kind, get("/opt/tool").link.as_deref()), ("hardlink", Some("/opt/other")));
 }
 
 #[test]
@@ -127,7 +173,7 @@ fn hard_link_to_a_lower_layer_file_shares_its_bytes() {
 fn hard_link_replacing_a_file_with_the_same_bytes_is_metadata_only() {
     // `ln a b` copies a up; the tar may hold a as a hard link to b.
     let img = load_layers(vec![Layer::new().file("a", b"same"), Layer::new().file("b", b"same").hardlink("a", "b")]);
-    assert_eq!(changes_at(&img, 1), [("/a".into(), "metadata"), ("/b".into(), "added")]);
+    assert_eq!(changes_at(&img, 1), [("/a".into(), "metadata_only"), ("/b".into(), "added")]);
 }
 
 #[test]
@@ -304,16 +350,16 @@ fn change_kinds_relative_to_the_layer_below() {
         [
             ("/content".into(), "modified"),
             ("/link".into(), "modified"),
-            ("/mode".into(), "metadata"),
-            ("/mtime".into(), "metadata"),
-            ("/owner".into(), "metadata"),
-            ("/same".into(), "metadata"),
+            ("/mode".into(), "metadata_only"),
+            ("/mtime".into(), "metadata_only"),
+            ("/owner".into(), "metadata_only"),
+            ("/same".into(), "metadata_only"),
             ("/size".into(), "modified"),
         ]
     );
     assert_eq!(
         img.layers[1].counts,
-        layerscope::image::ChangeCounts { added: 0, modified: 3, metadata: 4, removed: 0 }
+        layerscope::image::ChangeCounts { added: 0, modified: 3, metadata_only: 4, removed: 0 }
     );
 }
 

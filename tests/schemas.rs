@@ -7,9 +7,8 @@
 //!
 //! Where a schema or validator is missing the test says so and skips, unless
 //! `LAYERSCOPE_REQUIRE_SCHEMAS=1` (as in CI), where a missing validator fails the test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,7 +55,8 @@ fn reports() -> (layerscope::Image, layerscope::analysis::Analysis, layerscope::
     );
     let analysis = analyze(&image, &Options::default());
     let flags = vec![(Rule::HighestWastedBytes, "1kB".to_string()), (Rule::LowestUserEfficiency, "0.99".to_string())];
-    let verdict = evaluate(&analysis, &figures(&image), &Policy::build(&flags, None, false).unwrap());
+    let verdict =
+        evaluate(&analysis, &figures(&image), &image.integrity(), &Policy::build(&flags, None, false).unwrap());
     assert!(verdict.results.iter().any(|r| r.status == layerscope::ci::Status::Fail));
     assert!(verdict.results.iter().any(|r| r.status == layerscope::ci::Status::Skip));
     (image, analysis, verdict)

@@ -1,8 +1,7 @@
 //! The explorer, headless: screens as insta snapshots on a fixed-size TestBackend (100×30 and 80×24,
 //! on the bundled demo image), and journeys that press keys and assert the resulting state.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may panic
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -316,7 +315,7 @@ fn change_kinds_can_be_hidden() {
         ("<C-a>", Change::Added),
         ("<C-r>", Change::Removed),
         ("<C-m>", Change::Modified),
-        ("<C-t>", Change::Metadata),
+        ("<C-t>", Change::MetadataOnly),
         ("<C-u>", Change::Unchanged),
     ] {
         press(&mut a, spec);
@@ -328,7 +327,7 @@ fn change_kinds_can_be_hidden() {
         ("A", Change::Added),
         ("R", Change::Removed),
         ("M", Change::Modified),
-        ("T", Change::Metadata),
+        ("T", Change::MetadataOnly),
         ("U", Change::Unchanged),
     ] {
         press(&mut a, spec);

@@ -104,6 +104,19 @@ pub fn analyze(image: &Image, options: &Options) -> Analysis {
     }
 }
 
+/// Check the options against the image they are for (`--base-layers` within the layer count).
+pub fn check_options(image: &Image, options: &Options) -> crate::Result<()> {
+    if let Some(n) = options.base_layers {
+        if n > image.layers.len() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "--base-layers {n}: the image has only {}",
+                crate::text::plural(image.layers.len(), "layer", "layers")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// a / b as a fraction, `empty` when b is 0.
 fn ratio(a: u64, b: u64, empty: f64) -> f64 {
     if b == 0 { empty } else { a as f64 / b as f64 }

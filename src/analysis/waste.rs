@@ -24,12 +24,23 @@ pub enum Cause {
 }
 
 impl Cause {
-    /// The name used in reports.
+    /// Every cause, in report order.
+    pub const ALL: [Cause; 3] = [Cause::Deleted, Cause::Overwritten, Cause::MetadataOnly];
+
+    /// The name in JSON (`metadata_only`).
     pub fn as_str(self) -> &'static str {
         match self {
             Cause::Deleted => "deleted",
             Cause::Overwritten => "overwritten",
             Cause::MetadataOnly => "metadata_only",
+        }
+    }
+
+    /// The name people read (`metadata-only`), in the explorer, the reports and the README.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::MetadataOnly => "metadata-only",
+            other => other.as_str(),
         }
     }
 }
@@ -46,6 +57,15 @@ pub struct Causes {
 }
 
 impl Causes {
+    /// The bytes of one cause.
+    pub fn of(&self, cause: Cause) -> u64 {
+        match cause {
+            Cause::Deleted => self.deleted,
+            Cause::Overwritten => self.overwritten,
+            Cause::MetadataOnly => self.metadata_only,
+        }
+    }
+
     fn add(&mut self, cause: Cause, bytes: u64) {
         match cause {
             Cause::Deleted => self.deleted += bytes,
@@ -356,14 +376,7 @@ fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
     listed
         .into_iter()
         .map(|(mut g, (path, path_raw))| {
-            let cause = [Cause::Deleted, Cause::Overwritten, Cause::MetadataOnly]
-                .into_iter()
-                .max_by_key(|c| match c {
-                    Cause::Deleted => g.by_cause.deleted,
-                    Cause::Overwritten => g.by_cause.overwritten,
-                    Cause::MetadataOnly => g.by_cause.metadata_only,
-                })
-                .unwrap_or(Cause::Deleted);
+            let cause = Cause::ALL.into_iter().max_by_key(|c| g.by_cause.of(*c)).unwrap_or(Cause::Deleted);
             let node = g.node;
             let is_dir_group = g.files > 1 || g.below;
             let visible_now = !is_dir_group

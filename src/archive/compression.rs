@@ -11,6 +11,7 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// A plain tar stream.
+    #[serde(rename = "uncompressed")]
     None,
     /// gzip (also eStargz, which is a valid multi-member gzip stream).
     Gzip,
@@ -23,7 +24,7 @@ pub enum Compression {
 impl fmt::Display for Compression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Compression::None => "none",
+            Compression::None => "uncompressed",
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
             Compression::Empty => "empty",

@@ -63,6 +63,9 @@ pub struct Archive {
     kind: Kind,
     /// Set when the input itself was compressed and had to be inflated first.
     pub outer_compression: Option<Compression>,
+    /// Set when the tar ends without its end-of-archive blocks: (the last entry, the byte
+    /// where its data ends). A cut archive usually ends so.
+    pub cut_after: Option<(String, u64)>,
 }
 
 #[derive(Debug)]
@@ -96,7 +99,12 @@ impl Archive {
             Input::Path(path) => {
                 let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
                 if meta.is_dir() {
-                    return Ok(Archive { display, kind: Kind::Dir { root: path.clone() }, outer_compression: None });
+                    return Ok(Archive {
+                        display,
+                        kind: Kind::Dir { root: path.clone() },
+                        outer_compression: None,
+                        cut_after: None,
+                    });
                 }
                 let file = File::open(path).map_err(|e| Error::io(path, e))?;
                 let mut head = vec![0u8; 512];
@@ -138,12 +146,37 @@ impl Archive {
         let mut entries = HashMap::new();
         let mut order = Vec::new();
         let mut last = String::from("(start of archive)");
+        // Where the last entry's data ends (padded to the 512-byte block).
+        let mut data_end = 0u64;
         let iter = tar.entries_with_seek().map_err(|e| Error::read(&display, e))?;
         for entry in iter {
-            let entry = entry
-                .map_err(|e| Error::read(&display, with_context(e, &format!("reading the tar header after {last}"))))?;
+            let entry = entry.map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("entire block") {
+                    Error::Truncated {
+                        path: display.clone(),
+                        detail: format!("it ends inside the tar header that follows {last} (at byte {data_end})"),
+                    }
+                } else {
+                    Error::read(&display, with_context(e, &format!("reading the tar header after {last}")))
+                }
+            })?;
             let raw_name = entry.path_bytes();
             let name = normalize_name(&String::from_utf8_lossy(&raw_name));
+            let start = entry.raw_file_position();
+            let len = entry.size();
+            let end = start.saturating_add(len);
+            if end > total {
+                return Err(Error::Truncated {
+                    path: display,
+                    detail: format!(
+                        "the entry {} starts at byte {start} and holds {len} bytes, but the archive ends at byte {total} \
+                         ({} bytes missing)",
+                        if name.is_empty() { "(unnamed)" } else { &name },
+                        end - total
+                    ),
+                });
+            }
+            data_end = end.div_ceil(512).saturating_mul(512);
             if name.is_empty() {
                 continue;
             }
@@ -166,7 +199,10 @@ impl Archive {
         if entries.is_empty() && order.is_empty() {
             return Err(Error::NotAnArchive { path: display, what: "the tar archive is empty".into() });
         }
-        Ok(Archive { display, kind: Kind::Tar { backing, entries, order }, outer_compression: outer })
+        // Writers end a tar with two zero blocks (1024 bytes); less than that after the last
+        // entry means the file stops where an entry boundary happened to be.
+        let cut_after = (total.saturating_sub(data_end) < 1024).then(|| (last.clone(), data_end));
+        Ok(Archive { display, kind: Kind::Tar { backing, entries, order }, outer_compression: outer, cut_after })
     }
 
     /// How the input is named in messages.
@@ -215,6 +251,17 @@ impl Archive {
     pub fn read_small(&self, name: &str) -> Option<Result<Vec<u8>>> {
         let loc = self.get(name)?;
         Some(loc.read_all(METADATA_LIMIT).map_err(|e| Error::read(name.to_string(), e)))
+    }
+
+    /// Whether some entry looks like a layer of an image (`blobs/sha256/…`, `…/layer.tar`): an
+    /// archive with those but no metadata is an incomplete image, not a filesystem tarball.
+    pub fn has_layer_blobs(&self) -> bool {
+        match &self.kind {
+            Kind::Tar { order, .. } => order
+                .iter()
+                .any(|n| n.strip_prefix("blobs/sha256/").is_some_and(|h| h.len() == 64) || n.ends_with("/layer.tar")),
+            Kind::Dir { root } => root.join("blobs/sha256").is_dir(),
+        }
     }
 
     /// The first `n` entry names, for messages about archives we do not understand.

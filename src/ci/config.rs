@@ -1,12 +1,52 @@
 //! CI config files: layerscope's `.layerscope-ci.yaml` and dive's `.dive-ci`.
 //!
 //! Both hold `rules:` with one threshold per rule. layerscope's file takes kebab-case names (and
-//! dive's camelCase ones); dive's file takes only camelCase names, as dive 0.13.1 does: any other key
-//! is ignored and reported.
+//! dive's camelCase ones) and refuses any other key, naming the closest valid one; dive's file takes
+//! only camelCase names, as dive 0.13.1 does: any other key is ignored and reported.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Rule, config_candidates};
+use super::{RULES, Rule, config_candidates};
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The file is not YAML.
+    #[error("{} is not valid YAML: {detail}", path.display())]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        detail: String,
+    },
+    /// The YAML does not have the expected shape.
+    #[error("{}: {what}", path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// A key layerscope's format does not have.
+    #[error("{}: unknown key '{key}'{}", path.display(), suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key as written (`rules.NAME` for a rule).
+        key: String,
+        /// The closest valid key.
+        suggestion: Option<String>,
+    },
+}
 
 /// Which format a config file is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,51 +76,79 @@ pub fn find_config(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Read and parse a config file. dive's format is assumed for files named `.dive-ci`.
-pub fn load_config(path: &Path) -> Result<ConfigFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load_config(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     let kind = if path.file_name().is_some_and(|n| n == ".dive-ci") { FileKind::Dive } else { FileKind::Layerscope };
     parse_config(path, &text, kind)
 }
 
-fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFile, String> {
-    let value: yaml_serde::Value =
-        yaml_serde::from_str(text).map_err(|e| format!("{} is not valid YAML: {e}", path.display()))?;
+fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFile, ConfigError> {
+    let shape = |what: String| ConfigError::Shape { path: path.to_path_buf(), what };
+    let unknown = |key: String, candidates: &[String]| {
+        let suggestion = closest(&key, candidates);
+        ConfigError::UnknownKey { path: path.to_path_buf(), key, suggestion }
+    };
+    let value: yaml_serde::Value = yaml_serde::from_str(text)
+        .map_err(|e| ConfigError::Yaml { path: path.to_path_buf(), detail: e.to_string() })?;
     let mut out = ConfigFile { path: path.to_path_buf(), kind, rules: Vec::new(), ignored: Vec::new() };
     let root = match &value {
         yaml_serde::Value::Mapping(m) => m,
         yaml_serde::Value::Null => return Ok(out),
-        _ => return Err(format!("{}: expected a mapping with a 'rules:' key", path.display())),
+        _ => return Err(shape("expected a mapping with a 'rules:' key".into())),
     };
+    let rule_keys: Vec<String> = RULES.iter().map(|r| format!("rules.{}", r.name())).collect();
     for (key, val) in root {
         let key = scalar(key).unwrap_or_default();
         if key != "rules" {
-            // Other top-level keys (dive's `plugins:`) are none of our business.
-            out.ignored.push(key);
-            continue;
+            match kind {
+                // dive's own keys (`plugins:`) are none of our business in dive's file.
+                FileKind::Dive => {
+                    out.ignored.push(key);
+                    continue;
+                }
+                FileKind::Layerscope => return Err(unknown(key, &["rules".to_string()])),
+            }
         }
         let Some(rules) = val.as_mapping() else {
             if val.is_null() {
                 continue;
             }
-            return Err(format!("{}: 'rules' must be a mapping of rule names to thresholds", path.display()));
+            return Err(shape("'rules' must be a mapping of rule names to thresholds".into()));
         };
         for (name, threshold) in rules {
             let name = scalar(name).unwrap_or_default();
             let rule = match kind {
-                FileKind::Dive => crate::ci::RULES.into_iter().find(|r| r.dive_name() == Some(name.as_str())),
+                FileKind::Dive => RULES.into_iter().find(|r| r.dive_name() == Some(name.as_str())),
                 FileKind::Layerscope => Rule::from_name(&name),
             };
             let Some(rule) = rule else {
-                out.ignored.push(format!("rules.{name}"));
-                continue;
+                match kind {
+                    FileKind::Dive => {
+                        out.ignored.push(format!("rules.{name}"));
+                        continue;
+                    }
+                    FileKind::Layerscope => return Err(unknown(format!("rules.{name}"), &rule_keys)),
+                }
             };
             let Some(text) = scalar(threshold) else {
-                return Err(format!("{}: rules.{name} must be a number or a string", path.display()));
+                return Err(shape(format!("rules.{name} must be a number or a string")));
             };
             out.rules.push((rule, text));
         }
     }
     Ok(out)
+}
+
+/// The candidate closest to `key`, if any is close enough to be what was meant.
+fn closest(key: &str, candidates: &[String]) -> Option<String> {
+    let lower = key.to_ascii_lowercase().replace('_', "-");
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&lower, c), c))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.clone())
 }
 
 fn scalar(v: &yaml_serde::Value) -> Option<String> {
@@ -120,5 +188,19 @@ mod tests {
         assert!(c.ignored.is_empty());
         assert!(parse_config(Path::new("x"), "rules: [1, 2]", FileKind::Layerscope).is_err());
         assert!(parse_config(Path::new("x"), ": :", FileKind::Layerscope).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_in_layerscope_files_name_the_closest_valid_one() {
+        let err = parse_config(Path::new("c.yaml"), "rules:\n  lowest-efficency: 0.9\n", FileKind::Layerscope)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "c.yaml: unknown key 'rules.lowest-efficency'; did you mean 'rules.lowest-efficiency'?");
+        let err = parse_config(Path::new("c.yaml"), "rule:\n  lowest-efficiency: 0.9\n", FileKind::Layerscope)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "c.yaml: unknown key 'rule'; did you mean 'rules'?");
+        let err = parse_config(Path::new("c.yaml"), "plugins: [x]\n", FileKind::Layerscope).unwrap_err().to_string();
+        assert_eq!(err, "c.yaml: unknown key 'plugins'");
     }
 }

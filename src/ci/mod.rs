@@ -8,9 +8,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use config::{ConfigFile, FileKind, find_config, load_config};
+pub use config::{ConfigError, ConfigFile, FileKind, find_config, load_config};
 
 use crate::analysis::{Analysis, DiveFigures};
+use crate::image::Integrity;
+use crate::report::human_bytes;
+use crate::text::plural;
 
 /// A rule of the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -28,10 +31,13 @@ pub enum Rule {
     LowestUserEfficiency,
     /// Not a rule: a noise floor. Under it the percentage rules pass.
     MinWastedBytes,
+    /// Fails when a layer blob is missing from the archive or a digest does not match its bytes.
+    CompleteImage,
 }
 
 /// Every rule, in report order.
-pub const RULES: [Rule; 6] = [
+pub const RULES: [Rule; 7] = [
+    Rule::CompleteImage,
     Rule::LowestEfficiency,
     Rule::HighestWastedBytes,
     Rule::HighestUserWastedPercent,
@@ -50,6 +56,7 @@ impl Rule {
             Rule::HighestLayerWastedBytes => "highest-layer-wasted-bytes",
             Rule::LowestUserEfficiency => "lowest-user-efficiency",
             Rule::MinWastedBytes => "min-wasted-bytes",
+            Rule::CompleteImage => "complete-image",
         }
     }
 
@@ -68,9 +75,25 @@ impl Rule {
         RULES.into_iter().find(|r| r.name() == name || r.dive_name() == Some(name) || camel(r.name()) == name)
     }
 
-    /// Whether the threshold is a size (else a ratio in 0..1).
+    /// Whether the threshold is a size (else a ratio in 0..1, or a switch).
     pub fn takes_bytes(self) -> bool {
         matches!(self, Rule::HighestWastedBytes | Rule::HighestLayerWastedBytes | Rule::MinWastedBytes)
+    }
+
+    /// Whether the rule is only on or off (it has no number).
+    pub fn is_switch(self) -> bool {
+        self == Rule::CompleteImage
+    }
+
+    /// What a value of this rule looks like, for messages.
+    pub fn value_hint(self) -> &'static str {
+        if self.is_switch() {
+            "'enabled' or 'disabled'"
+        } else if self.takes_bytes() {
+            "a size such as 20MB, 512KiB or 1000, or 'disabled'"
+        } else {
+            "a ratio from 0 to 1 such as 0.9 or 90%, or 'disabled'"
+        }
     }
 
     /// The built-in default (dive's for its three rules).
@@ -78,6 +101,7 @@ impl Rule {
         match self {
             Rule::LowestEfficiency => Threshold::Ratio(0.9),
             Rule::HighestUserWastedPercent => Threshold::Ratio(0.1),
+            Rule::CompleteImage => Threshold::Enabled,
             _ => Threshold::Disabled,
         }
     }
@@ -93,6 +117,9 @@ impl Rule {
             Rule::HighestLayerWastedBytes => "fails when one layer ships more wasted bytes than the threshold",
             Rule::LowestUserEfficiency => "fails when user efficiency (1 - user wasted percent) is below the threshold",
             Rule::MinWastedBytes => "noise floor: below this many wasted bytes the percentage rules pass",
+            Rule::CompleteImage => {
+                "fails when a layer blob is missing from the archive or a blob, DiffID or config does not match its digest"
+            }
         }
     }
 }
@@ -114,23 +141,37 @@ fn camel(kebab: &str) -> String {
 }
 
 /// A rule's threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Threshold {
     /// The rule is off.
     Disabled,
+    /// A switch rule is on.
+    Enabled,
     /// A fraction in 0..1.
     Ratio(f64),
     /// A byte count.
     Bytes(u64),
 }
 
+/// In JSON: `null` when disabled, `true` for an enabled switch, else the number.
+impl Serialize for Threshold {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Threshold::Disabled => s.serialize_none(),
+            Threshold::Enabled => s.serialize_bool(true),
+            Threshold::Ratio(r) => s.serialize_f64(*r),
+            Threshold::Bytes(b) => s.serialize_u64(*b),
+        }
+    }
+}
+
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Threshold::Disabled => f.write_str("disabled"),
+            Threshold::Enabled => f.write_str("enabled"),
             Threshold::Ratio(r) => write!(f, "{r}"),
-            Threshold::Bytes(b) => write!(f, "{b} B"),
+            Threshold::Bytes(b) => f.write_str(&human_bytes(*b)),
         }
     }
 }
@@ -164,8 +205,15 @@ pub struct BadValue {
 /// Parse a threshold for `rule`.
 pub fn parse_threshold(rule: Rule, value: &str) -> Result<Threshold, String> {
     let v = value.trim();
-    if matches!(v.to_ascii_lowercase().as_str(), "disabled" | "off" | "false" | "none" | "") {
+    let lower = v.to_ascii_lowercase();
+    if matches!(lower.as_str(), "disabled" | "off" | "false" | "none" | "") {
         return Ok(Threshold::Disabled);
+    }
+    if rule.is_switch() {
+        return match lower.as_str() {
+            "enabled" | "on" | "true" | "required" => Ok(Threshold::Enabled),
+            _ => Err(format!("expected {}", rule.value_hint())),
+        };
     }
     if rule.takes_bytes() { parse_bytes(v).map(Threshold::Bytes) } else { parse_ratio(v).map(Threshold::Ratio) }
 }
@@ -176,21 +224,22 @@ fn parse_ratio(v: &str) -> Result<f64, String> {
         Some(n) => (n.trim(), 100.0),
         None => (v, 1.0),
     };
-    let r: f64 =
-        number.parse().map_err(|_| "expected a number from 0 to 1, a percentage, or 'disabled'".to_string())?;
+    let r: f64 = number.parse().map_err(|_| format!("expected {}", Rule::LowestEfficiency.value_hint()))?;
     let r = r / scale;
     if !(0.0..=1.0).contains(&r) {
-        return Err("outside the allowed range 0 to 1".into());
+        return Err("out of range: a ratio is from 0 to 1 (0.9, or 90%)".into());
     }
     Ok(r)
 }
 
 /// A size: `32025`, `20MB` (SI), `32KiB` (binary); units are case-insensitive as in dive.
 pub fn parse_bytes(v: &str) -> Result<u64, String> {
+    if v.starts_with('-') {
+        return Err("out of range: a size cannot be negative".into());
+    }
     let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
     let (number, unit) = v.split_at(split);
-    let n: f64 =
-        number.parse().map_err(|_| "expected a size such as 20MB, 512KiB or 1000, or 'disabled'".to_string())?;
+    let n: f64 = number.parse().map_err(|_| format!("expected {}", Rule::HighestWastedBytes.value_hint()))?;
     let unit = unit.trim().to_ascii_lowercase();
     let multiplier: f64 = match unit.as_str() {
         "" | "b" => 1.0,
@@ -332,8 +381,9 @@ impl Verdict {
     }
 }
 
-/// Judge `analysis` (or, with `--dive-compat`, dive's figures `dive`) by `policy`.
-pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, policy: &Policy) -> Verdict {
+/// Judge `analysis` (or, with `--dive-compat`, dive's figures `dive`) and the image's
+/// `integrity` by `policy`.
+pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, integrity: &Integrity, policy: &Policy) -> Verdict {
     let (efficiency, wasted, user_wasted) = if policy.dive_compat {
         (dive.efficiency, dive.wasted_bytes, dive.user_wasted_percent)
     } else {
@@ -357,13 +407,22 @@ pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, policy: &Policy) -> Ver
             layer: None,
         };
         match (rule, threshold) {
+            (Rule::CompleteImage, Threshold::Enabled) => judge_integrity(&mut result, integrity),
             (Rule::MinWastedBytes, Threshold::Bytes(f)) => {
                 result.actual = Some(wasted as f64);
                 result.status = Status::Pass;
                 result.message = if below_floor {
-                    format!("wasted bytes {wasted} are below the noise floor {f}: percentage rules pass")
+                    format!(
+                        "{} wasted, below the noise floor of {}: the percentage rules pass",
+                        human_bytes(wasted),
+                        human_bytes(f)
+                    )
                 } else {
-                    format!("wasted bytes {wasted} are at or above the noise floor {f}: percentage rules apply")
+                    format!(
+                        "{} wasted, at or above the noise floor of {}: the percentage rules apply",
+                        human_bytes(wasted),
+                        human_bytes(f)
+                    )
                 };
             }
             (_, Threshold::Disabled) => {}
@@ -387,7 +446,12 @@ pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, policy: &Policy) -> Ver
                 result.actual = Some(wasted as f64);
                 let fail = wasted > t;
                 result.status = if fail { Status::Fail } else { Status::Pass };
-                result.message = format!("{} bytes wasted ({} {t})", wasted, if fail { ">" } else { "<=" });
+                result.message = format!(
+                    "{} wasted ({} the limit of {})",
+                    human_bytes(wasted),
+                    if fail { "over" } else { "within" },
+                    human_bytes(t)
+                );
             }
             (Rule::HighestLayerWastedBytes, Threshold::Bytes(t)) => {
                 let worst = analysis.layers.iter().max_by_key(|l| (l.wasted_bytes, std::cmp::Reverse(l.index)));
@@ -398,9 +462,11 @@ pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, policy: &Policy) -> Ver
                 result.status = if fail { Status::Fail } else { Status::Pass };
                 result.message = match worst {
                     Some(l) => format!(
-                        "layer {} ships {bytes} bytes that later layers hide ({} {t})",
+                        "layer {} ships {} that later layers hide ({} the limit of {})",
                         l.index,
-                        if fail { ">" } else { "<=" }
+                        human_bytes(bytes),
+                        if fail { "over" } else { "within" },
+                        human_bytes(t)
                     ),
                     None => "the image has no layers".into(),
                 };
@@ -420,6 +486,27 @@ pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, policy: &Policy) -> Ver
     }
 }
 
+/// The `complete-image` rule: every layer blob present, and (when verified) every digest right.
+fn judge_integrity(result: &mut RuleResult, integrity: &Integrity) {
+    let problems = integrity.problems.len();
+    result.actual = Some(problems as f64);
+    if problems == 0 {
+        result.status = Status::Pass;
+        let layers = plural(integrity.layers, "layer blob", "layer blobs");
+        result.message = if integrity.verified {
+            format!("all {layers} present, every blob digest and DiffID verified")
+        } else {
+            format!("all {layers} present (digests not verified; --verify checks them)")
+        };
+        return;
+    }
+    result.status = Status::Fail;
+    result.layer = integrity.problems.iter().find_map(|w| w.layer);
+    let mut message = format!("{}: ", plural(problems, "problem", "problems"));
+    message.push_str(&integrity.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+    result.message = message;
+}
+
 enum Direction {
     AtLeast,
     AtMost,
@@ -427,19 +514,36 @@ enum Direction {
 
 fn judge_ratio(result: &mut RuleResult, value: f64, threshold: f64, dir: Direction, below_floor: bool, what: &str) {
     result.actual = value.is_finite().then_some(value);
-    let (fail, op) = match dir {
+    let fail = match dir {
         // NaN never fails, as in dive.
-        Direction::AtLeast => (value < threshold, if value < threshold { "<" } else { ">=" }),
-        Direction::AtMost => (value > threshold, if value > threshold { ">" } else { "<=" }),
+        Direction::AtLeast => value < threshold,
+        Direction::AtMost => value > threshold,
     };
-    let shown = if value.is_finite() { format!("{value:.4}") } else { crate::analysis::dive::go_float(value, false) };
+    let shown = if value.is_finite() {
+        format!("{:.2} %", value * 100.0)
+    } else {
+        crate::analysis::dive::go_float(value, false)
+    };
+    let limit = format!("{} %", trim_float(threshold * 100.0));
+    let side = match (dir, fail) {
+        (Direction::AtLeast, true) => "below the minimum of",
+        (Direction::AtLeast, false) => "at or above the minimum of",
+        (Direction::AtMost, true) => "above the limit of",
+        (Direction::AtMost, false) => "within the limit of",
+    };
     if below_floor && fail {
         result.status = Status::Pass;
-        result.message = format!("{what} {shown} {op} {threshold}, but the waste is below the noise floor");
+        result.message = format!("{what} {shown}, {side} {limit}, but the waste is below the noise floor");
         return;
     }
     result.status = if fail { Status::Fail } else { Status::Pass };
-    result.message = format!("{what} {shown} {op} {threshold}");
+    result.message = format!("{what} {shown}, {side} {limit}");
+}
+
+/// `90`, `12.5`: a percentage without needless digits.
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Where a policy's config file may be: explicit path or the default names in `dir`.

@@ -2,7 +2,7 @@
 //! tarballs, and the compatibility manifest of Docker 25+.
 
 use super::config::{DockerManifestEntry, ImageConfig, Platform};
-use super::{ArchiveFormat, LayerSource, ResolvedImage, Selection, reference_matches, sha256_digest};
+use super::{ArchiveFormat, LayerSource, ResolvedImage, Selection, choose_image, sha256_digest};
 use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::warning::{Warning, WarningKind};
@@ -49,6 +49,16 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, has_index: bool)
 
     let diff_ids = config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
     let mut warnings = Vec::new();
+    let config_digest = sha256_digest(&config_bytes);
+    // Writers name the config by its digest (`<hex>.json`, `blobs/sha256/<hex>`, `sha256:<hex>`).
+    if let Some(named) = digest_from_name(config_name.strip_suffix(".json").map_or(config_name, |n| n)) {
+        if named != config_digest {
+            warnings.push(Warning::image(
+                WarningKind::DigestMismatch,
+                format!("the config {config_name} hashes to {config_digest}"),
+            ));
+        }
+    }
     if diff_ids.len() != entry.layers.len() {
         warnings.push(Warning::image(
             WarningKind::HistoryMismatch,
@@ -76,7 +86,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, has_index: bool)
     Ok(ResolvedImage {
         format: detect_variant(archive, entry, has_index),
         tags: entry.repo_tags.clone(),
-        config_digest: sha256_digest(&config_bytes),
+        config_digest,
         manifest_digest: None,
         config,
         platform,
@@ -91,9 +101,8 @@ fn choose<'a>(entries: &'a [DockerManifestEntry], selection: &Selection) -> Resu
         if e.repo_tags.is_empty() { format!("(untagged, config {})", e.config) } else { e.repo_tags.join(" ") }
     };
     if let Some(wanted) = &selection.image {
-        return entries.iter().find(|e| e.repo_tags.iter().any(|t| reference_matches(wanted, t))).ok_or_else(|| {
-            Error::ImageNotFound { wanted: wanted.clone(), available: entries.iter().map(name_of).collect() }
-        });
+        let names: Vec<Vec<String>> = entries.iter().map(|e| e.repo_tags.clone()).collect();
+        return choose_image(wanted, &names, |i| name_of(&entries[i])).map(|i| &entries[i]);
     }
     match entries {
         [only] => Ok(only),
@@ -121,6 +130,12 @@ fn detect_variant(archive: &Archive, entry: &DockerManifestEntry, has_index: boo
 
 /// A blob digest recoverable from the entry name: `blobs/sha256/<hex>`, `<hex>.tar`, `<hex>.tar.gz`.
 fn digest_from_name(name: &str) -> Option<String> {
+    if let Some(hex) = name.strip_prefix("sha256:") {
+        return is_hex64(hex).then(|| name.to_string());
+    }
+    if is_hex64(name) {
+        return Some(format!("sha256:{name}"));
+    }
     if let Some(rest) = name.strip_prefix("blobs/") {
         let (alg, hex) = rest.split_once('/')?;
         return is_hex64(hex).then(|| format!("{alg}:{hex}"));

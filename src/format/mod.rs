@@ -150,12 +150,33 @@ pub fn resolve(archive: &Archive, selection: &Selection) -> Result<ResolvedImage
 }
 
 fn is_selection_error(e: &Error) -> bool {
-    matches!(e, Error::SeveralImages { .. } | Error::ImageNotFound { .. } | Error::PlatformNotFound { .. })
+    matches!(
+        e,
+        Error::SeveralImages { .. }
+            | Error::ImageNotFound { .. }
+            | Error::AmbiguousImage { .. }
+            | Error::PlatformNotFound { .. }
+    )
 }
 
 fn not_an_image(archive: &Archive) -> Error {
     let names = archive.first_names(4);
     let path = archive.display_name().to_string();
+    if let Some((last, end)) = &archive.cut_after {
+        return Error::Truncated {
+            path,
+            detail: format!(
+                "it ends after {last} (at byte {end}) without tar's end-of-archive blocks, and has no \
+                 manifest.json or index.json: the save or download was cut short"
+            ),
+        };
+    }
+    if archive.has_layer_blobs() {
+        return Error::Truncated {
+            path,
+            detail: "it holds layer blobs but no manifest.json or index.json: an incomplete save".into(),
+        };
+    }
     if archive.is_dir() {
         return Error::NotAnArchive {
             path,
@@ -170,14 +191,7 @@ fn not_an_image(archive: &Archive) -> Error {
 
 /// sha256 of `bytes` as `sha256:<hex>`.
 pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    crate::text::digest(&Sha256::digest(bytes))
 }
 
 /// Whether a user-given image reference names an image known as `candidate`.
@@ -192,6 +206,54 @@ pub fn reference_matches(wanted: &str, candidate: &str) -> bool {
         return canonical_reference(wanted).1 == candidate;
     }
     canonical_reference(wanted) == canonical_reference(candidate)
+}
+
+/// Which of several images (each known by some names) a user's `--image` reference names: an
+/// exact match as docker resolves names (`busybox` is `docker.io/library/busybox:latest`), else
+/// a loose one as podman users type them: the reference's path is the end of the name, whole
+/// components only, and without a tag any tag matches (`web`, `web:1.0` and `holdout/web` all
+/// name `localhost/holdout/web:1.0`). Several loose matches are an error listing them.
+pub(crate) fn choose_image(wanted: &str, images: &[Vec<String>], label: impl Fn(usize) -> String) -> Result<usize> {
+    let exact: Vec<usize> =
+        (0..images.len()).filter(|&i| images[i].iter().any(|n| reference_matches(wanted, n))).collect();
+    let found = match exact.as_slice() {
+        [one] => return Ok(*one),
+        [] => (0..images.len()).filter(|&i| images[i].iter().any(|n| loosely_matches(wanted, n))).collect(),
+        several => several.to_vec(),
+    };
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            Err(Error::ImageNotFound { wanted: wanted.to_string(), available: (0..images.len()).map(label).collect() })
+        }
+        several => Err(Error::AmbiguousImage {
+            wanted: wanted.to_string(),
+            candidates: several.iter().map(|&i| label(i)).collect(),
+        }),
+    }
+}
+
+/// `holdout/web` names `localhost/holdout/web:1.0`; `web:2` does not.
+fn loosely_matches(wanted: &str, candidate: &str) -> bool {
+    let (name, tag) = split_reference(wanted);
+    let (candidate_name, candidate_tag) = split_reference(candidate);
+    if tag.is_some() && tag != candidate_tag {
+        return false;
+    }
+    let want: Vec<&str> = name.split('/').collect();
+    let have: Vec<&str> = candidate_name.split('/').collect();
+    !name.is_empty() && have.ends_with(&want)
+}
+
+/// (name, tag or `@digest`) as written, without defaults.
+fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    if let Some((n, d)) = reference.split_once('@') {
+        return (n, Some(d));
+    }
+    match reference.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (reference, None),
+    }
 }
 
 /// (repository with registry, tag); a digest reference keeps its `@sha256:…` in the tag slot.
@@ -237,6 +299,34 @@ mod tests {
         assert!(!reference_matches("localhost:5000/x", "localhost:5000/x:1"));
         assert!(reference_matches("anything:v1", "v1"));
         assert!(!reference_matches("busybox:1", "docker.io/library/busybox:latest"));
+    }
+
+    #[test]
+    fn loose_references_match_whole_trailing_components() {
+        for wanted in ["web", "web:1.0", "holdout/web", "holdout/web:1.0", "localhost/holdout/web"] {
+            assert!(loosely_matches(wanted, "localhost/holdout/web:1.0"), "{wanted}");
+        }
+        for wanted in ["eb", "web:2", "old/web", "other/holdout/web"] {
+            assert!(!loosely_matches(wanted, "localhost/holdout/web:1.0"), "{wanted}");
+        }
+    }
+
+    #[test]
+    fn choosing_prefers_an_exact_match_and_refuses_ambiguity() {
+        let images = vec![
+            vec!["localhost/holdout/web:1.0".to_string()],
+            vec!["localhost/holdout/web:2.0".to_string()],
+            vec!["docker.io/library/web:latest".to_string()],
+        ];
+        let label = |i: usize| images[i].join(" ");
+        assert_eq!(choose_image("web:1.0", &images, label).unwrap(), 0);
+        assert_eq!(choose_image("web", &images, label).unwrap(), 2, "docker's exact reading wins");
+        let err = choose_image("holdout/web", &images, label).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--image 'holdout/web' matches 2 images; name one of them in full:\n  localhost/holdout/web:1.0\n  localhost/holdout/web:2.0"
+        );
+        assert!(matches!(choose_image("nope", &images, label), Err(Error::ImageNotFound { .. })));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::config::{Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform, media};
 use super::docker::config_platform;
-use super::{ArchiveFormat, LayerSource, ResolvedImage, Selection, blob_path, reference_matches, sha256_digest};
+use super::{ArchiveFormat, LayerSource, ResolvedImage, Selection, blob_path, choose_image, sha256_digest};
 use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::warning::{Warning, WarningKind};
@@ -126,7 +126,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection) -> Result<Resolv
     if let Some(declared) = candidate.manifest.config.as_ref().map(|d| &d.digest) {
         if declared.starts_with("sha256:") && *declared != config_digest {
             warnings.push(Warning::image(
-                WarningKind::MetadataMismatch,
+                WarningKind::DigestMismatch,
                 format!("the config blob {declared} hashes to {config_digest}"),
             ));
         }
@@ -239,6 +239,15 @@ fn visit(
         return Ok(());
     };
     let bytes = bytes?;
+    if desc.digest.starts_with("sha256:") {
+        let actual = sha256_digest(&bytes);
+        if actual != desc.digest {
+            walk.warnings.push(Warning::image(
+                WarningKind::DigestMismatch,
+                format!("the manifest blob {} hashes to {actual}", desc.digest),
+            ));
+        }
+    }
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| Error::bad_json(&desc.digest, "OCI manifest or index", &e))?;
     let is_index = match media_type {
@@ -268,9 +277,8 @@ fn visit(
 
 fn choose_group(groups: &[Group], selection: &Selection) -> Result<usize> {
     if let Some(wanted) = &selection.image {
-        return groups.iter().position(|g| g.names.iter().any(|n| reference_matches(wanted, n))).ok_or_else(|| {
-            Error::ImageNotFound { wanted: wanted.clone(), available: groups.iter().map(Group::label).collect() }
-        });
+        let names: Vec<Vec<String>> = groups.iter().map(|g| g.names.clone()).collect();
+        return choose_image(wanted, &names, |i| groups[i].label());
     }
     match groups.len() {
         1 => Ok(0),

@@ -2,10 +2,12 @@
 
 pub mod path;
 
+use std::cell::RefCell;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::archive::compression::{self, Compression, Sniffed};
@@ -119,6 +121,27 @@ pub struct ParsedLayer {
     pub content_bytes: u64,
     /// Problems met while reading.
     pub warnings: Vec<Warning>,
+    /// The sha256 digests of the blob and of the uncompressed tar, when [`ReadOptions::verify`]
+    /// asked for them.
+    pub digests: Option<LayerDigests>,
+}
+
+/// The sha256 digests of one layer, computed while it was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerDigests {
+    /// `sha256:…` of the blob as stored (what the manifest's layer digest names).
+    pub blob: String,
+    /// `sha256:…` of the uncompressed tar (what the config's DiffID names).
+    pub diff_id: String,
+}
+
+/// How layers are read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// Hash every blob and every uncompressed tar with sha256 to check them against the
+    /// manifest's digests and the config's DiffIDs. Uncompressed layers are then read whole
+    /// instead of seeking over file data.
+    pub verify: bool,
 }
 
 /// Shared progress counters a UI can poll while layers load.
@@ -256,7 +279,12 @@ pub fn hash_ranges(blob: &crate::archive::BlobLoc, ranges: &[(u64, u64)]) -> io:
 }
 
 /// Read layer `index` from `source`. A missing blob yields an empty layer (the caller warns).
-pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress>) -> Result<ParsedLayer> {
+pub fn read_layer(
+    index: usize,
+    source: &LayerSource,
+    progress: Option<&Progress>,
+    options: &ReadOptions,
+) -> Result<ParsedLayer> {
     let Some(blob) = &source.blob else {
         return Ok(ParsedLayer::default());
     };
@@ -274,25 +302,33 @@ pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress
         Sniffed::Other(what) => return Err(fail(format!("the blob holds {what}, not a layer tar"))),
     };
     let mut parsed = ParsedLayer { compression: Some(compression), ..ParsedLayer::default() };
-    if compression == Compression::Empty {
-        return Ok(parsed);
-    }
-    let result = match compression {
+    // Both hashers see every byte once, in order: they sit above the rewound sniffing buffer.
+    let blob_hash = RefCell::new(Sha256::new());
+    let tar_hash = RefCell::new(Sha256::new());
+    let result = match (compression, options.verify) {
+        (Compression::Empty, _) => Ok(()),
         // Plain tar: seek over file data; hashes come later, for the files that need one.
-        Compression::None | Compression::Empty => parse_tar(index, buffered, &mut parsed, progress, false),
-        c => {
-            let decoded = compression::decoder(BufReader::with_capacity(READ_BUFFER, buffered), c)
-                .map_err(|e| fail(e.to_string()))?;
-            let stream = ForwardSeek {
-                inner: BufReader::with_capacity(READ_BUFFER, decoded),
-                pos: 0,
-                scratch: vec![0u8; 64 * 1024],
-            };
-            parse_tar(index, stream, &mut parsed, progress, true)
+        (Compression::None, false) => parse_tar(index, &mut buffered, &mut parsed, progress, false),
+        // Plain tar, verified: every byte must pass through the hasher, so read it as a stream.
+        (Compression::None, true) => {
+            let mut stream = ForwardSeek::new(HashTee::new(&mut buffered, Some(&blob_hash)));
+            parse_tar(index, &mut stream, &mut parsed, progress, true).and_then(|()| drain(&mut stream))
+        }
+        (c, verify) => {
+            let raw = BufReader::with_capacity(READ_BUFFER, HashTee::new(&mut buffered, verify.then_some(&blob_hash)));
+            let decoded = compression::decoder(raw, c).map_err(|e| fail(e.to_string()))?;
+            let mut stream = ForwardSeek::new(HashTee::new(decoded, verify.then_some(&tar_hash)));
+            // Read to the end even past tar's end-of-archive blocks: the gzip trailer (CRC and
+            // length) and zstd's frame checksums are only checked there.
+            parse_tar(index, &mut stream, &mut parsed, progress, true).and_then(|()| drain(&mut stream))
         }
     };
     result.map_err(|e| match e {
         ParseError::Cancelled => Error::Cancelled,
+        ParseError::Trailer(source) => {
+            let detail = format!("{source} (after the end of the tar archive)");
+            fail(if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") })
+        }
         ParseError::Io { after, source } => {
             let detail = match after {
                 Some(path) => format!("{source} (after entry /{path})"),
@@ -303,7 +339,18 @@ pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress
             fail(detail)
         }
     })?;
-    if compression == Compression::None {
+    if options.verify {
+        // Whatever follows the compressed stream in the blob is part of the blob's digest.
+        io::copy(&mut HashTee::new(&mut buffered, Some(&blob_hash)), &mut io::sink())
+            .map_err(|e| fail(e.to_string()))?;
+        let blob = hex_digest(blob_hash.into_inner());
+        let diff_id = match compression {
+            Compression::None | Compression::Empty => blob.clone(),
+            _ => hex_digest(tar_hash.into_inner()),
+        };
+        parsed.digests = Some(LayerDigests { blob, diff_id });
+    }
+    if compression == Compression::None && !options.verify {
         // Data skipped by seeking was never read: a truncated blob must still be noticed.
         if let Some(e) =
             parsed.entries.iter().filter(|e| e.kind == EntryKind::File).max_by_key(|e| e.data_offset + e.size)
@@ -322,9 +369,46 @@ pub fn read_layer(index: usize, source: &LayerSource, progress: Option<&Progress
     Ok(parsed)
 }
 
+/// `sha256:<hex>` of what a hasher saw.
+fn hex_digest(hasher: Sha256) -> String {
+    crate::text::digest(&hasher.finalize())
+}
+
+/// Read a layer stream to its end after the tar's end-of-archive blocks.
+fn drain<R: Read>(stream: &mut R) -> std::result::Result<(), ParseError> {
+    io::copy(stream, &mut io::sink()).map(|_| ()).map_err(ParseError::Trailer)
+}
+
+/// Passes reads through, feeding every byte read to a sha256 hasher (when there is one).
+struct HashTee<'h, R> {
+    inner: R,
+    hasher: Option<&'h RefCell<Sha256>>,
+}
+
+impl<'h, R> HashTee<'h, R> {
+    fn new(inner: R, hasher: Option<&'h RefCell<Sha256>>) -> Self {
+        HashTee { inner, hasher }
+    }
+}
+
+impl<R: Read> Read for HashTee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher {
+            h.borrow_mut().update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
 enum ParseError {
     Cancelled,
-    Io { after: Option<String>, source: io::Error },
+    Io {
+        after: Option<String>,
+        source: io::Error,
+    },
+    /// Reading past the tar's end-of-archive blocks failed (a bad gzip trailer, say).
+    Trailer(io::Error),
 }
 
 fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
@@ -488,6 +572,12 @@ struct ForwardSeek<R> {
     inner: R,
     pos: u64,
     scratch: Vec<u8>,
+}
+
+impl<R: Read> ForwardSeek<BufReader<R>> {
+    fn new(inner: R) -> Self {
+        ForwardSeek { inner: BufReader::with_capacity(READ_BUFFER, inner), pos: 0, scratch: vec![0u8; 64 * 1024] }
+    }
 }
 
 impl<R: Read> Read for ForwardSeek<R> {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::image::Image;
 use crate::layer::EntryKind;
 use crate::layer::path::{display_path, escape_bytes};
+use crate::text::hex;
 use crate::tree::{Change, IMPLICIT_DIR_MODE, NodeId, State, Tree};
 
 /// One line of `files` output.
@@ -48,8 +49,9 @@ pub struct FileRecord {
 }
 
 impl FileRecord {
-    /// Describe `node` in `state` (which must be `Present`); `None` otherwise.
-    pub fn new(tree: &Tree, node: NodeId, state: State, change: Change) -> Option<FileRecord> {
+    /// Describe `node` in `state` (which must be `Present`) as seen after layer `at`; `None`
+    /// otherwise.
+    pub fn new(tree: &Tree, node: NodeId, state: State, at: Option<usize>, change: Change) -> Option<FileRecord> {
         let State::Present { entry, layer } = state else {
             return None;
         };
@@ -73,7 +75,9 @@ impl FileRecord {
             });
         };
         let e = tree.entry(id);
-        let (link, link_raw) = match tree.link(e) {
+        let kind = tree.kind_at(e, at);
+        let link = if matches!(kind, EntryKind::Symlink | EntryKind::Hardlink) { tree.link(e) } else { None };
+        let (link, link_raw) = match link {
             Some(bytes) => {
                 let mut shown = String::new();
                 let escaped = if e.kind == EntryKind::Hardlink {
@@ -93,7 +97,7 @@ impl FileRecord {
         Some(FileRecord {
             path,
             path_raw,
-            kind: e.kind.as_str(),
+            kind: kind.as_str(),
             size: tree.content_entry(e).size,
             mode: format!("{:04o}", e.mode & 0o7777),
             uid: e.uid,
@@ -107,15 +111,6 @@ impl FileRecord {
             implicit: false,
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 /// Nodes visible after `layer` (the root excluded), in tree order.
@@ -151,7 +146,9 @@ pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
     let layer = options.layer.unwrap_or(top).min(top);
     let tree = &image.tree;
     let below = layer.checked_sub(1);
-    let mut nodes: Vec<(Vec<u8>, NodeId, State, Change)> = Vec::new();
+    // (path bytes, node, its state, the layer it is seen after, its change)
+    type Listed = (Vec<u8>, NodeId, State, Option<usize>, Change);
+    let mut nodes: Vec<Listed> = Vec::new();
     if options.changes_only {
         for n in 1..tree.node_count() {
             let node = NodeId(u32::try_from(n).unwrap_or(u32::MAX));
@@ -159,22 +156,25 @@ pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
                 continue;
             }
             let Some(change) = tree.change_at(node, layer) else { continue };
-            let state = match change {
+            let at = match change {
                 Change::Unchanged => continue,
                 // A removed path is described as it was below.
-                Change::Removed => tree.state_at(node, below),
-                _ => tree.state_at(node, Some(layer)),
+                Change::Removed => below,
+                _ => Some(layer),
             };
-            nodes.push((tree.path(node), node, state, change));
+            nodes.push((tree.path(node), node, tree.state_at(node, at), at, change));
         }
     } else {
         for node in visible_nodes(tree, layer) {
             let change = tree.change_at(node, layer).unwrap_or(Change::Unchanged);
-            nodes.push((tree.path(node), node, tree.state_at(node, Some(layer)), change));
+            nodes.push((tree.path(node), node, tree.state_at(node, Some(layer)), Some(layer), change));
         }
     }
     nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    nodes.into_iter().filter_map(|(_, node, state, change)| FileRecord::new(tree, node, state, change)).collect()
+    nodes
+        .into_iter()
+        .filter_map(|(_, node, state, at, change)| FileRecord::new(tree, node, state, at, change))
+        .collect()
 }
 
 /// Print `files` output as JSON Lines.

@@ -7,13 +7,19 @@ use super::human_bytes;
 use crate::analysis::Analysis;
 use crate::ci::{Status, Verdict};
 use crate::image::Image;
+use crate::text::terminal_safe;
 
 /// Annotations for the largest wasted paths.
 const WASTE_ANNOTATIONS: usize = 10;
 
-/// Escape a message (`%`, CR, LF), as workflow commands require.
+/// Image warnings annotated (the rest are counted in one more annotation).
+const WARNING_ANNOTATIONS: usize = 10;
+
+/// Escape a message (`%`, CR, LF), as workflow commands require, and every other control
+/// character, which the log viewer would otherwise interpret.
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let s = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    terminal_safe(&s).into_owned()
 }
 
 /// Escape a property value (a message's escapes plus `:` and `,`).
@@ -36,7 +42,17 @@ pub fn write_github<W: Write>(image: &Image, analysis: &Analysis, verdict: &Verd
             out,
             "::warning title={}::{}",
             property(&format!("layerscope: {} wasted", human_bytes(w.bytes))),
-            data(&format!("{} ({}): {}", w.path, w.cause.as_str(), w.fix))
+            data(&format!("{} ({}): {}", w.path, w.cause.label(), w.fix))
+        )?;
+    }
+    for w in image.warnings.iter().take(WARNING_ANNOTATIONS) {
+        writeln!(out, "::warning title=layerscope: image warning::{}", data(&w.to_string()))?;
+    }
+    if image.warnings.len() > WARNING_ANNOTATIONS {
+        writeln!(
+            out,
+            "::warning title=layerscope: image warning::{} more warnings in the --json report",
+            image.warnings.len() - WARNING_ANNOTATIONS
         )?;
     }
     writeln!(
@@ -63,6 +79,7 @@ mod tests {
     #[test]
     fn escapes_workflow_command_text() {
         assert_eq!(data("50% a\nb"), "50%25 a%0Ab");
+        assert_eq!(data("a\x1b]52;c;x\x07"), "a\\x1b]52;c;x\\x07");
         assert_eq!(property("a: b, c"), "a%3A b%2C c");
     }
 }

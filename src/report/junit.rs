@@ -78,7 +78,9 @@ pub fn write_junit<W: Write>(
         }
     }
     writeln!(out, "    <system-out></system-out>")?;
-    writeln!(out, "    <system-err></system-err>")?;
+    // The image's warnings, one per line, where CI dashboards show a suite's log.
+    let warnings: Vec<String> = image.warnings.iter().map(|w| format!("warning: {w}")).collect();
+    writeln!(out, "    <system-err>{}</system-err>", xml(&warnings.join("\n")))?;
     writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")?;
     out.flush()

@@ -16,7 +16,7 @@ use crate::image::{Image, Layer, clean_command};
 use crate::warning::Warning;
 
 /// Version tag of the JSON report; bumped on incompatible changes.
-pub const REPORT_SCHEMA: &str = "layerscope.report/v1";
+pub const REPORT_SCHEMA: &str = "layerscope.report/v2";
 
 /// The `--json` report.
 #[derive(Debug, Serialize)]
@@ -108,7 +108,7 @@ pub struct LayerReport<'a> {
     pub blob_digest: Option<&'a str>,
     /// Media type from the manifest.
     pub media_type: Option<&'a str>,
-    /// `none`, `gzip`, `zstd` or `empty`, from the blob's magic bytes; null when missing.
+    /// `uncompressed`, `gzip`, `zstd` or `empty`, from the blob's magic bytes; null when missing.
     pub compression: Option<String>,
     /// Bytes of the blob in the archive.
     pub blob_bytes: Option<u64>,
@@ -129,11 +129,13 @@ pub struct LayerReport<'a> {
     /// Paths whose content, type or link target the layer changed.
     pub modified: u64,
     /// Paths the layer rewrote with the same content (mode, owner or mtime only).
-    pub metadata: u64,
+    pub metadata_only: u64,
     /// Paths the layer removed, subtrees included.
     pub removed: u64,
     /// True when the archive lacks the blob.
     pub missing: bool,
+    /// With `--verify`: whether the blob digest and DiffID match the bytes; null when not checked.
+    pub verified: Option<bool>,
 }
 
 /// A history entry without a layer.
@@ -176,9 +178,10 @@ impl<'a> LayerReport<'a> {
             entries: layer.entries.end - layer.entries.start,
             added: layer.counts.added,
             modified: layer.counts.modified,
-            metadata: layer.counts.metadata,
+            metadata_only: layer.counts.metadata_only,
             removed: layer.counts.removed,
             missing: layer.missing,
+            verified: layer.verified,
         }
     }
 }

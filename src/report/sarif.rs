@@ -20,6 +20,10 @@ const WASTE_RULES: [(Cause, &str, &str); 3] = [
     ),
 ];
 
+/// The rule of the results that carry the image's warnings.
+const WARNING_RULE: (&str, &str) =
+    ("image-warning", "A problem found while reading the image (a missing blob, a digest mismatch, an odd entry)");
+
 /// A URI reference for a file name: absolute paths become `file://` URIs; unsafe bytes are
 /// percent-encoded.
 fn uri(path: &str) -> String {
@@ -58,6 +62,12 @@ pub fn sarif(image: &Image, analysis: &Analysis, verdict: &Verdict) -> Value {
             "defaultConfiguration": {"level": "warning"},
         }));
     }
+    rules.push(json!({
+        "id": WARNING_RULE.0,
+        "name": WARNING_RULE.0,
+        "shortDescription": {"text": WARNING_RULE.1},
+        "defaultConfiguration": {"level": "warning"},
+    }));
     let location = json!([{"physicalLocation": {"artifactLocation": {"uri": uri(&image.source), "index": 0}}}]);
     let mut results = Vec::new();
     for r in verdict.results.iter().filter(|r| r.status == Status::Fail) {
@@ -83,6 +93,21 @@ pub fn sarif(image: &Image, analysis: &Analysis, verdict: &Verdict) -> Value {
             "locations": loc,
             "partialFingerprints": {"layerscopeWastePath/v1": format!("{}:{}", id, w.path)},
             "properties": {"bytes": w.bytes, "copies": w.copies, "files": w.files, "shippedBy": w.shipped_by, "hiddenBy": w.hidden_by},
+        }));
+    }
+    let warning_index = RULES.len() + WASTE_RULES.len();
+    for w in &image.warnings {
+        let mut loc = location.clone();
+        if let Some(path) = &w.path {
+            loc[0]["logicalLocations"] = json!([{"fullyQualifiedName": path, "kind": "resource"}]);
+        }
+        results.push(json!({
+            "ruleId": WARNING_RULE.0,
+            "ruleIndex": warning_index,
+            "level": "warning",
+            "message": {"text": w.to_string()},
+            "locations": loc,
+            "properties": {"kind": w.kind, "layer": w.layer},
         }));
     }
     json!({

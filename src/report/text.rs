@@ -5,9 +5,10 @@ use std::io::{self, Write};
 
 use super::human_bytes;
 use crate::analysis::dive::{go_percent4, humanize_bytes};
-use crate::analysis::{Analysis, Cause, DiveFigures};
+use crate::analysis::{Analysis, DiveFigures};
 use crate::ci::{Status, Verdict};
 use crate::image::Image;
+use crate::text::{cut, one_line, plural, terminal_safe};
 
 /// Longest command shown in a table row before it is cut.
 const COMMAND_WIDTH: usize = 60;
@@ -49,18 +50,6 @@ fn percent(r: f64) -> String {
     format!("{:.2} %", r * 100.0)
 }
 
-fn cut(text: &str, width: usize) -> String {
-    let one_line = text.replace(['\n', '\t'], " ");
-    let one_line = one_line.trim();
-    if one_line.chars().count() <= width {
-        one_line.to_string()
-    } else {
-        let mut s: String = one_line.chars().take(width - 1).collect();
-        s.push('…');
-        s
-    }
-}
-
 fn layer_ranges(layers: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
@@ -77,57 +66,59 @@ fn layer_ranges(layers: &[usize]) -> String {
     out.join(",")
 }
 
-fn cause_name(c: Cause) -> &'static str {
-    match c {
-        Cause::Deleted => "deleted",
-        Cause::Overwritten => "overwritten",
-        Cause::MetadataOnly => "metadata-only",
-    }
-}
+/// Warnings listed in the text report (all of them are in the JSON report).
+const WARNINGS: usize = 10;
 
-/// Write the report. `verdict` adds the rules section (CI mode); when it was judged on dive's
-/// figures, `dive` is shown in place of layerscope's.
-pub fn write_text<W: Write>(
+/// Write the report. `verdict` adds the rules section (CI mode); `dive_figures` shows dive's
+/// figures in place of layerscope's (`--dive-compat`). Every name from the image is escaped.
+pub fn write_text<W: Write + ?Sized>(
     image: &Image,
     analysis: &Analysis,
     dive: &DiveFigures,
     verdict: Option<&Verdict>,
+    dive_figures: bool,
     style: Style,
-    mut out: W,
+    out: &mut W,
 ) -> io::Result<()> {
-    let mut title = format!("{} · {}", image.source, image.format);
+    let mut title = format!("{} · {}", terminal_safe(&image.source), image.format);
     if let Some(p) = &image.platform {
-        title.push_str(&format!(" · {p}"));
+        title.push_str(&format!(" · {}", terminal_safe(&p.to_string())));
     }
     if let Some(tag) = image.tags.first() {
-        title.push_str(&format!(" · {tag}"));
+        title.push_str(&format!(" · {}", terminal_safe(tag)));
     }
     writeln!(out, "{}", style.bold(&title))?;
-
-    if verdict.is_some_and(|v| v.figures == "dive") {
-        write_dive_figures(dive, &mut out)?;
+    // Warnings first: a figure read from an incomplete image must not look trustworthy.
+    write_warnings(image, style, out)?;
+    if dive_figures {
+        write_dive_figures(dive, out)?;
     } else {
-        write_figures(image, analysis, style, &mut out)?;
+        write_figures(image, analysis, style, out)?;
     }
-    write_worst_layers(image, analysis, style, &mut out)?;
-    write_top_waste(analysis, style, &mut out)?;
-    if !image.warnings.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "{}", style.bold(&format!("warnings ({})", image.warnings.len())))?;
-        for w in image.warnings.iter().take(10) {
-            writeln!(out, "  {w}")?;
-        }
-        if image.warnings.len() > 10 {
-            writeln!(out, "  {}", style.dim(&format!("… {} more in the --json report", image.warnings.len() - 10)))?;
-        }
-    }
+    write_worst_layers(image, analysis, style, out)?;
+    write_top_waste(analysis, style, out)?;
     if let Some(v) = verdict {
-        write_rules(v, style, &mut out)?;
+        write_rules(v, style, out)?;
     }
     out.flush()
 }
 
-fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+fn write_warnings<W: Write + ?Sized>(image: &Image, style: Style, out: &mut W) -> io::Result<()> {
+    if image.warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", style.bold(&plural(image.warnings.len(), "warning", "warnings")))?;
+    for w in image.warnings.iter().take(WARNINGS) {
+        writeln!(out, "  {}", terminal_safe(&w.to_string()))?;
+    }
+    if image.warnings.len() > WARNINGS {
+        writeln!(out, "  {}", style.dim(&format!("… {} more in the --json report", image.warnings.len() - WARNINGS)))?;
+    }
+    Ok(())
+}
+
+fn write_figures<W: Write + ?Sized>(image: &Image, a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
     let row = |out: &mut W, name: &str, value: String, note: String| {
         writeln!(out, "  {:<14}{:>11}   {}", name, value, style.dim(&note))
     };
@@ -137,8 +128,8 @@ fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut 
         "image size",
         human_bytes(a.size_bytes),
         format!(
-            "regular-file bytes in all {} layers ({} of layer blobs)",
-            image.layers.len(),
+            "regular-file bytes in {} ({} of layer blobs)",
+            plural(image.layers.len(), "layer", "layers"),
             human_bytes(image.blob_bytes())
         ),
     )?;
@@ -166,11 +157,11 @@ fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut 
         (None, Some(os)) => format!("{}{}", os.id, os.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()),
         (None, None) => "unknown".into(),
     };
-    let plural = if base.layers == 1 { "layer" } else { "layers" };
+    let what = terminal_safe(&what).into_owned();
     row(
         out,
         "base",
-        format!("{} {plural}", base.layers),
+        plural(base.layers, "layer", "layers"),
         format!(
             "{what}, found by {}",
             serde_json::to_value(base.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
@@ -182,9 +173,9 @@ fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut 
         "user wasted",
         percent(a.user_wasted_percent),
         format!(
-            "{} hidden by your {} layers / {} they shipped or hid",
+            "{} hidden by your {} / {} they shipped or hid",
             human_bytes(a.user_wasted_bytes),
-            user_layers,
+            plural(user_layers, "layer", "layers"),
             human_bytes(a.user_size_bytes + a.user_hidden_base_bytes)
         ),
     )?;
@@ -205,7 +196,7 @@ fn write_figures<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut 
     Ok(())
 }
 
-fn write_dive_figures<W: Write>(d: &DiveFigures, out: &mut W) -> io::Result<()> {
+fn write_dive_figures<W: Write + ?Sized>(d: &DiveFigures, out: &mut W) -> io::Result<()> {
     writeln!(out, "  efficiency: {} %", go_percent4(d.efficiency * 100.0))?;
     writeln!(out, "  wastedBytes: {} bytes ({})", d.wasted_bytes, humanize_bytes(d.wasted_bytes))?;
     writeln!(out, "  userWastedPercent: {} %", go_percent4(d.user_wasted_percent * 100.0))?;
@@ -215,16 +206,16 @@ fn write_dive_figures<W: Write>(d: &DiveFigures, out: &mut W) -> io::Result<()> 
     } else {
         writeln!(out, "Count  Wasted Space  File Path")?;
         for f in &d.inefficient_files {
-            writeln!(out, "{:>5}  {:>12}  {}", f.count, humanize_bytes(f.size_bytes), f.path)?;
+            writeln!(out, "{:>5}  {:>12}  {}", f.count, humanize_bytes(f.size_bytes), terminal_safe(&f.path))?;
         }
     }
     for note in &d.notes {
-        writeln!(out, "  note: {note}")?;
+        writeln!(out, "  note: {}", terminal_safe(note))?;
     }
     Ok(())
 }
 
-fn write_worst_layers<W: Write>(image: &Image, a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+fn write_worst_layers<W: Write + ?Sized>(image: &Image, a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
     let mut worst: Vec<_> = a.layers.iter().filter(|l| l.wasted_bytes + l.hides_bytes > 0).collect();
     if worst.is_empty() {
         return Ok(());
@@ -252,7 +243,7 @@ fn write_worst_layers<W: Write>(image: &Image, a: &Analysis, style: Style, out: 
             human_bytes(l.wasted_bytes),
             human_bytes(l.hides_bytes),
             base_mark,
-            cut(command, COMMAND_WIDTH)
+            cut(&one_line(command), COMMAND_WIDTH)
         )?;
     }
     if worst.len() > WORST_LAYERS {
@@ -261,7 +252,7 @@ fn write_worst_layers<W: Write>(image: &Image, a: &Analysis, style: Style, out: 
     Ok(())
 }
 
-fn write_top_waste<W: Write>(a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+fn write_top_waste<W: Write + ?Sized>(a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
     if a.top_waste.is_empty() {
         return Ok(());
     }
@@ -270,8 +261,9 @@ fn write_top_waste<W: Write>(a: &Analysis, style: Style, out: &mut W) -> io::Res
     writeln!(out, "  {:>10}  {:<13}  {:<9}  path", "bytes", "cause", "layers")?;
     for w in a.top_waste.iter().take(TOP_WASTE) {
         let layers = format!("{}→{}", layer_ranges(&w.shipped_by), layer_ranges(&w.hidden_by));
-        let what = if w.files > 1 { format!("{} ({} files)", w.path, w.files) } else { w.path.clone() };
-        writeln!(out, "  {:>10}  {:<13}  {:<9}  {}", human_bytes(w.bytes), cause_name(w.cause), layers, what)?;
+        let path = terminal_safe(&w.path);
+        let what = if w.files > 1 { format!("{path} ({} files)", w.files) } else { path.into_owned() };
+        writeln!(out, "  {:>10}  {:<13}  {:<9}  {}", human_bytes(w.bytes), w.cause.label(), layers, what)?;
         writeln!(out, "  {:>10}  {}", "", style.dim(&format!("fix: {}", w.fix)))?;
     }
     if a.top_waste.len() > TOP_WASTE {
@@ -294,18 +286,18 @@ fn write_top_waste<W: Write>(a: &Analysis, style: Style, out: &mut W) -> io::Res
     Ok(())
 }
 
-fn write_rules<W: Write>(v: &Verdict, style: Style, out: &mut W) -> io::Result<()> {
+fn write_rules<W: Write + ?Sized>(v: &Verdict, style: Style, out: &mut W) -> io::Result<()> {
     writeln!(out)?;
     let source = match &v.config {
-        Some(c) => format!("{} figures; config {c}", v.figures),
+        Some(c) => format!("{} figures; config {}", v.figures, terminal_safe(c)),
         None => format!("{} figures; no config file", v.figures),
     };
     writeln!(out, "{} {}", style.bold("rules"), style.dim(&format!("({source})")))?;
     for r in &v.results {
-        writeln!(out, "  {}  {:<28} {}", style.status(r.status), r.rule.name(), r.message)?;
+        writeln!(out, "  {}  {:<28} {}", style.status(r.status), r.rule.name(), terminal_safe(&r.message))?;
     }
     for key in &v.ignored_config_keys {
-        writeln!(out, "  {}", style.dim(&format!("ignored config key '{key}'")))?;
+        writeln!(out, "  {}", style.dim(&format!("ignored config key '{}'", terminal_safe(key))))?;
     }
     let result = if v.passed { style.paint("1;32", "PASS") } else { style.paint("1;31", "FAIL") };
     writeln!(
@@ -325,11 +317,5 @@ mod tests {
     fn ranges_compact_consecutive_layers() {
         assert_eq!(layer_ranges(&[1, 2, 3, 5, 7, 8]), "1-3,5,7-8");
         assert_eq!(layer_ranges(&[4]), "4");
-    }
-
-    #[test]
-    fn cuts_long_commands() {
-        assert_eq!(cut("a\nb", 10), "a b");
-        assert_eq!(cut("abcdefghijkl", 5), "abcd…");
     }
 }

@@ -194,7 +194,7 @@ impl TreeBuilder {
         }
         if kind != EntryKind::Dir && self.is_present_dir(node) {
             // Replacing a directory by a non-directory unlinks the whole subtree.
-            self.remove_children(node, layer, RemoveCause::Replaced);
+            self.remove_children(node, layer, RemoveCause::Overwritten);
         }
         if kind == EntryKind::Hardlink {
             self.resolve_hardlink(id, layer);

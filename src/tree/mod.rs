@@ -48,10 +48,10 @@ pub enum RemoveCause {
     Whiteout,
     /// An opaque marker on its parent hid it.
     Opaque,
-    /// An ancestor was removed or replaced.
+    /// An ancestor was removed or overwritten.
     ParentRemoved,
     /// A non-directory was written over it (it was a directory).
-    Replaced,
+    Overwritten,
 }
 
 /// What one layer did to one node.
@@ -136,7 +136,7 @@ pub enum Change {
     Modified,
     /// Rewritten with the same content: only mode, owner or mtime differ (or nothing): the copy-up
     /// case that ships the same bytes again.
-    Metadata,
+    MetadataOnly,
     /// It existed below and is gone now.
     Removed,
     /// Untouched.
@@ -144,14 +144,26 @@ pub enum Change {
 }
 
 impl Change {
-    /// The name used in reports.
+    /// Every change kind, in legend order.
+    pub const ALL: [Change; 5] =
+        [Change::Added, Change::Modified, Change::MetadataOnly, Change::Removed, Change::Unchanged];
+
+    /// The name in JSON (`metadata_only`).
     pub fn as_str(self) -> &'static str {
         match self {
             Change::Added => "added",
             Change::Modified => "modified",
-            Change::Metadata => "metadata",
+            Change::MetadataOnly => "metadata_only",
             Change::Removed => "removed",
             Change::Unchanged => "unchanged",
+        }
+    }
+
+    /// The name people read (`metadata-only`), in the explorer, the text report and the README.
+    pub fn label(self) -> &'static str {
+        match self {
+            Change::MetadataOnly => "metadata-only",
+            other => other.as_str(),
         }
     }
 }
@@ -267,6 +279,29 @@ impl Tree {
         entry.link.map(|s| s.of(&self.links))
     }
 
+    /// Whether hard link `entry` still shares its bytes with the path it names, as seen after
+    /// `layer`. Once that path is rewritten or deleted, the link is an ordinary file that keeps
+    /// the old bytes (overlayfs and umoci show it so).
+    pub fn is_linked(&self, entry: &Entry, layer: Option<usize>) -> bool {
+        if entry.kind != EntryKind::Hardlink {
+            return false;
+        }
+        let Some(target) = self.link(entry).and_then(|t| self.lookup(t)) else { return false };
+        match self.state_at(target, layer) {
+            State::Present { entry: Some(t), .. } => self.entry(t).inode == entry.inode,
+            _ => false,
+        }
+    }
+
+    /// The kind a path shows after `layer`: a hard link that no longer shares its bytes with the
+    /// path it names is a regular file.
+    pub fn kind_at(&self, entry: &Entry, layer: Option<usize>) -> EntryKind {
+        match entry.kind {
+            EntryKind::Hardlink if !self.is_linked(entry, layer) => EntryKind::File,
+            kind => kind,
+        }
+    }
+
     /// The entry holding the bytes a path shows (follows hard links).
     pub fn content_entry(&self, entry: &Entry) -> &Entry {
         self.entry(entry.inode)
@@ -325,15 +360,7 @@ impl Tree {
         let rel = self.path(node);
         let mut shown = String::with_capacity(rel.len() + 1);
         let escaped = crate::layer::path::display_path(&rel, &mut shown);
-        let raw = escaped.then(|| {
-            let mut hex = String::with_capacity(rel.len() * 2 + 2);
-            hex.push_str("2f");
-            for b in &rel {
-                use std::fmt::Write;
-                let _ = write!(hex, "{b:02x}");
-            }
-            hex
-        });
+        let raw = escaped.then(|| format!("2f{}", crate::text::hex(&rel)));
         (shown, raw)
     }
 
@@ -418,7 +445,7 @@ impl Tree {
             },
             _ => false,
         };
-        if differs { Change::Modified } else { Change::Metadata }
+        if differs { Change::Modified } else { Change::MetadataOnly }
     }
 }
 

@@ -29,6 +29,8 @@ pub enum Action {
     ToggleHelp,
     /// Close whatever overlay is open.
     CloseOverlay,
+    /// List the warnings found while reading the image.
+    ShowWarnings,
     /// Cursor up one row.
     Up,
     /// Cursor down one row.

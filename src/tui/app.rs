@@ -43,6 +43,8 @@ pub enum Input {
 pub enum Overlay {
     /// The key help.
     Help,
+    /// The warnings found while reading the image.
+    Warnings,
     /// A file's content.
     Viewer(Box<Viewer>),
 }
@@ -192,7 +194,7 @@ impl App {
                     Mode::Input
                 } else {
                     match e.overlay {
-                        Some(Overlay::Help) => Mode::Help,
+                        Some(Overlay::Help | Overlay::Warnings) => Mode::Help,
                         Some(Overlay::Viewer(_)) => Mode::Viewer,
                         None => Mode::Browse(e.focus),
                     }
@@ -319,7 +321,7 @@ impl Explorer {
             }
             return Vec::new();
         }
-        if matches!(self.overlay, Some(Overlay::Help)) {
+        if matches!(self.overlay, Some(Overlay::Help | Overlay::Warnings)) {
             match action {
                 Action::CloseOverlay | Action::ToggleHelp => self.overlay = None,
                 Action::Down | Action::PageDown => self.help_offset += 1,
@@ -337,6 +339,14 @@ impl Explorer {
             Action::ToggleHelp => {
                 self.overlay = Some(Overlay::Help);
                 self.help_offset = 0;
+            }
+            Action::ShowWarnings => {
+                if self.image.warnings.is_empty() {
+                    self.message = Some(Message { text: "no warnings: the image read cleanly".into(), error: false });
+                } else {
+                    self.overlay = Some(Overlay::Warnings);
+                    self.help_offset = 0;
+                }
             }
             Action::CloseOverlay => self.overlay = None,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
@@ -738,7 +748,7 @@ impl Explorer {
                 }
             }
             Pane::Waste => {
-                let first = panes.image.y + super::view::details::WASTE_LIST_TOP;
+                let first = panes.image.y + super::view::details::waste_list_top(self);
                 if row >= first {
                     let i = usize::from(row - first);
                     if i < self.analysis.top_waste.len() {

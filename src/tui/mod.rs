@@ -32,7 +32,7 @@ use crate::analysis::{self, Analysis};
 use crate::archive::Input;
 use crate::format::Selection;
 use crate::image::Image;
-use crate::layer::Progress;
+use crate::layer::{Progress, ReadOptions};
 
 /// Something that happened.
 #[derive(Debug)]
@@ -174,7 +174,13 @@ pub enum TuiError {
 }
 
 /// Open the explorer on `input`: the first frame is drawn at once, the image loads behind it.
-pub fn run(input: Input, selection: Selection, options: analysis::Options, color: bool) -> Result<(), TuiError> {
+pub fn run(
+    input: Input,
+    selection: Selection,
+    options: analysis::Options,
+    read: ReadOptions,
+    color: bool,
+) -> Result<(), TuiError> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return Err(TuiError::NotATerminal);
     }
@@ -195,7 +201,7 @@ pub fn run(input: Input, selection: Selection, options: analysis::Options, color
         restore_terminal();
         return Err(e.into());
     }
-    let result = explore(input, selection, options, color, terminate);
+    let result = explore(input, selection, options, read, color, terminate);
     restore_terminal();
     result
 }
@@ -204,6 +210,7 @@ fn explore(
     input: Input,
     selection: Selection,
     options: analysis::Options,
+    read: ReadOptions,
     color: bool,
     terminate: Arc<AtomicBool>,
 ) -> Result<(), TuiError> {
@@ -230,13 +237,14 @@ fn explore(
     let loader = std::thread::spawn(move || {
         let send = |e: Event| tx.send(Incoming::Loader(e));
         let result = (|| {
-            let opened = crate::image::open(&input, &selection).map_err(|e| e.to_string())?;
+            let opened = crate::image::open(&input, &selection).map_err(|e| e.to_string())?.with_options(read);
             let progress = Arc::new(Progress::new(&opened.blob_sizes()));
             if let Ok(mut c) = cancel_loader.lock() {
                 *c = Some(Arc::clone(&progress));
             }
             let _ = send(Event::Progress(Arc::clone(&progress)));
             let image = opened.load(Some(&progress)).map_err(|e| e.to_string())?;
+            analysis::check_options(&image, &options).map_err(|e| e.to_string())?;
             let _ = send(Event::Analysing);
             let analysis = analysis::analyze(&image, &options);
             Ok::<_, String>((image, analysis))

@@ -4,6 +4,11 @@
 //! Work is split by what invalidates it, so a key press redoes only its part:
 //! * [`Order`]: the name-sorted pre-order of all nodes, once per image;
 //! * [`Marks`]: per node change, size and filter visibility, on a layer, mode, filter or hide toggle;
+//!
+//! A directory's size is the sum of the sizes shown on the file rows listed below it, with the
+//! hidden kinds and the filter applied: what is listed is what adds up. A removed file counts the
+//! size it had; a hard link still linked to its file counts nothing (its bytes are the file's, as
+//! `du` counts them).
 //! * [`Rows`]: the expanded rows, on a collapse or a sort toggle (cheap: it walks shown nodes only).
 //!   Moving the cursor touches none of them.
 
@@ -40,7 +45,7 @@ impl ChangeMask {
         match c {
             Change::Added => 1,
             Change::Modified => 2,
-            Change::Metadata => 4,
+            Change::MetadataOnly => 4,
             Change::Removed => 8,
             Change::Unchanged => 16,
         }
@@ -86,7 +91,7 @@ fn encode(c: Option<Change>) -> u8 {
     match c {
         Some(Change::Added) => 0,
         Some(Change::Modified) => 1,
-        Some(Change::Metadata) => 2,
+        Some(Change::MetadataOnly) => 2,
         Some(Change::Removed) => 3,
         Some(Change::Unchanged) => 4,
         None => NOT_LISTED,
@@ -97,7 +102,7 @@ fn decode(b: u8) -> Option<Change> {
     match b {
         0 => Some(Change::Added),
         1 => Some(Change::Modified),
-        2 => Some(Change::Metadata),
+        2 => Some(Change::MetadataOnly),
         3 => Some(Change::Removed),
         4 => Some(Change::Unchanged),
         _ => None,
@@ -135,6 +140,11 @@ pub struct Marks {
     /// What they were computed for.
     pub params: MarkParams,
     change: Vec<u8>,
+    /// A file's own size (0 for directories).
+    own: Vec<u64>,
+    /// Whether the node is a hard link whose bytes are counted at the file it links to.
+    linked: Vec<bool>,
+    /// `own` for files; for directories the sum over shown descendants.
     size: Vec<u64>,
     /// Listed and not filtered out (itself, or as the parent of something shown).
     shown: Vec<bool>,
@@ -152,6 +162,8 @@ impl Marks {
         let mut marks = Marks {
             params: params.clone(),
             change: vec![NOT_LISTED; n],
+            own: vec![0u64; n],
+            linked: vec![false; n],
             size: vec![0u64; n],
             shown: vec![false; n],
             matched: vec![false; n],
@@ -181,44 +193,26 @@ impl Marks {
         self.compute_shown(tree, order);
     }
 
-    /// Change kinds and sizes (one pass down, one up).
+    /// Change kinds and file sizes (one pass).
     fn compute_changes(&mut self, tree: &Tree, order: &Order) {
         let layer = self.params.layer;
         let from = self.params.base_layer();
-        let mut counted_elsewhere = vec![false; tree.node_count()];
         for &node in &order.nodes {
             let c = tree.change_between(node, from, layer);
             self.change[node.0 as usize] = encode(c);
             if c.is_none() {
                 continue;
             }
-            let state = match c {
-                Some(Change::Removed) => tree.state_at(node, from),
-                _ => tree.state_at(node, Some(layer)),
+            let at = match c {
+                Some(Change::Removed) => from,
+                _ => Some(layer),
             };
-            if let State::Present { entry: Some(e), .. } = state {
+            if let State::Present { entry: Some(e), .. } = tree.state_at(node, at) {
                 let e = tree.entry(e);
                 if e.kind != EntryKind::Dir {
-                    self.size[node.0 as usize] = tree.content_entry(e).size;
+                    self.own[node.0 as usize] = tree.content_entry(e).size;
                 }
-                if e.kind == EntryKind::Hardlink {
-                    // Its bytes are counted at the file it links to, once (as du does).
-                    counted_elsewhere[node.0 as usize] = true;
-                }
-            }
-        }
-        for &node in order.nodes.iter().rev() {
-            let i = node.0 as usize;
-            let Some(c) = decode(self.change[i]) else { continue };
-            let parent = tree.parent(node);
-            if parent != node && parent != NodeId::ROOT {
-                let p = parent.0 as usize;
-                // A listed directory's size counts its listed descendants, removed ones only when
-                // the directory itself is removed (dive's rule).
-                let parent_removed = decode(self.change[p]) == Some(Change::Removed);
-                if (c != Change::Removed || parent_removed) && !counted_elsewhere[i] {
-                    self.size[p] += self.size[i];
-                }
+                self.linked[node.0 as usize] = tree.is_linked(e, at);
             }
         }
     }
@@ -243,10 +237,13 @@ impl Marks {
     }
 
     /// Visibility after hidden kinds and the filter: a node shows when it passes both, or when
-    /// something below it shows.
+    /// something below it shows. Directory sizes add up what shows below them.
     fn compute_shown(&mut self, tree: &Tree, order: &Order) {
         self.shown_children.iter_mut().for_each(|c| *c = 0);
+        self.size.copy_from_slice(&self.own);
         let filtering = !self.params.filter.is_empty();
+        // Children come after their parent in pre-order: walking it backwards finishes every
+        // child before its parent.
         for &node in order.nodes.iter().rev() {
             let i = node.0 as usize;
             let Some(c) = decode(self.change[i]) else {
@@ -259,7 +256,11 @@ impl Marks {
             self.shown[i] = visible;
             let parent = tree.parent(node);
             if visible && parent != node && parent != NodeId::ROOT {
-                self.shown_children[parent.0 as usize] += 1;
+                let p = parent.0 as usize;
+                self.shown_children[p] += 1;
+                if !self.linked[i] {
+                    self.size[p] += self.size[i];
+                }
             }
         }
     }
@@ -269,7 +270,7 @@ impl Marks {
         decode(self.change[node.0 as usize])
     }
 
-    /// File size, or a directory's total over listed descendants.
+    /// File size, or a directory's total over the files shown below it.
     pub fn size(&self, node: NodeId) -> u64 {
         self.size[node.0 as usize]
     }
@@ -358,9 +359,15 @@ impl Rows {
 
 /// The state a listed node is drawn from (the old one for removed nodes).
 pub fn display_state(tree: &Tree, marks: &Marks, node: NodeId) -> State {
+    tree.state_at(node, display_layer(marks, node))
+}
+
+/// The layer after which a listed node is shown: the selected one, or for a removed node the
+/// state below it.
+pub fn display_layer(marks: &Marks, node: NodeId) -> Option<usize> {
     match marks.change(node) {
-        Some(Change::Removed) => tree.state_at(node, marks.params.base_layer()),
-        _ => tree.state_at(node, Some(marks.params.layer)),
+        Some(Change::Removed) => marks.params.base_layer(),
+        _ => Some(marks.params.layer),
     }
 }
 

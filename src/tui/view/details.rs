@@ -10,11 +10,14 @@ use super::theme::Theme;
 use super::{clean, cut};
 use crate::analysis::Cause;
 use crate::report::human_bytes;
+use crate::text::plural;
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
 
 /// Lines of the image pane above the wasted-space list (border included), for clicks.
-pub const WASTE_LIST_TOP: u16 = 6;
+pub fn waste_list_top(e: &Explorer) -> u16 {
+    if e.image.warnings.is_empty() { 6 } else { 7 }
+}
 
 fn field<'a>(theme: Theme, label: &'a str, value: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{label:<8} "), theme.label()), Span::raw(value)])
@@ -30,18 +33,18 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let waste = e.analysis.layers.get(e.layer);
     let base = e.analysis.base.layers;
     let owner = if e.layer < base { "base image" } else { "your build" };
-    let block = theme.pane(format!(" Layer {} of {} · {owner} ", e.layer, e.image.layers.len()), false);
+    let block = theme.pane(format!(" Layer {} · {owner} ", e.layer), false);
     let mut lines = vec![field(theme, "Command", layer.command().map_or_else(|| "(no history)".into(), clean))];
     let counts = layer.counts;
     lines.push(field(
         theme,
         "Size",
         format!(
-            "{} · +{} ~{} ={} -{} paths",
+            "{} · paths: {} added, {} modified, {} metadata-only, {} removed",
             human_bytes(layer.size_bytes),
             counts.added,
             counts.modified,
-            counts.metadata,
+            counts.metadata_only,
             counts.removed
         ),
     ));
@@ -55,10 +58,13 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         if w.hides_bytes > 0 {
             let c = w.hides_by_cause;
             text.push_str(&format!(
-                " · hides {} below (deleted {}, overwritten {}, same bytes {})",
+                " · hides {} below ({} {}, {} {}, {} {})",
                 human_bytes(w.hides_bytes),
+                Cause::Deleted.label(),
                 human_bytes(c.deleted),
+                Cause::Overwritten.label(),
                 human_bytes(c.overwritten),
+                Cause::MetadataOnly.label(),
                 human_bytes(c.metadata_only)
             ));
         }
@@ -78,14 +84,6 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         lines.push(field(theme, "Created", created.to_string()));
     }
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
-}
-
-fn cause_name(c: Cause) -> &'static str {
-    match c {
-        Cause::Deleted => "deleted",
-        Cause::Overwritten => "replaced",
-        Cause::MetadataOnly => "same bytes",
-    }
 }
 
 /// Draw the image details and the wasted-space list.
@@ -116,9 +114,9 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
             "Size",
             cut(
                 &format!(
-                    "{} in {} layers · final {} · blobs {}",
+                    "{} in {} · final {} · blobs {}",
                     human_bytes(a.size_bytes),
-                    img.layers.len(),
+                    plural(img.layers.len(), "layer", "layers"),
                     human_bytes(a.final_size_bytes),
                     human_bytes(img.blob_bytes())
                 ),
@@ -143,33 +141,33 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
             theme,
             "Base",
             cut(
-                &format!(
-                    "{} layer{}{}{suggestion}",
-                    base.layers,
-                    if base.layers == 1 { "" } else { "s" },
-                    os.unwrap_or_default()
-                ),
+                &format!("{}{}{suggestion}", plural(base.layers, "layer", "layers"), os.unwrap_or_default()),
                 width.saturating_sub(9),
             ),
         ),
-        Line::styled(
-            cut(
-                if a.top_waste.is_empty() {
-                    "No wasted space."
-                } else if focused {
-                    "Wasted space · Enter: show the layer that shipped it"
-                } else {
-                    "Wasted space (Tab here, Enter to jump)"
-                },
-                width,
-            ),
-            theme.label(),
-        ),
     ];
+    if let Some(first) = img.warnings.first() {
+        let count = plural(img.warnings.len(), "warning", "warnings");
+        let text = cut(&format!("{count} (w lists them) · {first}"), width.saturating_sub(9));
+        lines.push(Line::from(vec![Span::styled(format!("{:<8} ", "Warning"), theme.error()), Span::raw(text)]));
+    }
+    lines.push(Line::styled(
+        cut(
+            if a.top_waste.is_empty() {
+                "No wasted space."
+            } else if focused {
+                "Wasted space · Enter: show the layer that shipped it"
+            } else {
+                "Wasted space (Tab here, Enter to jump)"
+            },
+            width,
+        ),
+        theme.label(),
+    ));
     let room = usize::from(inner.height).saturating_sub(lines.len());
     let start = if e.waste_cursor >= room { e.waste_cursor + 1 - room } else { 0 };
     for (i, w) in a.top_waste.iter().enumerate().skip(start).take(room) {
-        let text = format!("{:>9} {:<10} {}", human_bytes(w.bytes), cause_name(w.cause), clean(&w.path));
+        let text = format!("{:>9} {:<13} {}", human_bytes(w.bytes), w.cause.label(), clean(&w.path));
         let mut line = Line::from(cut(&text, width));
         if focused && i == e.waste_cursor {
             line = line.style(theme.selected(true));

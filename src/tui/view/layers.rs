@@ -55,7 +55,11 @@ fn window(all: &[Item], selected: usize, height: usize) -> (usize, usize) {
 /// Draw the layer list.
 pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: bool) {
     let focused = e.focus == Pane::Layers;
-    let title = format!(" Layers ({}) ", e.image.layers.len());
+    let title = match e.image.layers.len() {
+        0 => " Layers · none ".to_string(),
+        1 => " Layer 0 ".to_string(),
+        n => format!(" Layers 0–{} ", n - 1),
+    };
     let block = theme.pane(title, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -82,6 +82,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             draw_status(frame, panes.status, e, theme);
             match &e.overlay {
                 Some(Overlay::Help) => draw_help(frame, area, e, theme),
+                Some(Overlay::Warnings) => draw_warnings(frame, area, e, theme),
                 Some(Overlay::Viewer(v)) => draw_viewer(frame, &panes, v, theme),
                 None => {}
             }
@@ -189,12 +190,18 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     }
     let mut spans = Vec::new();
     let hints = keymap::hints(e.focus);
-    // Keep "? help" whatever the width: drop other hints from the right until they fit.
-    let help_width = " ? help ".width();
+    let position = match e.focus {
+        Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
+        Pane::Layers => format!("layer {} of 0–{} ", e.layer, e.image.layers.len().saturating_sub(1)),
+        Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
+    };
+    // Keep "? help" and the position whatever the width: drop other hints from the right until
+    // they fit.
+    let reserved = " ? help ".width() + position.width() + 1;
     let mut used = 0;
     for (k, does) in hints.iter().filter(|(k, _)| *k != "?") {
         let w = format!(" {k} {does} ").width();
-        if used + w + help_width > width {
+        if used + w + reserved > width {
             break;
         }
         spans.push(Span::styled(format!(" {k}"), theme.key()));
@@ -203,11 +210,6 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     }
     spans.push(Span::styled(" ?", theme.key()));
     spans.push(Span::raw(" help "));
-    let position = match e.focus {
-        Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
-        Pane::Layers => format!("layer {}/{} ", e.layer, e.image.layers.len().saturating_sub(1)),
-        Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
-    };
     let used: usize = spans.iter().map(|s| s.content.width()).sum();
     if used + position.width() < width {
         spans.push(Span::raw(" ".repeat(width - used - position.width())));
@@ -264,6 +266,26 @@ fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         let offset = e.help_offset.min(max);
         frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
     }
+}
+
+fn draw_warnings(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
+    let box_area = centered(area, area.width.min(120), area.height);
+    frame.render_widget(Clear, box_area);
+    let title = format!(
+        " {} found while reading · Esc closes · ↑↓ scroll ",
+        crate::text::plural(e.image.warnings.len(), "warning", "warnings")
+    );
+    let block = theme.pane(title, true);
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let lines: Vec<Line> =
+        e.image.warnings.iter().map(|w| Line::from(crate::text::terminal_safe(&w.to_string()).into_owned())).collect();
+    let max = lines.len().saturating_sub(usize::from(inner.height));
+    let offset = e.help_offset.min(max);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }).scroll((offset as u16, 0)),
+        inner,
+    );
 }
 
 fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, theme: Theme) {

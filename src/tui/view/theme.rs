@@ -29,7 +29,7 @@ impl Theme {
             Change::Modified => {
                 self.fg(Color::Yellow).add_modifier(if self.color { Modifier::empty() } else { Modifier::UNDERLINED })
             }
-            Change::Metadata => {
+            Change::MetadataOnly => {
                 self.fg(Color::Cyan).add_modifier(if self.color { Modifier::empty() } else { Modifier::ITALIC })
             }
             Change::Removed => self.fg(Color::Red).add_modifier(Modifier::CROSSED_OUT),

@@ -15,15 +15,7 @@ use crate::tree::{Change, IMPLICIT_DIR_MODE, State, Tree};
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
 use crate::tui::layout::Panes;
-use crate::tui::tree_view::{Row, SortMode, TreeMode, display_state, is_dir};
-
-const LEGEND: [(Change, &str); 5] = [
-    (Change::Added, "added"),
-    (Change::Modified, "modified"),
-    (Change::Metadata, "same bytes"),
-    (Change::Removed, "removed"),
-    (Change::Unchanged, "unchanged"),
-];
+use crate::tui::tree_view::{Row, SortMode, TreeMode, display_layer, display_state, is_dir};
 
 /// `drwxr-xr-x` with s/S/t/T for setuid, setgid and sticky.
 pub fn permissions(kind: EntryKind, mode: u32) -> String {
@@ -87,7 +79,8 @@ pub fn row_text(e: &Explorer, rows: &[Row], index: usize, attributes: bool) -> (
     let mut name = clean(&name);
     if let State::Present { entry: Some(id), .. } = display_state(tree, &e.marks, row.node) {
         let entry = tree.entry(id);
-        if let (EntryKind::Symlink | EntryKind::Hardlink, Some(link)) = (entry.kind, tree.link(entry)) {
+        let kind = tree.kind_at(entry, display_layer(&e.marks, row.node));
+        if let (EntryKind::Symlink | EntryKind::Hardlink, Some(link)) = (kind, tree.link(entry)) {
             let mut target = String::new();
             if entry.kind == EntryKind::Hardlink {
                 target.push('/');
@@ -120,7 +113,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let mut title = match e.marks.params.mode {
         TreeMode::Layer => format!(" Layer {layer} · what it changed "),
         TreeMode::Aggregated if layer == 0 => " Layer 0 · aggregated ".to_string(),
-        TreeMode::Aggregated => format!(" Layers 1–{layer} · aggregated changes "),
+        TreeMode::Aggregated => format!(" Layers 1–{layer} · aggregated changes since layer 0 "),
     };
     if e.tree_stale() {
         title.push_str("· updating… ");
@@ -138,16 +131,16 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let mut lines = Vec::with_capacity(usize::from(inner.height));
     // Legend: the colour of each kind; hidden kinds are struck through and dimmed.
     let mut legend = Vec::new();
-    for (i, (c, name)) in LEGEND.iter().enumerate() {
+    for (i, c) in Change::ALL.into_iter().enumerate() {
         if i > 0 {
             legend.push(Span::raw(" "));
         }
-        let mut style = theme.change(*c);
-        if e.hidden.contains(*c) {
+        let mut style = theme.change(c);
+        if e.hidden.contains(c) {
             style = theme.dim().add_modifier(Modifier::CROSSED_OUT);
         }
-        let marker = if *c == Change::Unchanged { "○ " } else { "● " };
-        legend.push(Span::styled(format!("{marker}{name}"), style));
+        let marker = if c == Change::Unchanged { "○ " } else { "● " };
+        legend.push(Span::styled(format!("{marker}{}", c.label()), style));
     }
     lines.push(Line::from(legend));
     let attributes = e.attributes && panes.room_for_attributes();
