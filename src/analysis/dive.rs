@@ -47,8 +47,11 @@ pub struct DiveFile {
     pub count: u32,
     /// Σ of their sizes.
     pub size_bytes: u64,
-    /// The path.
+    /// The path (invalid UTF-8 as `\xHH`).
     pub path: String,
+    /// The path's bytes, as dive's export writes them.
+    #[serde(skip)]
+    pub path_bytes: Vec<u8>,
 }
 
 fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -371,14 +374,20 @@ pub fn figures(image: &Image) -> DiveFigures {
     let minimum: i64 = created.iter().map(|n| data[n.0 as usize].min).sum();
     let discovered: u64 = created.iter().map(|n| data[n.0 as usize].cum).sum();
     let efficiency = if discovered == 0 { 1.0 } else { minimum as f64 / discovered as f64 };
-    // Go sorts ascending (insertion sort, stable, for up to 12 items) and reports the reverse.
-    second.sort_by_key(|n| data[n.0 as usize].cum);
+    // dive sorts ascending with Go's unstable sort.Sort and reports the reverse: the port gives
+    // ties dive's order.
+    super::gosort::sort_by(&mut second, |a, b| data[a.0 as usize].cum < data[b.0 as usize].cum);
     second.reverse();
     let inefficient_files: Vec<DiveFile> = second
         .iter()
         .map(|n| {
             let s = data[n.0 as usize];
-            DiveFile { count: s.count, size_bytes: s.cum, path: tree.display_path(*n).0 }
+            DiveFile {
+                count: s.count,
+                size_bytes: s.cum,
+                path: tree.display_path(*n).0,
+                path_bytes: [b"/".as_slice(), &tree.path(*n)].concat(),
+            }
         })
         .collect();
     let wasted_bytes = inefficient_files.iter().map(|f| f.size_bytes).sum();
@@ -479,10 +488,10 @@ pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
         out.push_str(if index == 0 { "\n" } else { ",\n" });
         out.push_str(&format!(
             "    {{\n      \"index\": {index},\n      \"id\": {},\n      \"digestId\": {},\n      \"sizeBytes\": {},\n      \"command\": {},\n      \"fileList\": [",
-            json_str(id),
-            json_str(digest),
+            go_json(id.as_bytes()),
+            go_json(digest.as_bytes()),
             layer.size_bytes,
-            json_str(command)
+            go_json(command.as_bytes())
         ));
         for (i, d) in all.iter().enumerate() {
             out.push_str(if i == 0 { "\n" } else { ",\n" });
@@ -503,7 +512,7 @@ pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
             "      {{\n        \"count\": {},\n        \"sizeBytes\": {},\n        \"file\": {}\n      }}",
             f.count,
             f.size_bytes,
-            json_str(&f.path)
+            go_json(&f.path_bytes)
         ));
     }
     out.push_str(if figures.inefficient_files.is_empty() { "]\n  }\n}" } else { "\n    ]\n  }\n}" });
@@ -527,15 +536,15 @@ fn dive_history(image: &Image) -> Vec<(String, String)> {
 }
 
 fn file_entry(tree: &Tree, d: DiveNode, info: Option<EntryId>) -> String {
-    let field = |path: &str, type_flag: u8, link: &str, size: u64, mode: u64, uid: u32, gid: u32, dir: bool| {
+    let field = |path: &[u8], type_flag: u8, link: &[u8], size: u64, mode: u64, uid: u32, gid: u32, dir: bool| {
         format!(
             "        {{\n          \"path\": {},\n          \"typeFlag\": {type_flag},\n          \"linkName\": {},\n          \"size\": {size},\n          \"fileMode\": {mode},\n          \"uid\": {uid},\n          \"gid\": {gid},\n          \"isDir\": {dir}\n        }}",
-            json_str(path),
-            json_str(link)
+            go_json(path),
+            go_json(link)
         )
     };
     let Some(id) = info else {
-        return field("", 0, "", 0, 0, 0, 0, false);
+        return field(b"", 0, b"", 0, 0, 0, 0, false);
     };
     let e = tree.entry(id);
     let mut rel = tree.path(d.node);
@@ -543,8 +552,9 @@ fn file_entry(tree: &Tree, d: DiveNode, info: Option<EntryId>) -> String {
         let cut = rel.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
         rel.splice(cut..cut, b".wh.".iter().copied());
     }
-    let path = String::from_utf8_lossy(&rel);
-    let link = tree.link(e).map(String::from_utf8_lossy).unwrap_or_default();
+    let path = &rel;
+    // dive copies the header's link name whatever the entry (buildah leaves one on whiteouts).
+    let link = tree.link(e).unwrap_or_default();
     let type_flag = match e.kind {
         EntryKind::File | EntryKind::Whiteout | EntryKind::Opaque => b'0',
         EntryKind::Hardlink => b'1',
@@ -554,7 +564,7 @@ fn file_entry(tree: &Tree, d: DiveNode, info: Option<EntryId>) -> String {
         EntryKind::Dir => b'5',
         EntryKind::Fifo => b'6',
     };
-    field(&path, type_flag, &link, e.size, go_file_mode(e.kind, e.mode), e.uid, e.gid, e.kind == EntryKind::Dir)
+    field(path, type_flag, link, e.size, go_file_mode(e.kind, e.mode), e.uid, e.gid, e.kind == EntryKind::Dir)
 }
 
 /// Go's `fs.FileMode` for a tar header, as `tar.Header.FileInfo().Mode()` builds it.
@@ -580,14 +590,33 @@ fn go_file_mode(kind: EntryKind, mode: u32) -> u64 {
 }
 
 /// A JSON string as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped.
-fn json_str(s: &str) -> String {
-    let plain = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-    plain
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+/// A JSON string as Go's `encoding/json` writes one: HTML-safe (`<`, `>`, `&` escaped), U+2028 and
+/// U+2029 escaped, and each byte that is not valid UTF-8 written as `\ufffd`.
+fn go_json(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        // Go decodes an invalid sequence one byte at a time, each one a replacement character.
+        for _ in chunk.invalid() {
+            out.push_str("\\ufffd");
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

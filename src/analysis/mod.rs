@@ -22,6 +22,7 @@
 
 pub mod base;
 pub mod dive;
+mod gosort;
 mod waste;
 
 use serde::Serialize;

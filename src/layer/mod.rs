@@ -518,10 +518,9 @@ fn parse_tar<R: Read + Seek>(
             }
             _ => 0,
         };
-        let link_raw = match kind {
-            EntryKind::Symlink | EntryKind::Hardlink => entry.link_name_bytes().map(|l| l.into_owned()),
-            _ => None,
-        };
+        // Other entries may carry a link name too (buildah leaves one on whiteouts); it means
+        // nothing to the model, but dive's export shows it.
+        let link_raw = entry.link_name_bytes().filter(|l| !l.is_empty()).map(|l| l.into_owned());
         if let Ok(Some(extensions)) = entry.pax_extensions() {
             for ext in extensions.flatten() {
                 let value = ext.value().ok().map(str::trim);

@@ -817,8 +817,20 @@ impl Rng {
     }
 }
 
-/// The shared fixtures directory, when present next to the project.
+/// A test's missing prerequisite: with `LAYERSCOPE_REQUIRE_<FLAG>=1` (CI sets them) it fails the
+/// test, so a skip never looks like a pass there; elsewhere the test says it skipped.
+pub fn missing(flag: &str, what: &str) {
+    let var = format!("LAYERSCOPE_REQUIRE_{flag}");
+    assert!(std::env::var_os(&var).is_none_or(|v| v != "1"), "{what}, and {var}=1 requires it");
+    eprintln!("skipped: {what} (set {var}=1 to make this a failure)");
+}
+
+/// The shared fixtures directory next to the project (`../shared`), or why it is missing.
 pub fn shared_dir() -> Option<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    dir.is_dir().then_some(dir)
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    missing("SHARED", "../shared (dive's fixtures and the corpus scripts) is not present");
+    None
 }
