@@ -624,8 +624,10 @@ fn doc_name(doc: Doc) -> &'static str {
     }
 }
 
-/// Write one report to `dest`. Files are written to a temporary file beside them and renamed
-/// into place, so a killed run never leaves half a report (and an old one stays until then).
+/// Write one report to `dest`. A regular file (or a new one) is written to a temporary file beside
+/// it and renamed into place, so a killed run never leaves half a report and an old one stays
+/// whole until then; a symlink is followed to the file it names. Anything else that exists (a
+/// FIFO, `/dev/null`, a terminal) is written in place: renaming over it would replace the device.
 fn write_to(dest: &Dest, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
     match dest {
         Dest::Stdout => {
@@ -639,22 +641,74 @@ fn write_to(dest: &Dest, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -
             out.flush()?;
         }
         Dest::File(path) => {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            let temp = tempfile::Builder::new()
-                .prefix(".layerscope-")
-                .tempfile_in(dir)
-                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-            let mut out = BufWriter::new(temp);
-            write(&mut out)?;
-            let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-            temp.as_file().sync_all()?;
-            temp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot create {}", path.display()))?;
+            let path = follow_links(path);
+            match std::fs::metadata(&path) {
+                Ok(meta) if !meta.is_file() => {
+                    let file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    let mut out = BufWriter::new(file);
+                    write(&mut out)?;
+                    out.flush()?;
+                }
+                existing => write_atomically(&path, existing.ok().map(|m| m.permissions()), write)?,
+            }
         }
     }
     Ok(())
+}
+
+/// The file a path names once its symlinks are followed (a dangling one included: the report is
+/// created where it points).
+fn follow_links(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    // As many hops as the kernel follows before it gives up (ELOOP).
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else { break };
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    path
+}
+
+/// Write `path` through a temporary file in its directory, renamed over it at the end. The file
+/// keeps the permissions it had (a new one gets 0644, as `File::create` gives under umask 022).
+fn write_atomically(
+    path: &Path,
+    permissions: Option<std::fs::Permissions>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".layerscope-");
+    if let Some(permissions) = permissions.or_else(new_file_permissions) {
+        builder.permissions(permissions);
+    }
+    let temp = builder.tempfile_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let mut out = BufWriter::new(temp);
+    write(&mut out)?;
+    let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(())
+}
+
+/// What `File::create` gives a new file under the usual umask (temporary files get 0600).
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    #[cfg(unix)]
+    {
+        Some(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 fn hostname() -> String {

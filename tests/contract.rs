@@ -511,3 +511,34 @@ fn metadata_only_changes_are_named_alike_in_files_and_json() {
     let out = run(dir.path(), &["--report", "image.tar"], &[]);
     assert!(text(&out.stdout).contains("metadata-only"), "{}", text(&out.stdout));
 }
+
+#[test]
+fn reports_to_a_fifo_a_symlink_or_an_existing_file_keep_what_is_there() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = setup();
+    // A FIFO (as /dev/null or `>(…)` are): written in place, never renamed over.
+    let fifo = dir.path().join("out.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = run(dir.path(), &["--json", "out.fifo", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let read = reader.join().unwrap();
+    assert!(is_doc("json", &read), "the report went through the FIFO");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+    // A symlink: the file it names gets the report, the link stays.
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("real/report.json", dir.path().join("link.json")).unwrap();
+    let out = run(dir.path(), &["--json", "link.json", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(dir.path().join("link.json")).unwrap().file_type().is_symlink());
+    assert!(is_doc("json", &std::fs::read(dir.path().join("real/report.json")).unwrap()));
+    // Permissions: a new report is 0644, an existing one keeps its mode.
+    let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("real/report.json"), 0o644);
+    std::fs::set_permissions(dir.path().join("real/report.json"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    run(dir.path(), &["--json", "real/report.json", "image.tar"], &[]);
+    assert_eq!(mode("real/report.json"), 0o640);
+}

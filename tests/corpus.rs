@@ -1,5 +1,5 @@
 //! End to end on the real archives of ../shared/corpus (buildah + skopeo output), when their
-//! directory is given: `LAYERSCOPE_CORPUS=/path/to/corpus-out cargo test --test corpus`.
+//! directory is given: `LAYERSCOPE_CORPUS=/path/to/corpus-out cargo test corpus:: -- --ignored`.
 //! For each image the docker-archive, oci-archive and zstd oci-archive must give identical `files`
 //! output, every layer's records must equal the ground truth read with Python's tarfile, and the
 //! merged tree must equal the one kernel overlayfs and umoci produced.

@@ -539,3 +539,116 @@ fn the_loop_loads_then_explores() {
     run_loop(&mut terminal, &mut a, &mut script, &mut |_| {}).unwrap();
     assert!(a.quit, "a load failure ends the loop");
 }
+
+/// Explorer of an image built in code.
+fn app_of(image: support::Image, width: u16, height: u16) -> App {
+    let image = support::load(image.docker_archive());
+    let analysis = analyze(&image, &Options::default());
+    App::ready(image, analysis, width, height, false)
+}
+
+/// The size the tree shows for `path`, and the sizes of the file rows listed below it (once the
+/// keys pause and the tree has caught up).
+fn dir_size_and_listed_files(app: &mut App, path: &str) -> (u64, Vec<u64>) {
+    app.idle();
+    let e = explorer(app);
+    let tree = &e.image.tree;
+    let node = tree.lookup(path.trim_start_matches('/').as_bytes()).unwrap();
+    let below = |n| {
+        let mut p = n;
+        while p != layerscope::tree::NodeId::ROOT {
+            p = tree.parent(p);
+            if p == node {
+                return true;
+            }
+        }
+        false
+    };
+    let files: Vec<u64> = e
+        .rows
+        .rows
+        .iter()
+        .filter(|r| below(r.node) && !layerscope::tui::tree_view::is_dir(tree, &e.marks, r.node))
+        .map(|r| e.marks.size(r.node))
+        .collect();
+    (e.marks.size(node), files)
+}
+
+#[test]
+fn directory_sizes_add_up_the_files_listed_below_them() {
+    let debs = |l: support::Layer| {
+        l.dir("var")
+            .dir("var/cache")
+            .dir("var/cache/apt")
+            .file("var/cache/apt/a.deb", &[1; 3000])
+            .file("var/cache/apt/b.deb", &[2; 4000])
+    };
+    let image = support::Image::new()
+        .layer(debs(support::Layer::new()).file("var/cache/apt/keep", &[3; 500]), "/bin/sh -c apt-get install")
+        .layer(
+            support::Layer::new()
+                .dir("var")
+                .dir("var/cache")
+                .dir("var/cache/apt")
+                .whiteout("var/cache/apt/a.deb")
+                .whiteout("var/cache/apt/b.deb"),
+            "/bin/sh -c apt-get clean",
+        );
+    let mut a = app_of(image, 100, 30);
+    // Layer 1 (apt-get clean): the removed .debs are listed, struck through, and counted.
+    let (dir, files) = dir_size_and_listed_files(&mut a, "/var/cache/apt");
+    assert_eq!(files.iter().sum::<u64>(), dir, "the directory sums the files listed below it");
+    assert_eq!(dir, 7500);
+    // Hide the removed kind: what is listed still adds up.
+    press(&mut a, "<tab>R");
+    let (dir, files) = dir_size_and_listed_files(&mut a, "/var/cache/apt");
+    assert_eq!((dir, files.iter().sum::<u64>()), (500, 500));
+    // A filter narrows both.
+    press(&mut a, "R/keep<enter>");
+    let (dir, files) = dir_size_and_listed_files(&mut a, "/var/cache/apt");
+    assert_eq!((dir, files), (500, vec![500]));
+}
+
+#[test]
+fn a_hard_link_counts_once_in_its_directory_until_its_target_changes() {
+    let image = support::Image::new()
+        .layer(
+            support::Layer::new().dir("bin").file("bin/busybox", &[9; 1000]).hardlink("bin/ls", "bin/busybox"),
+            "/bin/sh -c #(nop) ADD file:x in / ",
+        )
+        .layer(support::Layer::new().dir("bin").file("bin/busybox", &[8; 200]), "/bin/sh -c upgrade");
+    let mut a = app_of(image, 100, 30);
+    // Layer 1: busybox rewritten, ls keeps the old 1000 bytes on its own: both count.
+    press(&mut a, "<C-a>");
+    let (dir, files) = dir_size_and_listed_files(&mut a, "/bin");
+    assert_eq!((dir, files.iter().sum::<u64>()), (1200, 1200));
+    // Layer 0: ls is a link to busybox; its bytes are busybox's, counted once.
+    press(&mut a, "<up>");
+    let (dir, _) = dir_size_and_listed_files(&mut a, "/bin");
+    assert_eq!(dir, 1000);
+    let screen = screen(&mut a);
+    assert!(screen.contains("└── ls → /bin/busyb"), "{screen}");
+}
+
+#[test]
+fn warnings_show_in_the_image_pane_and_w_lists_them() {
+    let image = support::Image::new()
+        .layer(support::Layer::new().dir("etc").file("etc/a", b"a"), "/bin/sh -c #(nop) ADD file:x in / ")
+        .layer(support::Layer::new().dir("etc").whiteout("etc/never-there"), "/bin/sh -c rm -f /etc/never-there");
+    let mut a = app_of(image, 100, 30);
+    let first = screen(&mut a);
+    assert!(first.contains("Warning  1 warning (w lists them)"), "{first}");
+    press(&mut a, "w");
+    assert!(matches!(explorer(&a).overlay, Some(Overlay::Warnings)));
+    let listed = screen(&mut a);
+    assert!(listed.contains("1 warning found while reading"), "{listed}");
+    assert!(listed.contains("layer 1: a whiteout deletes /etc/never-there, which no lower layer has"), "{listed}");
+    press(&mut a, "<esc>");
+    assert!(explorer(&a).overlay.is_none());
+    // An image without warnings says so instead of opening an empty list.
+    let mut a = app(100, 30);
+    press(&mut a, "w");
+    assert!(explorer(&a).overlay.is_none());
+    assert!(explorer(&a).message.as_ref().unwrap().text.contains("no warnings"));
+    assert!(!screen(&mut a).contains("Warning "));
+}
