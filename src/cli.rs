@@ -111,7 +111,8 @@ pub struct SelectArgs {
     /// web:1.0, holdout/web, localhost/holdout/web:1.0)
     #[arg(long = "image", value_name = "NAME[:TAG]")]
     pub image_name: Option<String>,
-    /// Accepted for dive compatibility; the format is always detected from the contents
+    /// Accepted for dive compatibility (docker-archive, oci-archive); the format is always
+    /// detected from the contents
     #[arg(long, value_name = "SOURCE", hide = true)]
     pub source: Option<String>,
 }
@@ -296,6 +297,18 @@ pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
 }
 
 fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
+    match args.source.as_deref() {
+        None | Some("docker-archive" | "oci-archive" | "oci") => {}
+        Some(engine @ ("docker" | "podman")) => bail!(
+            "--source {engine}: reading images from the {engine} engine is not supported yet; save the \
+             image first ({engine} save NAME -o image.tar) and pass the file"
+        ),
+        Some(other) => {
+            bail!(
+                "--source '{other}': expected docker-archive or oci-archive (the format is detected from the contents)"
+            )
+        }
+    }
     let platform = match &args.platform {
         Some(text) => Some(Platform::parse(text).with_context(|| {
             format!("invalid --platform '{text}': expected OS/ARCH or OS/ARCH/VARIANT, e.g. linux/arm64")

@@ -542,3 +542,16 @@ fn reports_to_a_fifo_a_symlink_or_an_existing_file_keep_what_is_there() {
     run(dir.path(), &["--json", "real/report.json", "image.tar"], &[]);
     assert_eq!(mode("real/report.json"), 0o640);
 }
+
+#[test]
+fn dive_s_source_flag_is_checked_not_ignored() {
+    let dir = setup();
+    let out = run(dir.path(), &["--report", "--source", "docker-archive", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["--report", "--source", "docker", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--source docker: reading images from the docker engine is not supported yet"));
+    let out = run(dir.path(), &["--report", "--source", "tarball", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected docker-archive or oci-archive"), "{}", text(&out.stderr));
+}

@@ -618,10 +618,13 @@ fn a_hard_link_counts_once_in_its_directory_until_its_target_changes() {
         )
         .layer(support::Layer::new().dir("bin").file("bin/busybox", &[8; 200]), "/bin/sh -c upgrade");
     let mut a = app_of(image, 100, 30);
-    // Layer 1: busybox rewritten, ls keeps the old 1000 bytes on its own: both count.
+    // Layer 1: busybox rewritten, ls keeps the old 1000 bytes on its own: both count, and ls is
+    // drawn as the plain file it now is.
     press(&mut a, "<C-a>");
     let (dir, files) = dir_size_and_listed_files(&mut a, "/bin");
     assert_eq!((dir, files.iter().sum::<u64>()), (1200, 1200));
+    let screen_now = screen(&mut a);
+    assert!(screen_now.contains("└── ls ") && !screen_now.contains("ls →"), "{screen_now}");
     // Layer 0: ls is a link to busybox; its bytes are busybox's, counted once.
     press(&mut a, "<up>");
     let (dir, _) = dir_size_and_listed_files(&mut a, "/bin");

@@ -12,11 +12,15 @@ use crate::image::Image;
 
 const WASTE_RULES: [(Cause, &str, &str); 3] = [
     (Cause::Deleted, "waste-deleted", "Bytes shipped by one layer and deleted by a later one"),
-    (Cause::Overwritten, "waste-overwritten", "Bytes shipped by one layer and replaced by a later one"),
+    (
+        Cause::Overwritten,
+        "waste-overwritten",
+        "Bytes shipped by one layer and overwritten with other content by a later one",
+    ),
     (
         Cause::MetadataOnly,
         "waste-metadata-only",
-        "The same bytes shipped again by a later layer that only changed mode, owner or mtime",
+        "Metadata-only: the same bytes shipped again by a later layer that only changed mode, owner or mtime",
     ),
 ];
 
