@@ -15,6 +15,7 @@ use crate::ci::{self, Policy, Rule};
 use crate::format::{Platform, Selection};
 use crate::image::Image;
 use crate::layer::ReadOptions;
+use crate::limits::Limits;
 use crate::report::files::{FilesOptions, write_files};
 use crate::report::text::{Style, write_text};
 use crate::report::{Report, github, junit, sarif};
@@ -93,6 +94,9 @@ pub struct ShowArgs {
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Bounds on what the input may cost.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Analysis options.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
@@ -115,6 +119,46 @@ pub struct SelectArgs {
     /// detected from the contents
     #[arg(long, value_name = "SOURCE", hide = true)]
     pub source: Option<String>,
+}
+
+/// Bounds on disk, memory and time (README: "Security and limits").
+#[derive(Debug, Args, Clone, Default)]
+pub struct LimitArgs {
+    /// Most bytes to write to a temporary file when stdin, a FIFO or a compressed archive must be
+    /// inflated to be read [default: 64GiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_spill: Option<String>,
+    /// A layer may inflate to this many times its blob size (or 1 GiB, whichever is more)
+    /// [default: 1000]
+    #[arg(long, value_name = "RATIO")]
+    pub max_inflate: Option<u64>,
+    /// No layer may inflate to more than this [default: 1TiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_layer_size: Option<String>,
+}
+
+impl LimitArgs {
+    /// The limits these flags set, the defaults elsewhere.
+    fn limits(&self) -> anyhow::Result<Limits> {
+        let mut limits = Limits::default();
+        let size = |flag: &str, v: &str| {
+            ci::parse_bytes(v.trim()).map_err(|reason| anyhow::anyhow!("invalid {flag} '{v}': {reason}"))
+        };
+        if let Some(v) = &self.max_spill {
+            limits.spill_bytes = size("--max-spill", v)?;
+        }
+        if let Some(r) = self.max_inflate {
+            if r == 0 {
+                bail!("invalid --max-inflate 0: a layer must be allowed to inflate at least to its own size");
+            }
+            limits.inflate_ratio = r;
+        }
+        if let Some(v) = &self.max_layer_size {
+            limits.layer_bytes = size("--max-layer-size", v)?;
+            limits.inflate_floor = limits.inflate_floor.min(limits.layer_bytes);
+        }
+        Ok(limits)
+    }
 }
 
 /// How the analysis runs.
@@ -244,6 +288,9 @@ pub struct FilesArgs {
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Bounds on what the input may cost.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// How a command ended (errors are `Err`).
@@ -365,7 +412,8 @@ fn load(input: &Input, select: &SelectArgs, options: &ReadOptions) -> anyhow::Re
 }
 
 fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
-    let image = load(&input_of(&args.input), &args.select, &ReadOptions { verify: args.verify })?;
+    let read = ReadOptions { verify: args.verify, limits: args.limits.limits()? };
+    let image = load(&input_of(&args.input), &args.select, &read)?;
     if let Some(n) = args.layer {
         if n >= image.layers.len() {
             bail!(
@@ -422,9 +470,43 @@ enum Dest {
 }
 
 impl Dest {
+    /// `-`, and any name of this process's stdout or stderr (`/dev/stdout`, `/dev/fd/2`, or the
+    /// file a shell redirected it to), is that stream: the one-document rule applies to it.
     fn of(path: &Path) -> Dest {
-        if path == Path::new("-") { Dest::Stdout } else { Dest::File(path.to_path_buf()) }
+        if path == Path::new("-") {
+            return Dest::Stdout;
+        }
+        match same_file_as_std_stream(path) {
+            Some(1) => Dest::Stdout,
+            Some(2) => Dest::Stderr,
+            _ => Dest::File(path.to_path_buf()),
+        }
     }
+}
+
+/// Which of stdout (1) or stderr (2) `path` is, when it is one of them.
+fn same_file_as_std_stream(path: &Path) -> Option<u8> {
+    let names = [
+        ("/dev/stdout", 1),
+        ("/dev/fd/1", 1),
+        ("/proc/self/fd/1", 1),
+        ("/dev/stderr", 2),
+        ("/dev/fd/2", 2),
+        ("/proc/self/fd/2", 2),
+    ];
+    if let Some((_, n)) = names.iter().find(|(name, _)| path == Path::new(name)) {
+        return Some(*n);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let id = |fd: u8| std::fs::metadata(format!("/proc/self/fd/{fd}")).ok().map(|m| (m.dev(), m.ino()));
+        // A regular file or a pipe we write to anyway: the same inode is the same stream.
+        [1u8, 2].into_iter().find(|&fd| id(fd) == Some((meta.dev(), meta.ino())))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// One report the command writes.
@@ -485,7 +567,8 @@ impl Plan {
                 Format::Json if !args.analysis.dive_compat => Doc::Json,
                 f => Doc::Ci(f),
             };
-            if !outputs.contains(&(doc, dest.clone())) {
+            // `--json -` with `--format json` is one document; two files named alike are not.
+            if !(dest == Dest::Stdout && outputs.contains(&(doc, Dest::Stdout))) {
                 outputs.push((doc, dest));
             }
         } else if args.report {
@@ -549,12 +632,22 @@ fn format_name(format: Format) -> &'static str {
 
 /// Whether two paths name the same file (the same string, or the same existing inode).
 fn same_path(a: &Path, b: &Path) -> bool {
-    if a == b {
-        return true;
+    a == b || identity(a) == identity(b)
+}
+
+/// A path as the file it names: canonical when it exists, else its canonical directory and its
+/// name (two spellings of one new file are one file).
+fn identity(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
     }
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
+    let parent = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -567,7 +660,7 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
         }
     }
     let plan = Plan::new(args, ci_mode)?;
-    let read = ReadOptions { verify: args.verify || (ci_mode && !args.no_verify) };
+    let read = ReadOptions { verify: args.verify || (ci_mode && !args.no_verify), limits: args.limits.limits()? };
     let options = analysis::Options { base_layers: args.analysis.base_layers, top: None };
     if plan.outputs.is_empty() {
         if args.analysis.dive_compat {
@@ -653,21 +746,22 @@ fn write_to(dest: &Dest, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -
             write(&mut out)?;
             out.flush()?;
         }
-        Dest::File(path) => {
-            let path = follow_links(path);
-            match std::fs::metadata(&path) {
-                Ok(meta) if !meta.is_file() => {
-                    let file = std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .with_context(|| format!("cannot open {}", path.display()))?;
-                    let mut out = BufWriter::new(file);
-                    write(&mut out)?;
-                    out.flush()?;
-                }
-                existing => write_atomically(&path, existing.ok().map(|m| m.permissions()), write)?,
+        Dest::File(path) => match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                let mut out = BufWriter::new(file);
+                write(&mut out)?;
+                out.flush()?;
             }
-        }
+            Ok(meta) => {
+                let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                write_atomically(&real, Some(meta.permissions()), write)?;
+            }
+            Err(_) => write_atomically(&follow_links(path), None, write)?,
+        },
     }
     Ok(())
 }
@@ -708,7 +802,12 @@ fn write_atomically(
     write(&mut out)?;
     let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot create {}", path.display()))?;
+    // tempfile names its temporary file in its errors: say only what the user asked for.
+    temp.persist(path)
+        .map_err(|e| {
+            io::Error::new(e.error.kind(), e.error.to_string().split(" at path ").next().unwrap_or("").to_string())
+        })
+        .with_context(|| format!("cannot create {}", path.display()))?;
     Ok(())
 }
 

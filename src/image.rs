@@ -8,12 +8,13 @@ use std::sync::mpsc;
 use std::io::{self, BufReader, Read};
 
 use crate::archive::compression::{self, Compression};
+use crate::archive::tar::SparseReader;
 use crate::archive::{Archive, BlobLoc, Input};
 use crate::error::{Error, Result};
 use crate::format::{self, ArchiveFormat, History, ImageConfig, LayerSource, Platform, ResolvedImage, Selection};
 use crate::layer::{self, EntryKind, LayerDigests, ParsedLayer, Progress, ReadOptions};
 use crate::tree::{Change, EntryId, NodeId, Tree, TreeBuilder};
-use crate::warning::{Warning, WarningKind};
+use crate::warning::{Warning, WarningKind, WarningLog};
 
 /// How many paths one layer added, changed or removed (directories included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -142,7 +143,12 @@ impl Image {
         }
         let mut decoded = self.open_layer_tar(layer)?;
         skip_exact(&mut decoded, e.data_offset).map_err(|err| self.layer_error(layer, err))?;
-        Ok(Box::new(decoded.take(e.size)))
+        let stored = Exact { inner: decoded, left: e.stored };
+        Ok(match self.tree.sparse_map(e) {
+            // A sparse file's stored bytes are its data chunks: the holes between are zeros.
+            Some(chunks) => Box::new(SparseReader::new(stored, chunks.to_vec(), e.size)),
+            None => Box::new(stored),
+        })
     }
 
     /// The bytes of a regular file, when no larger than `limit`.
@@ -193,10 +199,13 @@ impl Image {
                     continue;
                 }
                 skip_exact(&mut decoded, offset - pos).map_err(fail)?;
-                let mut content = Exact { inner: &mut decoded, left: e.size };
-                f(id, &mut content)?;
-                io::copy(&mut content, &mut io::sink()).map_err(fail)?;
-                pos = offset + e.size;
+                let mut stored = Exact { inner: &mut decoded, left: e.stored };
+                match self.tree.sparse_map(e) {
+                    Some(chunks) => f(id, &mut SparseReader::new(&mut stored, chunks.to_vec(), e.size))?,
+                    None => f(id, &mut stored)?,
+                }
+                io::copy(&mut stored, &mut io::sink()).map_err(fail)?;
+                pos = offset + e.stored;
             }
         }
         Ok(())
@@ -282,9 +291,14 @@ pub struct Loader {
 
 /// Open `input` and choose the image `selection` names.
 pub fn open(input: &Input, selection: &Selection) -> Result<Loader> {
-    let archive = Archive::open(input)?;
-    let resolved = format::resolve(&archive, selection)?;
-    Ok(Loader { archive, resolved, options: ReadOptions::default() })
+    open_with(input, selection, ReadOptions::default())
+}
+
+/// Open `input` and choose the image `selection` names; `options` bound the reading.
+pub fn open_with(input: &Input, selection: &Selection, options: ReadOptions) -> Result<Loader> {
+    let archive = Archive::open_with(input, &options.limits)?;
+    let resolved = format::resolve(&archive, selection, &options.limits)?;
+    Ok(Loader { archive, resolved, options })
 }
 
 /// Open and load in one step.
@@ -294,7 +308,7 @@ pub fn load(input: &Input, selection: &Selection) -> Result<Image> {
 
 /// Open and load in one step, reading layers as `options` say.
 pub fn load_with(input: &Input, selection: &Selection, options: &ReadOptions) -> Result<Image> {
-    open(input, selection)?.with_options(*options).load(None)
+    open_with(input, selection, *options)?.load(None)
 }
 
 impl Loader {
@@ -327,7 +341,7 @@ impl Loader {
         };
         let Loader { archive, resolved, options } = self;
         let sources = &resolved.layers;
-        let mut builder = TreeBuilder::new();
+        let mut builder = TreeBuilder::with_limits(&options.limits);
         let mut parsed_info = Vec::with_capacity(sources.len());
         read_and_merge(sources, progress, &options, |parsed| {
             let range = builder.apply(&parsed)?;
@@ -340,7 +354,7 @@ impl Loader {
         let mut warnings = resolved.warnings.clone();
         let (history, empties) = map_history(&resolved.config.history, sources.len(), &mut warnings);
         let mut layers = Vec::with_capacity(sources.len());
-        let mut layer_warnings = Vec::new();
+        let mut layer_warnings = WarningLog::new(options.limits.warnings_per_kind);
         for (i, ((src, (range, compression, size, lw, digests)), (hist, empty))) in
             sources.iter().zip(parsed_info).zip(history.into_iter().zip(empties)).enumerate()
         {
@@ -390,8 +404,11 @@ impl Loader {
             });
         }
         count_changes(&tree, &mut layers);
-        warnings.extend(layer_warnings);
-        warnings.extend(tree_warnings);
+        let mut log = WarningLog::new(options.limits.warnings_per_kind);
+        warnings.into_iter().for_each(|w| log.push(w));
+        log.extend(layer_warnings);
+        log.extend(tree_warnings);
+        let warnings = log.finish();
 
         Ok(Image {
             source: archive.display_name().to_string(),

@@ -36,6 +36,7 @@ pub mod extract;
 pub mod format;
 pub mod image;
 pub mod layer;
+pub mod limits;
 pub mod report;
 pub mod text;
 pub mod tree;

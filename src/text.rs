@@ -20,6 +20,11 @@ pub fn digest(sha256: &[u8]) -> String {
     format!("sha256:{}", hex(sha256))
 }
 
+/// A byte count as people read it (`1.1 GB`), in SI units as `docker image ls` prints sizes.
+pub fn size(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().si().to_string()
+}
+
 /// `1 layer`, `2 layers`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -102,16 +107,10 @@ fn rest_width(rest: impl Iterator<Item = char>) -> usize {
     .sum()
 }
 
-/// A command on one line: newlines, tabs and carriage returns become spaces, runs of spaces one.
+/// A command on one line: newlines, tabs and carriage returns become spaces (other spaces stay as
+/// written: they can be part of the command), the ends trimmed.
 pub fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split([' ', '\n', '\t', '\r']).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
+    text.trim().replace(['\n', '\t', '\r'], " ")
 }
 
 #[cfg(test)]
@@ -140,8 +139,8 @@ mod tests {
     }
 
     #[test]
-    fn one_line_collapses_whitespace() {
-        assert_eq!(one_line("  apt-get update \\\n\t&& x  "), "apt-get update \\ && x");
+    fn one_line_puts_a_command_on_one_line() {
+        assert_eq!(one_line("  apt-get update \\\n\t&& echo 'a  b'  "), "apt-get update \\  && echo 'a  b'");
     }
 
     #[test]

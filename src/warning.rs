@@ -83,3 +83,71 @@ impl fmt::Display for Warning {
         Ok(())
     }
 }
+
+/// Warnings as they are found, at most `limit` of each kind kept (the rest counted): a hostile
+/// image can make millions, and each costs memory.
+#[derive(Clone, Debug)]
+pub struct WarningLog {
+    limit: usize,
+    kept: Vec<Warning>,
+    /// (kind, kept so far, not kept)
+    counts: Vec<(WarningKind, usize, u64)>,
+}
+
+impl WarningLog {
+    /// A log keeping at most `limit` warnings of each kind.
+    pub fn new(limit: usize) -> Self {
+        WarningLog { limit, kept: Vec::new(), counts: Vec::new() }
+    }
+
+    /// Record a warning.
+    pub fn push(&mut self, warning: Warning) {
+        let slot = match self.counts.iter_mut().position(|(k, _, _)| *k == warning.kind) {
+            Some(i) => i,
+            None => {
+                self.counts.push((warning.kind, 0, 0));
+                self.counts.len() - 1
+            }
+        };
+        let (_, kept, dropped) = &mut self.counts[slot];
+        if *kept < self.limit {
+            *kept += 1;
+            self.kept.push(warning);
+        } else {
+            *dropped += 1;
+        }
+    }
+
+    /// Record everything another log holds (its counts of unkept warnings included).
+    pub fn extend(&mut self, other: WarningLog) {
+        for w in other.kept {
+            self.push(w);
+        }
+        for (kind, _, dropped) in other.counts {
+            if dropped > 0 {
+                self.count_dropped(kind, dropped);
+            }
+        }
+    }
+
+    fn count_dropped(&mut self, kind: WarningKind, n: u64) {
+        match self.counts.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, _, d)) => *d += n,
+            None => self.counts.push((kind, self.limit, n)),
+        }
+    }
+
+    /// The warnings kept, then one per kind that had more, saying how many were not kept.
+    pub fn finish(self) -> Vec<Warning> {
+        let mut out = self.kept;
+        for (kind, _, dropped) in self.counts {
+            if dropped > 0 {
+                out.push(Warning::image(
+                    kind,
+                    format!("{dropped} more warnings of this kind were found; the first {} are listed", self.limit),
+                ));
+            }
+        }
+        out
+    }
+}

@@ -107,9 +107,10 @@ fn trap_4_hard_link_counts_content_once_and_keeps_its_bytes() {
     let get = |p: &str| records.iter().find(|r| r.path == p).unwrap();
     assert_eq!(get("/bin/busybox").size, 500);
     assert_eq!(get("/bin/ls").size, 1000, "the link keeps the old inode's bytes");
-    // busybox was rewritten: ls no longer shares its bytes, it is a plain file (overlayfs, umoci).
-    assert_eq!(get("/bin/ls").kind, "file");
-    assert_eq!(get("/bin/ls").link, None);
+    // busybox was rewritten: ls and cat still share the old bytes (one inode in overlayfs), so
+    // the first of them in path order holds them as a file and the other links to it.
+    assert_eq!((get("/bin/cat").kind, get("/bin/cat").link.as_deref()), ("file", None));
+    assert_eq!((get("/bin/ls").kind, get("/bin/ls").link.as_deref()), ("hardlink", Some("/bin/cat")));
     assert_eq!(get("/bin/ls").change, "unchanged");
     assert_eq!(get("/bin/busybox").change, "modified");
     // Before the rewrite both are links to busybox.
@@ -118,6 +119,22 @@ fn trap_4_hard_link_counts_content_once_and_keeps_its_bytes() {
     assert_eq!(get("/bin/ls").kind, "hardlink");
     assert_eq!(get("/bin/ls").link.as_deref(), Some("/bin/busybox"));
     assert_eq!(get("/bin/cat").link.as_deref(), Some("/bin/busybox"), "absolute link names are normalised");
+}
+
+#[test]
+fn hard_link_chains_stay_linked_when_the_middle_is_rewritten() {
+    // c → b → a (tar names the first path of an inode, so c's record names a), then a rewritten.
+    let img = load_layers(vec![
+        Layer::new().dir("x").file("x/a", &[1; 100]).hardlink("x/b", "x/a").hardlink("x/c", "x/b"),
+        Layer::new().dir("x").file("x/a", &[2; 50]),
+    ]);
+    let records = file_records(&img, FilesOptions { layer: None, changes_only: false });
+    let get = |p: &str| records.iter().find(|r| r.path == p).map(|r| (r.kind, r.size, r.link.clone())).unwrap();
+    assert_eq!(get("/x/a"), ("file", 50, None));
+    assert_eq!(get("/x/b"), ("file", 100, None), "b holds the old bytes now");
+    assert_eq!(get("/x/c"), ("hardlink", 100, Some("/x/b".to_string())), "c still shares them with b");
+    let analysis = layerscope::analysis::analyze(&img, &Default::default());
+    assert_eq!(analysis.final_size_bytes, 150, "the old bytes count once");
 }
 
 #[test]

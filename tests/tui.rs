@@ -631,6 +631,10 @@ fn a_hard_link_counts_once_in_its_directory_until_its_target_changes() {
     assert_eq!(dir, 1000);
     let screen = screen(&mut a);
     assert!(screen.contains("└── ls → /bin/busyb"), "{screen}");
+    // Filtered so that only the link is listed: its bytes count where it is.
+    press(&mut a, "<tab>/ls$<enter>");
+    let (dir, files) = dir_size_and_listed_files(&mut a, "/bin");
+    assert_eq!((dir, files), (1000, vec![1000]));
 }
 
 #[test]

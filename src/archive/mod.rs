@@ -8,6 +8,7 @@
 
 mod blob;
 pub mod compression;
+pub mod tar;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -20,6 +21,7 @@ pub use blob::{BlobLoc, BlobReader};
 use compression::{Compression, Sniffed};
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// What the user asked to open.
 #[derive(Clone, Debug)]
@@ -92,8 +94,13 @@ enum TarEntry {
 }
 
 impl Archive {
-    /// Open and index `input`.
+    /// Open and index `input`, with the default limits.
     pub fn open(input: &Input) -> Result<Archive> {
+        Archive::open_with(input, &Limits::default())
+    }
+
+    /// Open and index `input`; a spill to a temporary file is bounded by `limits`.
+    pub fn open_with(input: &Input, limits: &Limits) -> Result<Archive> {
         let display = input.display_name();
         match input {
             Input::Path(path) => {
@@ -107,12 +114,18 @@ impl Archive {
                     });
                 }
                 let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                if !meta.is_file() {
+                    // A FIFO or `<(…)`: it cannot be read by offset, so it is spilled like stdin.
+                    let (file, c) = spill(BufReader::with_capacity(1 << 20, file), &display, limits)?;
+                    let outer = (c != Compression::None).then_some(c);
+                    return Archive::index_tar(display, Backing::File(Arc::new(file)), outer);
+                }
                 let mut head = vec![0u8; 512];
-                let n = read_up_to(&file, &mut head).map_err(|e| Error::io(path, e))?;
+                let n = read_head(&file, &mut head).map_err(|e| Error::io(path, e))?;
                 head.truncate(n);
                 match compression::sniff(&head) {
                     Sniffed::Layer(Compression::Gzip | Compression::Zstd) => {
-                        let (file, c) = spill(BufReader::new(file), &display)?;
+                        let (file, c) = spill(BufReader::new(file), &display, limits)?;
                         Archive::index_tar(display, Backing::File(Arc::new(file)), Some(c))
                     }
                     _ => {
@@ -122,13 +135,13 @@ impl Archive {
                 }
             }
             Input::Stdin => {
-                let (file, c) = spill(BufReader::with_capacity(1 << 20, io::stdin().lock()), &display)?;
+                let (file, c) = spill(BufReader::with_capacity(1 << 20, io::stdin().lock()), &display, limits)?;
                 let outer = (c != Compression::None).then_some(c);
                 Archive::index_tar(display, Backing::File(Arc::new(file)), outer)
             }
             Input::Bytes { bytes, .. } => match compression::sniff(&bytes[..bytes.len().min(512)]) {
                 Sniffed::Layer(c @ (Compression::Gzip | Compression::Zstd)) => {
-                    let (file, _) = spill(io::Cursor::new(&bytes[..]), &display)?;
+                    let (file, _) = spill(io::Cursor::new(&bytes[..]), &display, limits)?;
                     Archive::index_tar(display, Backing::File(Arc::new(file)), Some(c))
                 }
                 _ => {
@@ -142,28 +155,34 @@ impl Archive {
     fn index_tar(display: String, backing: Backing, outer: Option<Compression>) -> Result<Archive> {
         let total = backing.len().map_err(|e| Error::read(&display, e))?;
         let reader = BlobLoc::region(backing.clone(), 0, total).open().map_err(|e| Error::read(&display, e))?;
-        let mut tar = tar::Archive::new(BufReader::with_capacity(64 * 1024, reader));
+        let mut tar = tar::Reader::new(BufReader::with_capacity(64 * 1024, reader), tar::HeaderLimits::default());
         let mut entries = HashMap::new();
         let mut order = Vec::new();
         let mut last = String::from("(start of archive)");
         // Where the last entry's data ends (padded to the 512-byte block).
         let mut data_end = 0u64;
-        let iter = tar.entries_with_seek().map_err(|e| Error::read(&display, e))?;
-        for entry in iter {
-            let entry = entry.map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("entire block") {
-                    Error::Truncated {
-                        path: display.clone(),
+        loop {
+            let member = match tar.next_member() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(tar::TarError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(Error::Truncated {
+                        path: display,
                         detail: format!("it ends inside the tar header that follows {last} (at byte {data_end})"),
-                    }
-                } else {
-                    Error::read(&display, with_context(e, &format!("reading the tar header after {last}")))
+                    });
                 }
-            })?;
-            let raw_name = entry.path_bytes();
-            let name = normalize_name(&String::from_utf8_lossy(&raw_name));
-            let start = entry.raw_file_position();
-            let len = entry.size();
+                Err(tar::TarError::TooLarge { at, what }) => {
+                    return Err(Error::TooLarge(format!("{display}: the tar header at byte {at} holds {what}")));
+                }
+                Err(e) => {
+                    return Err(Error::read(
+                        &display,
+                        with_context(io::Error::other(e.to_string()), &format!("after {last}")),
+                    ));
+                }
+            };
+            let name = normalize_name(&String::from_utf8_lossy(&member.path));
+            let (start, len) = (member.data_pos, member.stored);
             let end = start.saturating_add(len);
             if end > total {
                 return Err(Error::Truncated {
@@ -181,17 +200,19 @@ impl Archive {
                 continue;
             }
             last.clone_from(&name);
-            let kind = entry.header().entry_type();
-            let record = if kind.is_symlink() || kind.is_hard_link() {
-                let target =
-                    entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
-                let resolved =
-                    if kind.is_symlink() { resolve_relative(&name, &target) } else { normalize_name(&target) };
-                TarEntry::Link(resolved)
-            } else if kind.is_file() || kind == tar::EntryType::Continuous {
-                TarEntry::Data { offset: entry.raw_file_position(), len: entry.size() }
-            } else {
-                continue;
+            let record = match member.kind {
+                tar::Kind::Symlink | tar::Kind::HardLink => {
+                    let target = String::from_utf8_lossy(&member.link);
+                    let resolved = if member.kind == tar::Kind::Symlink {
+                        resolve_relative(&name, &target)
+                    } else {
+                        normalize_name(&target)
+                    };
+                    TarEntry::Link(resolved)
+                }
+                // A sparse member's stored bytes are not its content: no image writer makes one.
+                tar::Kind::Regular if member.sparse.is_none() => TarEntry::Data { offset: start, len },
+                _ => continue,
             };
             order.push(name.clone());
             entries.insert(name, record);
@@ -285,22 +306,37 @@ impl Archive {
 /// Metadata files above this size are refused: real manifests and configs are kilobytes.
 const METADATA_LIMIT: u64 = 64 << 20;
 
-fn read_up_to(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
+/// Read the head of `file` into `buf`, then rewind it.
+fn read_head(mut file: impl Read + Seek, buf: &mut [u8]) -> io::Result<usize> {
+    let filled = read_up_to(&mut file, buf)?;
+    file.rewind()?;
+    Ok(filled)
+}
+
+/// Fill `buf` as far as the stream goes; the number of bytes read.
+pub(crate) fn read_up_to(mut r: impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
+        match r.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    file.rewind()?;
     Ok(filled)
 }
 
 fn check_tar_head(display: &str, head: &[u8]) -> Result<()> {
     match compression::sniff(head) {
+        // An archive whose first block is zero ends there: nothing in it (and nothing worth
+        // reading further, however much follows).
+        Sniffed::Layer(Compression::None) if !head.is_empty() && head.iter().all(|&b| b == 0) => {
+            Err(Error::NotAnArchive {
+                path: display.to_string(),
+                what: "the tar archive is empty (it starts with an end-of-archive block)".into(),
+            })
+        }
         Sniffed::Layer(Compression::None) => Ok(()),
         Sniffed::Layer(Compression::Empty) => {
             Err(Error::NotAnArchive { path: display.to_string(), what: "the file is empty".into() })
@@ -315,8 +351,13 @@ fn check_tar_head(display: &str, head: &[u8]) -> Result<()> {
     }
 }
 
-/// Copy a (possibly compressed) stream into an anonymous temporary file, inflating it.
-fn spill<R: io::BufRead>(mut reader: R, display: &str) -> Result<(File, Compression)> {
+/// How often (in bytes written) spilling checks the free space left.
+const SPACE_CHECK: u64 = 64 << 20;
+
+/// Copy a (possibly compressed) stream into an anonymous temporary file, inflating it. The
+/// first block must start a tar archive; the copy stops at `limits.spill_bytes` and before the
+/// temporary directory's free space falls under `limits.spill_reserve`.
+fn spill<R: io::BufRead>(mut reader: R, display: &str, limits: &Limits) -> Result<(File, Compression)> {
     let head = compression::peek_head(&mut reader).map_err(|e| Error::read(display, e))?;
     let c = match compression::sniff(&head) {
         Sniffed::Layer(c) => c,
@@ -331,17 +372,66 @@ fn spill<R: io::BufRead>(mut reader: R, display: &str) -> Result<(File, Compress
         return Err(Error::NotAnArchive { path: display.to_string(), what: "the input is empty".into() });
     }
     let mut decoded = compression::decoder(reader, c).map_err(|e| Error::read(display, e))?;
-    let mut file = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let mut writer = io::BufWriter::with_capacity(1 << 20, &mut file);
-    io::copy(&mut decoded, &mut writer).map_err(|e| Error::read(display, e))?;
-    writer.flush().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    drop(writer);
-    file.rewind().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let mut head = vec![0u8; 512];
-    let n = read_up_to(&file, &mut head).map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    head.truncate(n);
-    check_tar_head(display, &head)?;
+    // Look at the first block before writing anything: zeros or garbage end the read here.
+    let mut first = vec![0u8; 512];
+    let n = read_up_to(&mut decoded, &mut first).map_err(|e| Error::read(display, e))?;
+    first.truncate(n);
+    check_tar_head(display, &first)?;
+    let temp_dir = std::env::temp_dir();
+    let mut file = tempfile::tempfile().map_err(|e| Error::io(&temp_dir, e))?;
+    let mut written = 0u64;
+    let mut next_check = 0u64;
+    {
+        let mut writer = io::BufWriter::with_capacity(1 << 20, &mut file);
+        writer.write_all(&first).map_err(|e| Error::io(&temp_dir, e))?;
+        written += first.len() as u64;
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let n = match decoded.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::read(display, e)),
+            };
+            written += n as u64;
+            if written > limits.spill_bytes {
+                return Err(Error::TooLarge(format!(
+                    "{display}: reading it means writing it to a temporary file in {}, which stopped at \
+                     the limit of {} (--max-spill raises it)",
+                    temp_dir.display(),
+                    crate::text::size(limits.spill_bytes)
+                )));
+            }
+            if written >= next_check {
+                writer.flush().map_err(|e| Error::io(&temp_dir, e))?;
+                check_free_space(writer.get_ref(), &temp_dir, limits.spill_reserve, display)?;
+                next_check = written + SPACE_CHECK;
+            }
+            writer.write_all(&chunk[..n]).map_err(|e| Error::io(&temp_dir, e))?;
+        }
+        writer.flush().map_err(|e| Error::io(&temp_dir, e))?;
+    }
+    file.rewind().map_err(|e| Error::io(&temp_dir, e))?;
     Ok((file, c))
+}
+
+/// Refuse to fill the temporary directory's file system past `reserve` bytes of free space.
+fn check_free_space(file: &File, dir: &std::path::Path, reserve: u64, display: &str) -> Result<()> {
+    #[cfg(unix)]
+    if let Ok(stat) = rustix::fs::fstatvfs(file) {
+        let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+        if free < reserve.saturating_add(SPACE_CHECK) {
+            return Err(Error::TooLarge(format!(
+                "{display}: reading it means writing it to a temporary file in {}, which would leave \
+                 less than {} free (set TMPDIR to a larger file system)",
+                dir.display(),
+                crate::text::size(reserve)
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, dir, reserve, display);
+    Ok(())
 }
 
 fn with_context(e: io::Error, what: &str) -> io::Error {

@@ -18,6 +18,7 @@ pub use config::{History, ImageConfig, Platform};
 
 use crate::archive::{Archive, BlobLoc};
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::warning::Warning;
 
 /// Which writer's layout the archive has.
@@ -110,14 +111,14 @@ impl ResolvedImage {
 }
 
 /// Choose one image from `archive`.
-pub fn resolve(archive: &Archive, selection: &Selection) -> Result<ResolvedImage> {
+pub fn resolve(archive: &Archive, selection: &Selection, limits: &Limits) -> Result<ResolvedImage> {
     let has_manifest = archive.contains("manifest.json");
     let has_index = archive.contains("index.json");
     if !has_manifest && !has_index {
         return Err(not_an_image(archive));
     }
     if !has_manifest {
-        return oci::resolve(archive, selection);
+        return oci::resolve(archive, selection, limits);
     }
     let docker = docker::resolve(archive, selection, has_index);
     if !has_index {
@@ -125,7 +126,7 @@ pub fn resolve(archive: &Archive, selection: &Selection) -> Result<ResolvedImage
     }
     match docker {
         Ok(image) if image.missing_layers() == 0 => Ok(image),
-        Ok(image) => match oci::resolve(archive, selection) {
+        Ok(image) => match oci::resolve(archive, selection, limits) {
             Ok(mut oci) if oci.missing_layers() < image.missing_layers() => {
                 oci.warnings.push(Warning::image(
                     crate::warning::WarningKind::MetadataFallback,
@@ -135,7 +136,7 @@ pub fn resolve(archive: &Archive, selection: &Selection) -> Result<ResolvedImage
             }
             _ => Ok(image),
         },
-        Err(docker_err) => match oci::resolve(archive, selection) {
+        Err(docker_err) => match oci::resolve(archive, selection, limits) {
             Ok(mut oci) => {
                 oci.warnings.push(Warning::image(
                     crate::warning::WarningKind::MetadataFallback,
@@ -202,8 +203,8 @@ pub fn reference_matches(wanted: &str, candidate: &str) -> bool {
         return true;
     }
     if !candidate.contains('/') && !candidate.contains(':') {
-        // A bare OCI ref.name is a tag.
-        return canonical_reference(wanted).1 == candidate;
+        // A bare OCI ref.name is a tag: it matches a reference that names that tag.
+        return split_reference(wanted).1 == Some(candidate);
     }
     canonical_reference(wanted) == canonical_reference(candidate)
 }
@@ -270,7 +271,14 @@ fn canonical_reference(reference: &str) -> (String, String) {
     let first = name.split('/').next().unwrap_or("");
     let has_registry = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let repo = if has_registry {
-        name.to_string()
+        match name.split_once('/') {
+            // Docker Hub's official images live under library/, however the registry is spelled.
+            Some(("docker.io" | "index.docker.io" | "registry-1.docker.io", path)) if !path.contains('/') => {
+                format!("docker.io/library/{path}")
+            }
+            Some(("index.docker.io" | "registry-1.docker.io", path)) => format!("docker.io/{path}"),
+            _ => name.to_string(),
+        }
     } else if name.contains('/') {
         format!("docker.io/{name}")
     } else {
@@ -298,6 +306,9 @@ mod tests {
         assert!(reference_matches("localhost:5000/x:1", "localhost:5000/x:1"));
         assert!(!reference_matches("localhost:5000/x", "localhost:5000/x:1"));
         assert!(reference_matches("anything:v1", "v1"));
+        assert!(!reference_matches("nope", "latest"), "a bare tag needs the tag named");
+        assert!(reference_matches("docker.io/busybox", "docker.io/library/busybox:latest"));
+        assert!(reference_matches("index.docker.io/library/busybox:1", "busybox:1"));
         assert!(!reference_matches("busybox:1", "docker.io/library/busybox:latest"));
     }
 

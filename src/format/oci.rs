@@ -1,17 +1,16 @@
 //! OCI image layouts: `index.json` → (nested indexes) → manifest → config and layers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::config::{Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform, media};
 use super::docker::config_platform;
 use super::{ArchiveFormat, LayerSource, ResolvedImage, Selection, blob_path, choose_image, sha256_digest};
 use crate::archive::Archive;
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::warning::{Warning, WarningKind};
 
 const INDEX: &str = "index.json";
-/// Nested indexes deeper than this are refused (a cycle, or a hostile archive).
-const MAX_DEPTH: usize = 8;
 
 /// A manifest reachable from `index.json`.
 struct Candidate {
@@ -37,15 +36,22 @@ impl Group {
     }
 }
 
+/// What the walk of `index.json` found, and what it costs: under one top-level descriptor each
+/// manifest or index is read once however many indexes list it (a DAG of nested indexes would
+/// otherwise be walked exponentially), and at most `limits.index_nodes` are read in all.
 #[derive(Default)]
 struct Walk {
     groups: Vec<Group>,
     /// Why manifests were passed over (attestations, artifacts, missing blobs), for messages.
     skipped: Vec<String>,
     warnings: Vec<Warning>,
+    /// Digests already visited under the current top-level descriptor.
+    seen: HashSet<String>,
+    /// Manifests and indexes read.
+    nodes: usize,
 }
 
-pub(super) fn resolve(archive: &Archive, selection: &Selection) -> Result<ResolvedImage> {
+pub(super) fn resolve(archive: &Archive, selection: &Selection, limits: &Limits) -> Result<ResolvedImage> {
     let bytes = archive.read_small(INDEX).ok_or_else(|| Error::MissingEntry {
         referrer: archive.display_name().to_string(),
         what: "file",
@@ -60,11 +66,15 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection) -> Result<Resolv
             "the OCI layout has no oci-layout file; reading index.json anyway",
         ));
     }
+    // Groups by top-level digest and by first name, so grouping stays linear in descriptors.
+    let mut by_digest: HashMap<String, usize> = HashMap::new();
+    let mut by_name: HashMap<Option<String>, usize> = HashMap::new();
     for desc in &index.manifests {
         let name = ref_name(desc);
         let mut candidates = Vec::new();
-        if let Some(group) = walk.groups.iter_mut().find(|g| g.top_digests.contains(&desc.digest)) {
+        if let Some(&g) = by_digest.get(&desc.digest) {
             // Another tag of an image already seen.
+            let group = &mut walk.groups[g];
             if let Some(name) = name {
                 if !group.names.contains(&name) {
                     group.names.push(name);
@@ -72,23 +82,29 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection) -> Result<Resolv
             }
             continue;
         }
-        visit(archive, desc, INDEX, 0, &mut candidates, &mut walk)?;
+        // Within one image a manifest listed by several indexes counts once; across images the
+        // node budget bounds the reading.
+        walk.seen.clear();
+        visit(archive, desc, INDEX, 0, &mut candidates, &mut walk, limits)?;
         // Descriptors with the same name (or none) are the platforms of one image.
-        let group = match &name {
-            None => walk.groups.iter_mut().find(|g| g.names.is_empty()),
-            Some(n) => walk.groups.iter_mut().find(|g| g.names.first() == Some(n)),
-        };
-        match group {
-            Some(g) => {
-                g.top_digests.push(desc.digest.clone());
-                g.candidates.extend(candidates);
+        let g = match by_name.get(&name) {
+            Some(&g) => {
+                let group = &mut walk.groups[g];
+                group.top_digests.push(desc.digest.clone());
+                group.candidates.extend(candidates);
+                g
             }
-            None => walk.groups.push(Group {
-                names: name.into_iter().collect(),
-                top_digests: vec![desc.digest.clone()],
-                candidates,
-            }),
-        }
+            None => {
+                walk.groups.push(Group {
+                    names: name.clone().into_iter().collect(),
+                    top_digests: vec![desc.digest.clone()],
+                    candidates,
+                });
+                by_name.insert(name, walk.groups.len() - 1);
+                walk.groups.len() - 1
+            }
+        };
+        by_digest.insert(desc.digest.clone(), g);
     }
     walk.groups.retain(|g| !g.candidates.is_empty());
     if walk.groups.is_empty() {
@@ -200,13 +216,25 @@ fn visit(
     depth: usize,
     out: &mut Vec<Candidate>,
     walk: &mut Walk,
+    limits: &Limits,
 ) -> Result<()> {
-    if depth > MAX_DEPTH {
+    if depth > limits.index_depth {
         return Err(Error::BadMetadata {
             entry: referrer.to_string(),
             what: "OCI image index",
-            detail: format!("indexes nest deeper than {MAX_DEPTH} levels"),
+            detail: format!("indexes nest deeper than {} levels", limits.index_depth),
         });
+    }
+    if !walk.seen.insert(desc.digest.clone()) {
+        // Listed again by another index: its manifests are already counted.
+        return Ok(());
+    }
+    walk.nodes += 1;
+    if walk.nodes > limits.index_nodes {
+        return Err(Error::TooLarge(format!(
+            "{referrer}: the OCI layout lists more than {} manifests and indexes",
+            limits.index_nodes
+        )));
     }
     if desc.annotations.get("vnd.docker.reference.type").map(String::as_str) == Some("attestation-manifest")
         || desc.platform.as_ref().is_some_and(Platform::is_unknown)
@@ -259,7 +287,7 @@ fn visit(
         let nested: ImageIndex =
             serde_json::from_value(value).map_err(|e| Error::bad_json(&desc.digest, "OCI image index", &e))?;
         for child in &nested.manifests {
-            visit(archive, child, &desc.digest, depth + 1, out, walk)?;
+            visit(archive, child, &desc.digest, depth + 1, out, walk, limits)?;
         }
         return Ok(());
     }

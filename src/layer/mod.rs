@@ -2,7 +2,7 @@
 
 pub mod path;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -11,9 +11,12 @@ use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::archive::compression::{self, Compression, Sniffed};
+use crate::archive::read_up_to;
+use crate::archive::tar::{self, Chunk};
 use crate::error::{Error, Result};
 use crate::format::LayerSource;
-use crate::warning::{Warning, WarningKind};
+use crate::limits::Limits;
+use crate::warning::{Warning, WarningKind, WarningLog};
 use path::NameKind;
 
 /// What a change record is.
@@ -106,10 +109,14 @@ pub struct RawEntry {
     /// Whether `content` holds the file's hash (uncompressed layers leave it for later: most files
     /// never need one, and skipping their bytes is the fastest read).
     pub hashed: bool,
+    /// Bytes of the content stored in the layer stream (less than `size` for a sparse file).
+    pub stored: u64,
+    /// For a sparse file, its map in [`ParsedLayer::sparse`]; [`NO_SPARSE`] otherwise.
+    pub sparse: u32,
 }
 
 /// A layer's change records in tar order, with the facts gathered while reading it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ParsedLayer {
     /// Arena for paths and link targets.
     pub bytes: Vec<u8>,
@@ -120,7 +127,9 @@ pub struct ParsedLayer {
     /// Σ sizes of regular files (hard links, directories and whiteouts count 0).
     pub content_bytes: u64,
     /// Problems met while reading.
-    pub warnings: Vec<Warning>,
+    pub warnings: WarningLog,
+    /// Where the stored bytes of each sparse file go.
+    pub sparse: Vec<Vec<Chunk>>,
     /// The sha256 digests of the blob and of the uncompressed tar, when [`ReadOptions::verify`]
     /// asked for them.
     pub digests: Option<LayerDigests>,
@@ -142,6 +151,8 @@ pub struct ReadOptions {
     /// manifest's digests and the config's DiffIDs. Uncompressed layers are then read whole
     /// instead of seeking over file data.
     pub verify: bool,
+    /// Bounds on what the input may cost.
+    pub limits: Limits,
 }
 
 /// Shared progress counters a UI can poll while layers load.
@@ -285,8 +296,9 @@ pub fn read_layer(
     progress: Option<&Progress>,
     options: &ReadOptions,
 ) -> Result<ParsedLayer> {
+    let limits = &options.limits;
     let Some(blob) = &source.blob else {
-        return Ok(ParsedLayer::default());
+        return Ok(ParsedLayer::new(limits));
     };
     let fail = |detail: String| Error::Layer { index, entry: source.entry.clone(), detail };
     let reader = blob.open().map_err(|e| fail(e.to_string()))?;
@@ -301,30 +313,45 @@ pub fn read_layer(
         Sniffed::Layer(c) => c,
         Sniffed::Other(what) => return Err(fail(format!("the blob holds {what}, not a layer tar"))),
     };
-    let mut parsed = ParsedLayer { compression: Some(compression), ..ParsedLayer::default() };
+    let mut parsed = ParsedLayer { compression: Some(compression), ..ParsedLayer::new(limits) };
+    // What the layer may still expand to: inflated bytes and sparse holes come out of it.
+    let budget = Cell::new(limits.inflate_budget(blob.len()));
     // Both hashers see every byte once, in order: they sit above the rewound sniffing buffer.
     let blob_hash = RefCell::new(Sha256::new());
     let tar_hash = RefCell::new(Sha256::new());
     let result = match (compression, options.verify) {
         (Compression::Empty, _) => Ok(()),
         // Plain tar: seek over file data; hashes come later, for the files that need one.
-        (Compression::None, false) => parse_tar(index, &mut buffered, &mut parsed, progress, false),
+        (Compression::None, false) => parse_tar(index, &mut buffered, &mut parsed, progress, false, limits, &budget),
         // Plain tar, verified: every byte must pass through the hasher, so read it as a stream.
         (Compression::None, true) => {
             let mut stream = ForwardSeek::new(HashTee::new(&mut buffered, Some(&blob_hash)));
-            parse_tar(index, &mut stream, &mut parsed, progress, true).and_then(|()| drain(&mut stream))
+            parse_tar(index, &mut stream, &mut parsed, progress, true, limits, &budget)
+                .and_then(|()| drain(&mut stream))
         }
         (c, verify) => {
             let raw = BufReader::with_capacity(READ_BUFFER, HashTee::new(&mut buffered, verify.then_some(&blob_hash)));
             let decoded = compression::decoder(raw, c).map_err(|e| fail(e.to_string()))?;
-            let mut stream = ForwardSeek::new(HashTee::new(decoded, verify.then_some(&tar_hash)));
+            let bounded = Budgeted { inner: decoded, budget: &budget };
+            let mut stream = ForwardSeek::new(HashTee::new(bounded, verify.then_some(&tar_hash)));
             // Read to the end even past tar's end-of-archive blocks: the gzip trailer (CRC and
             // length) and zstd's frame checksums are only checked there.
-            parse_tar(index, &mut stream, &mut parsed, progress, true).and_then(|()| drain(&mut stream))
+            parse_tar(index, &mut stream, &mut parsed, progress, true, limits, &budget)
+                .and_then(|()| drain(&mut stream))
         }
     };
     result.map_err(|e| match e {
         ParseError::Cancelled => Error::Cancelled,
+        ParseError::TooLarge(what) => Error::TooLarge(format!(
+            "layer {index} ({}): {what}; --max-inflate and --max-layer-size raise the limits",
+            source.entry
+        )),
+        ParseError::Io { source: e, .. } | ParseError::Trailer(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+            Error::TooLarge(format!(
+                "layer {index} ({}): {e}; --max-inflate and --max-layer-size raise the limits",
+                source.entry
+            ))
+        }
         ParseError::Trailer(source) => {
             let detail = format!("{source} (after the end of the tar archive)");
             fail(if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") })
@@ -353,9 +380,9 @@ pub fn read_layer(
     if compression == Compression::None && !options.verify {
         // Data skipped by seeking was never read: a truncated blob must still be noticed.
         if let Some(e) =
-            parsed.entries.iter().filter(|e| e.kind == EntryKind::File).max_by_key(|e| e.data_offset + e.size)
+            parsed.entries.iter().filter(|e| e.kind == EntryKind::File).max_by_key(|e| e.data_offset + e.stored)
         {
-            if e.data_offset + e.size > blob.len() {
+            if e.data_offset + e.stored > blob.len() {
                 let path = String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned();
                 return Err(fail(format!("the archive ends inside /{path} (truncated file?)")));
             }
@@ -377,6 +404,28 @@ fn hex_digest(hasher: Sha256) -> String {
 /// Read a layer stream to its end after the tar's end-of-archive blocks.
 fn drain<R: Read>(stream: &mut R) -> std::result::Result<(), ParseError> {
     io::copy(stream, &mut io::sink()).map(|_| ()).map_err(ParseError::Trailer)
+}
+
+/// Passes reads through, counting them against a budget: past it, reading fails (a decompression
+/// bomb stops there instead of inflating for minutes).
+struct Budgeted<'b, R> {
+    inner: R,
+    budget: &'b Cell<u64>,
+}
+
+impl<R: Read> Read for Budgeted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let left = self.budget.get();
+        if n as u64 > left {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "it inflates to more bytes than its blob may expand to (a decompression bomb?)",
+            ));
+        }
+        self.budget.set(left - n as u64);
+        Ok(n)
+    }
 }
 
 /// Passes reads through, feeding every byte read to a sha256 hasher (when there is one).
@@ -403,6 +452,8 @@ impl<R: Read> Read for HashTee<'_, R> {
 
 enum ParseError {
     Cancelled,
+    /// A bound of [`Limits`] was reached.
+    TooLarge(String),
     Io {
         after: Option<String>,
         source: io::Error,
@@ -411,76 +462,76 @@ enum ParseError {
     Trailer(io::Error),
 }
 
-fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 /// Files up to this size are hashed while an uncompressed layer is parsed; larger ones are
 /// skipped by seeking and hashed later only if a comparison needs them.
 const INLINE_HASH_LIMIT: u64 = 64 * 1024;
 
 /// Parse a layer tar. `hash_all`: hash every regular file now (compressed streams, read anyway);
 /// otherwise small files and sparse files (whose stored bytes are not their content).
+/// `budget` is what the layer may still expand to: sparse holes are taken from it.
 fn parse_tar<R: Read + Seek>(
     index: usize,
     reader: R,
     parsed: &mut ParsedLayer,
     progress: Option<&Progress>,
     hash_all: bool,
+    limits: &Limits,
+    budget: &Cell<u64>,
 ) -> std::result::Result<(), ParseError> {
-    let mut archive = tar::Archive::new(reader);
+    let mut tar = tar::Reader::new(reader, limits.header);
     let mut path_buf = Vec::with_capacity(256);
     let mut data_buf = vec![0u8; 64 * 1024];
     let last_path = |parsed: &ParsedLayer| {
         parsed.entries.last().map(|e| String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned())
     };
-    let io_err = |parsed: &ParsedLayer, source: io::Error| ParseError::Io { after: last_path(parsed), source };
-    let entries = archive.entries_with_seek().map_err(|e| io_err(parsed, e))?;
-    for entry in entries {
+    loop {
         if progress.is_some_and(Progress::is_cancelled) {
             return Err(ParseError::Cancelled);
         }
-        let mut entry = entry.map_err(|e| io_err(parsed, e))?;
-        let header_kind = entry.header().entry_type();
-        let kind = match header_kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => EntryKind::File,
-            tar::EntryType::Directory => EntryKind::Dir,
-            tar::EntryType::Symlink => EntryKind::Symlink,
-            tar::EntryType::Link => EntryKind::Hardlink,
-            tar::EntryType::Char => EntryKind::Char,
-            tar::EntryType::Block => EntryKind::Block,
-            tar::EntryType::Fifo => EntryKind::Fifo,
-            // PAX global headers carry defaults we do not need; dive rejects them, we need not.
-            tar::EntryType::XGlobalHeader => continue,
-            other => {
-                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                parsed.warnings.push(
+        let member = match tar.next_member() {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(tar::TarError::Io(source)) => return Err(ParseError::Io { after: last_path(parsed), source }),
+            Err(tar::TarError::TooLarge { at, what }) => {
+                return Err(ParseError::TooLarge(format!("the tar header at byte {at} of the layer holds {what}")));
+            }
+            Err(e @ tar::TarError::Invalid { .. }) => {
+                return Err(ParseError::Io {
+                    after: last_path(parsed),
+                    source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+                });
+            }
+        };
+        let kind = match member.kind {
+            tar::Kind::Regular => EntryKind::File,
+            tar::Kind::Dir => EntryKind::Dir,
+            tar::Kind::Symlink => EntryKind::Symlink,
+            tar::Kind::HardLink => EntryKind::Hardlink,
+            tar::Kind::Char => EntryKind::Char,
+            tar::Kind::Block => EntryKind::Block,
+            tar::Kind::Fifo => EntryKind::Fifo,
+            tar::Kind::Other(flag) => {
+                let name = String::from_utf8_lossy(&member.path).into_owned();
+                parsed.warn(
+                    limits,
                     Warning::layer(
                         WarningKind::UnsupportedEntry,
                         index,
-                        format!("skipped a tar entry of type '{}'", other.as_byte() as char),
+                        format!("skipped a tar entry of type '{}'", char::from(flag).escape_default()),
                     )
                     .with_path(format!("/{name}")),
                 );
                 continue;
             }
         };
-        let (name_kind, escaped) = path::normalize(&entry.path_bytes(), &mut path_buf);
+        let (name_kind, escaped) = path::normalize(&member.path, &mut path_buf);
         let kind = match name_kind {
             NameKind::Root | NameKind::AufsMeta => continue,
             NameKind::InvalidWhiteout => {
                 let mut shown = String::new();
                 path::display_path(&path_buf, &mut shown);
-                parsed.warnings.push(
+                parsed.warn(
+                    limits,
                     Warning::layer(WarningKind::InvalidWhiteout, index, "skipped a bare '.wh.' entry").with_path(shown),
                 );
                 continue;
@@ -492,56 +543,57 @@ fn parse_tar<R: Read + Seek>(
         if escaped {
             let mut shown = String::new();
             path::display_path(&path_buf, &mut shown);
-            parsed.warnings.push(
-                Warning::layer(
-                    WarningKind::PathEscapesRoot,
-                    index,
-                    format!(
-                        "the entry '{}' climbs above the root with '..'; it was placed at {shown}",
-                        String::from_utf8_lossy(&entry.path_bytes())
-                    ),
-                )
-                .with_path(shown.clone()),
-            );
+            let warning = Warning::layer(
+                WarningKind::PathEscapesRoot,
+                index,
+                format!(
+                    "the entry '{}' climbs above the root with '..'; it was placed at {shown}",
+                    String::from_utf8_lossy(&member.path)
+                ),
+            )
+            .with_path(shown.clone());
+            parsed.warn(limits, warning);
         }
 
-        let header = entry.header();
-        let mode = header.mode().unwrap_or(0) & 0o7777;
-        let mut uid = header.uid().map_or(0, clamp_u32);
-        let mut gid = header.gid().map_or(0, clamp_u32);
-        let mut mtime = header.mtime().map_or(0, |m| i64::try_from(m).unwrap_or(i64::MAX));
+        let mode = member.mode & 0o7777;
+        let (uid, gid) = (clamp_u32(member.uid), clamp_u32(member.gid));
         let mut content = match kind {
-            EntryKind::Char | EntryKind::Block => {
-                let major = header.device_major().ok().flatten().unwrap_or(0);
-                let minor = header.device_minor().ok().flatten().unwrap_or(0);
-                (u64::from(major) << 32) | u64::from(minor)
-            }
+            EntryKind::Char | EntryKind::Block => (u64::from(member.dev.0) << 32) | u64::from(member.dev.1),
             _ => 0,
         };
-        // Other entries may carry a link name too (buildah leaves one on whiteouts); it means
-        // nothing to the model, but dive's export shows it.
-        let link_raw = entry.link_name_bytes().filter(|l| !l.is_empty()).map(|l| l.into_owned());
-        if let Ok(Some(extensions)) = entry.pax_extensions() {
-            for ext in extensions.flatten() {
-                let value = ext.value().ok().map(str::trim);
-                match (ext.key().ok(), value) {
-                    (Some("uid"), Some(v)) => uid = v.parse().map_or(uid, clamp_u32),
-                    (Some("gid"), Some(v)) => gid = v.parse().map_or(gid, clamp_u32),
-                    (Some("mtime"), Some(v)) => mtime = parse_pax_time(v).unwrap_or(mtime),
-                    _ => {}
+        let size = if kind == EntryKind::File { member.size } else { 0 };
+        let data_offset = member.data_pos;
+        let sparse = match (&member.sparse, kind) {
+            (Some(chunks), EntryKind::File) => {
+                // Holes cost nothing to store and everything to read: they come out of the
+                // layer's expansion budget like inflated bytes.
+                let holes = member.size - member.stored;
+                let left = budget.get();
+                if holes > left {
+                    return Err(ParseError::TooLarge(format!(
+                        "the sparse file /{} claims {} bytes, more than the layer may expand to",
+                        String::from_utf8_lossy(&path_buf),
+                        member.size
+                    )));
                 }
+                budget.set(left - holes);
+                Some(chunks.clone())
             }
-        }
-        let size = if kind == EntryKind::File { entry.size() } else { 0 };
-        let data_offset = entry.raw_file_position();
+            _ => None,
+        };
         // Small files sit in the read buffer with the headers anyway: hashing them now costs no I/O.
-        let hashed = kind == EntryKind::File
-            && (hash_all || size <= INLINE_HASH_LIMIT || header_kind == tar::EntryType::GNUSparse);
+        let hashed = kind == EntryKind::File && (hash_all || size <= INLINE_HASH_LIMIT || sparse.is_some());
         if kind == EntryKind::File {
-            parsed.content_bytes += size;
+            parsed.content_bytes = parsed.content_bytes.saturating_add(size);
         }
         if hashed {
-            content = hash_content(&mut entry, &mut data_buf, progress).map_err(|e| match e {
+            let hashing = match &sparse {
+                Some(chunks) => {
+                    hash_content(&mut tar::SparseReader::new(&mut tar, chunks.clone(), size), &mut data_buf, progress)
+                }
+                None => hash_content(&mut tar, &mut data_buf, progress),
+            };
+            content = hashing.map_err(|e| match e {
                 HashError::Cancelled => ParseError::Cancelled,
                 HashError::Io(source) => {
                     ParseError::Io { after: Some(String::from_utf8_lossy(&path_buf).into_owned()), source }
@@ -549,19 +601,66 @@ fn parse_tar<R: Read + Seek>(
             })?;
         }
 
+        let io_err = |parsed: &ParsedLayer, source: io::Error| ParseError::Io { after: last_path(parsed), source };
         let path = push_bytes(&mut parsed.bytes, &path_buf).map_err(|e| io_err(parsed, e))?;
-        let link = match link_raw {
-            Some(raw) if kind == EntryKind::Hardlink => {
-                let mut target = Vec::with_capacity(raw.len());
-                path::normalize(&raw, &mut target);
+        // Other entries may carry a link name too (buildah leaves one on whiteouts); it means
+        // nothing to the model, but dive's export shows it.
+        let link = match kind {
+            _ if member.link.is_empty() => None,
+            EntryKind::Hardlink => {
+                let mut target = Vec::with_capacity(member.link.len());
+                path::normalize(&member.link, &mut target);
                 Some(push_bytes(&mut parsed.bytes, &target).map_err(|e| io_err(parsed, e))?)
             }
-            Some(raw) => Some(push_bytes(&mut parsed.bytes, &raw).map_err(|e| io_err(parsed, e))?),
-            None => None,
+            _ => Some(push_bytes(&mut parsed.bytes, &member.link).map_err(|e| io_err(parsed, e))?),
         };
-        parsed.entries.push(RawEntry { path, kind, size, mode, uid, gid, mtime, link, content, data_offset, hashed });
+        let sparse = match sparse {
+            Some(chunks) => {
+                parsed.sparse.push(chunks);
+                u32::try_from(parsed.sparse.len() - 1).unwrap_or(NO_SPARSE)
+            }
+            None => NO_SPARSE,
+        };
+        parsed.entries.push(RawEntry {
+            path,
+            kind,
+            size,
+            stored: if kind == EntryKind::File { member.stored } else { 0 },
+            mode,
+            uid,
+            gid,
+            mtime: member.mtime,
+            link,
+            content,
+            data_offset,
+            hashed,
+            sparse,
+        });
     }
     Ok(())
+}
+
+/// `RawEntry::sparse` of a file that is not sparse.
+pub const NO_SPARSE: u32 = u32::MAX;
+
+impl ParsedLayer {
+    /// An empty layer, its warnings bounded by `limits`.
+    pub fn new(limits: &Limits) -> Self {
+        ParsedLayer {
+            bytes: Vec::new(),
+            entries: Vec::new(),
+            compression: None,
+            content_bytes: 0,
+            warnings: WarningLog::new(limits.warnings_per_kind),
+            digests: None,
+            sparse: Vec::new(),
+        }
+    }
+
+    /// Record a warning (at most `limits.warnings_per_kind` of a kind are kept).
+    fn warn(&mut self, _limits: &Limits, warning: Warning) {
+        self.warnings.push(warning);
+    }
 }
 
 /// Forward-only `Seek` for a stream: skipping reads and discards into one reused buffer. tar-rs
@@ -646,22 +745,4 @@ fn push_bytes(arena: &mut Vec<u8>, bytes: &[u8]) -> io::Result<Span> {
 
 fn clamp_u32(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
-}
-
-/// PAX times are decimal seconds, possibly fractional or negative.
-fn parse_pax_time(v: &str) -> Option<i64> {
-    let whole = v.split('.').next()?;
-    whole.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pax_times() {
-        assert_eq!(parse_pax_time("1700000000.5"), Some(1_700_000_000));
-        assert_eq!(parse_pax_time("-5"), Some(-5));
-        assert_eq!(parse_pax_time("x"), None);
-    }
 }

@@ -8,7 +8,7 @@ use crate::image::Image;
 use crate::layer::EntryKind;
 use crate::layer::path::{display_path, escape_bytes};
 use crate::text::hex;
-use crate::tree::{Change, IMPLICIT_DIR_MODE, NodeId, State, Tree};
+use crate::tree::{Change, IMPLICIT_DIR_MODE, Links, NodeId, State, Tree};
 
 /// One line of `files` output.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -49,9 +49,9 @@ pub struct FileRecord {
 }
 
 impl FileRecord {
-    /// Describe `node` in `state` (which must be `Present`) as seen after layer `at`; `None`
-    /// otherwise.
-    pub fn new(tree: &Tree, node: NodeId, state: State, at: Option<usize>, change: Change) -> Option<FileRecord> {
+    /// Describe `node` in `state` (which must be `Present`), hard links resolved by `links` (made
+    /// for the layer the state is after); `None` when absent.
+    pub fn new(tree: &Tree, links: &mut Links<'_>, node: NodeId, state: State, change: Change) -> Option<FileRecord> {
         let State::Present { entry, layer } = state else {
             return None;
         };
@@ -75,8 +75,16 @@ impl FileRecord {
             });
         };
         let e = tree.entry(id);
-        let kind = tree.kind_at(e, at);
-        let link = if matches!(kind, EntryKind::Symlink | EntryKind::Hardlink) { tree.link(e) } else { None };
+        let kind = links.kind(e);
+        let link_path;
+        let link = match kind {
+            EntryKind::Symlink => tree.link(e),
+            EntryKind::Hardlink => {
+                link_path = links.target(e).map(|n| tree.path(n));
+                link_path.as_deref()
+            }
+            _ => None,
+        };
         let (link, link_raw) = match link {
             Some(bytes) => {
                 let mut shown = String::new();
@@ -171,9 +179,15 @@ pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
         }
     }
     nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Removed paths are described as they were below: their links as they were then.
+    let mut links_now = tree.links_at(Some(layer));
+    let mut links_below = tree.links_at(below);
     nodes
         .into_iter()
-        .filter_map(|(_, node, state, at, change)| FileRecord::new(tree, node, state, at, change))
+        .filter_map(|(_, node, state, at, change)| {
+            let links = if at == Some(layer) { &mut links_now } else { &mut links_below };
+            FileRecord::new(tree, links, node, state, change)
+        })
         .collect()
 }
 

@@ -11,8 +11,9 @@ use super::names::Names;
 use super::{Action, Entry, EntryId, Event, NONE, Node, NodeId, RemoveCause, Tree};
 use crate::error::{Error, Result};
 use crate::layer::path::display_path;
-use crate::layer::{EntryKind, ParsedLayer, Span};
-use crate::warning::{Warning, WarningKind};
+use crate::layer::{EntryKind, NO_SPARSE, ParsedLayer, Span};
+use crate::limits::Limits;
+use crate::warning::{Warning, WarningKind, WarningLog};
 
 /// Builds a [`Tree`] one layer at a time.
 #[derive(Debug)]
@@ -25,7 +26,7 @@ pub struct TreeBuilder {
     /// The directory of the previous entry: tar entries come grouped by directory.
     cached_dir: Vec<u8>,
     cached_dir_node: u32,
-    warnings: Vec<Warning>,
+    warnings: WarningLog,
 }
 
 impl Default for TreeBuilder {
@@ -35,8 +36,13 @@ impl Default for TreeBuilder {
 }
 
 impl TreeBuilder {
-    /// An empty tree holding only the root directory.
+    /// An empty tree holding only the root directory, with the default limits.
     pub fn new() -> Self {
+        Self::with_limits(&Limits::default())
+    }
+
+    /// An empty tree holding only the root directory; warnings bounded by `limits`.
+    pub fn with_limits(limits: &Limits) -> Self {
         let mut names = Names::default();
         let root_name = names.intern(b"").unwrap_or(0);
         TreeBuilder {
@@ -54,12 +60,14 @@ impl TreeBuilder {
                 layer_count: 0,
                 children: Vec::new(),
                 child_start: Vec::new(),
+                sparse: Vec::new(),
+                hardlinks: hashbrown::HashMap::new(),
             },
             lookup: HashTable::new(),
             hasher: FixedState::default(),
             cached_dir: Vec::new(),
             cached_dir_node: 0,
-            warnings: Vec::new(),
+            warnings: WarningLog::new(limits.warnings_per_kind),
         }
     }
 
@@ -84,6 +92,13 @@ impl TreeBuilder {
                 Some(span) => Some(push_link(&mut self.tree.links, span.of(&parsed.bytes)).ok_or_else(too_many)?),
                 None => None,
             };
+            let sparse = match parsed.sparse.get(raw.sparse as usize) {
+                Some(chunks) if raw.sparse != NO_SPARSE => {
+                    self.tree.sparse.push(chunks.clone());
+                    u32::try_from(self.tree.sparse.len() - 1).map_err(|_| too_many())?
+                }
+                _ => NO_SPARSE,
+            };
             self.tree.entries.push(Entry {
                 node: NodeId(node),
                 layer,
@@ -98,11 +113,15 @@ impl TreeBuilder {
                 link,
                 inode: id,
                 hashed: raw.hashed,
+                stored: raw.stored,
+                sparse,
             });
             nodes.push(node);
         }
 
-        // Phase 1: whiteouts and opaque markers act on the state below this layer.
+        // Phase 1: whiteouts and opaque markers act on the state below this layer. A directory's
+        // opaque marker acts once however often it is repeated (each would walk every child).
+        let mut opaque_done = hashbrown::HashSet::new();
         for (i, raw) in parsed.entries.iter().enumerate() {
             let node = nodes[i];
             match raw.kind {
@@ -117,7 +136,7 @@ impl TreeBuilder {
                         });
                     }
                 }
-                EntryKind::Opaque if self.present_before(node, layer) => {
+                EntryKind::Opaque if self.present_before(node, layer) && opaque_done.insert(node) => {
                     self.remove_children(node, layer, RemoveCause::Opaque);
                 }
                 _ => {}
@@ -144,13 +163,8 @@ impl TreeBuilder {
         Ok(first..end)
     }
 
-    /// Problems found while applying layers so far.
-    pub fn warnings(&self) -> &[Warning] {
-        &self.warnings
-    }
-
     /// Finish: sort every directory's children by name and drop the build indexes.
-    pub fn finish(mut self) -> (Tree, Vec<Warning>) {
+    pub fn finish(mut self) -> (Tree, WarningLog) {
         let tree = &mut self.tree;
         let count = tree.nodes.len();
         let mut child_start = Vec::with_capacity(count + 1);
@@ -172,6 +186,13 @@ impl TreeBuilder {
         child_start.push(u32::try_from(children.len()).unwrap_or(u32::MAX));
         tree.children = children;
         tree.child_start = child_start;
+        for (id, e) in tree.entries.iter().enumerate() {
+            let id = u32::try_from(id).unwrap_or(u32::MAX);
+            if e.inode != id {
+                let group = tree.hardlinks.entry(e.inode).or_insert_with(|| vec![e.inode]);
+                group.push(id);
+            }
+        }
         tree.names.seal();
         (self.tree, self.warnings)
     }

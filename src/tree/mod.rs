@@ -110,6 +110,11 @@ pub struct Entry {
     /// Whether `content` holds the hash yet (files of uncompressed layers are hashed only when a
     /// comparison needs it: see [`Tree::files_needing_hashes`]).
     pub hashed: bool,
+    /// Bytes of the content stored in the layer stream at `data_offset` (less than `size` for a
+    /// sparse file).
+    pub stored: u64,
+    /// A sparse file's map ([`Tree::sparse_map`]); [`crate::layer::NO_SPARSE`] otherwise.
+    pub sparse: u32,
 }
 
 /// A node's state after some layer.
@@ -190,6 +195,10 @@ pub struct Tree {
     /// Children of each node sorted by name bytes: `children[child_start[n]..child_start[n + 1]]`.
     children: Vec<NodeId>,
     child_start: Vec<u32>,
+    /// Where the stored bytes of each sparse file go.
+    sparse: Vec<Vec<crate::archive::tar::Chunk>>,
+    /// For each file that has hard links, every entry sharing its bytes (itself included).
+    hardlinks: hashbrown::HashMap<EntryId, Vec<EntryId>>,
 }
 
 impl Tree {
@@ -279,27 +288,20 @@ impl Tree {
         entry.link.map(|s| s.of(&self.links))
     }
 
-    /// Whether hard link `entry` still shares its bytes with the path it names, as seen after
-    /// `layer`. Once that path is rewritten or deleted, the link is an ordinary file that keeps
-    /// the old bytes (overlayfs and umoci show it so).
-    pub fn is_linked(&self, entry: &Entry, layer: Option<usize>) -> bool {
-        if entry.kind != EntryKind::Hardlink {
-            return false;
-        }
-        let Some(target) = self.link(entry).and_then(|t| self.lookup(t)) else { return false };
-        match self.state_at(target, layer) {
-            State::Present { entry: Some(t), .. } => self.entry(t).inode == entry.inode,
-            _ => false,
-        }
+    /// Hard links as seen after `layer`: which visible path each one shares its bytes with.
+    pub fn links_at(&self, layer: Option<usize>) -> Links<'_> {
+        Links { tree: self, layer, holders: hashbrown::HashMap::new() }
     }
 
-    /// The kind a path shows after `layer`: a hard link that no longer shares its bytes with the
-    /// path it names is a regular file.
-    pub fn kind_at(&self, entry: &Entry, layer: Option<usize>) -> EntryKind {
-        match entry.kind {
-            EntryKind::Hardlink if !self.is_linked(entry, layer) => EntryKind::File,
-            kind => kind,
-        }
+    /// Every entry sharing the bytes of `inode` (the file and its hard links); empty when it has
+    /// no hard links.
+    pub fn holders_of(&self, inode: EntryId) -> &[EntryId] {
+        self.hardlinks.get(&inode).map_or(&[], Vec::as_slice)
+    }
+
+    /// Where a sparse file's stored bytes go in its content; `None` for any other entry.
+    pub fn sparse_map(&self, entry: &Entry) -> Option<&[crate::archive::tar::Chunk]> {
+        self.sparse.get(entry.sparse as usize).map(Vec::as_slice)
     }
 
     /// The entry holding the bytes a path shows (follows hard links).
@@ -446,6 +448,65 @@ impl Tree {
             _ => false,
         };
         if differs { Change::Modified } else { Change::MetadataOnly }
+    }
+}
+
+/// Which visible path each hard link shares its bytes with, after one layer (see
+/// [`Tree::links_at`]). A link whose own target was rewritten or deleted is not a link any more,
+/// unless other paths still share its bytes: then the first of them in path order holds the
+/// bytes, as a file, and the others are its links (what a tar of the merged tree would record,
+/// and what overlayfs shows as one inode).
+#[derive(Debug)]
+pub struct Links<'a> {
+    tree: &'a Tree,
+    layer: Option<usize>,
+    /// The visible paths of an inode, in path order, computed once per inode.
+    holders: hashbrown::HashMap<EntryId, Vec<(Vec<u8>, NodeId)>>,
+}
+
+impl Links<'_> {
+    /// The path hard link `entry` shares its bytes with, if any: `None` means it shows as a
+    /// plain file (for anything but a hard link, always `None`).
+    pub fn target(&mut self, entry: &Entry) -> Option<NodeId> {
+        let tree = self.tree;
+        if entry.kind != EntryKind::Hardlink {
+            return None;
+        }
+        let shows_inode = |node: NodeId, layer| match tree.state_at(node, layer) {
+            State::Present { entry: Some(t), .. } => tree.entry(t).inode == entry.inode,
+            _ => false,
+        };
+        // Usually the path the link names still holds the bytes.
+        if let Some(target) = tree.link(entry).and_then(|t| tree.lookup(t)) {
+            if target != entry.node && shows_inode(target, self.layer) {
+                return Some(target);
+            }
+        }
+        let layer = self.layer;
+        let holders = self.holders.entry(entry.inode).or_insert_with(|| {
+            let mut paths: Vec<(Vec<u8>, NodeId)> = tree
+                .holders_of(entry.inode)
+                .iter()
+                .map(|&id| tree.entry(id).node)
+                .filter(|&n| shows_inode(n, layer))
+                .map(|n| (tree.path(n), n))
+                .collect();
+            paths.sort_unstable();
+            paths.dedup_by_key(|p| p.1);
+            paths
+        });
+        match holders.first() {
+            Some(&(_, first)) if first != entry.node => Some(first),
+            _ => None,
+        }
+    }
+
+    /// The kind a path shows: a hard link that shares its bytes with no visible path is a file.
+    pub fn kind(&mut self, entry: &Entry) -> EntryKind {
+        match entry.kind {
+            EntryKind::Hardlink if self.target(entry).is_none() => EntryKind::File,
+            kind => kind,
+        }
     }
 }
 

@@ -142,8 +142,8 @@ pub struct Marks {
     change: Vec<u8>,
     /// A file's own size (0 for directories).
     own: Vec<u64>,
-    /// Whether the node is a hard link whose bytes are counted at the file it links to.
-    linked: Vec<bool>,
+    /// For a hard link, the node of the path it shares its bytes with ([`NO_LINK`] otherwise).
+    link_target: Vec<u32>,
     /// `own` for files; for directories the sum over shown descendants.
     size: Vec<u64>,
     /// Listed and not filtered out (itself, or as the parent of something shown).
@@ -163,7 +163,7 @@ impl Marks {
             params: params.clone(),
             change: vec![NOT_LISTED; n],
             own: vec![0u64; n],
-            linked: vec![false; n],
+            link_target: vec![NO_LINK; n],
             size: vec![0u64; n],
             shown: vec![false; n],
             matched: vec![false; n],
@@ -197,6 +197,8 @@ impl Marks {
     fn compute_changes(&mut self, tree: &Tree, order: &Order) {
         let layer = self.params.layer;
         let from = self.params.base_layer();
+        let mut links_now = tree.links_at(Some(layer));
+        let mut links_below = tree.links_at(from);
         for &node in &order.nodes {
             let c = tree.change_between(node, from, layer);
             self.change[node.0 as usize] = encode(c);
@@ -212,7 +214,8 @@ impl Marks {
                 if e.kind != EntryKind::Dir {
                     self.own[node.0 as usize] = tree.content_entry(e).size;
                 }
-                self.linked[node.0 as usize] = tree.is_linked(e, at);
+                let links = if at == Some(layer) { &mut links_now } else { &mut links_below };
+                self.link_target[node.0 as usize] = links.target(e).map_or(NO_LINK, |t| t.0);
             }
         }
     }
@@ -250,19 +253,34 @@ impl Marks {
                 self.shown[i] = false;
                 continue;
             };
-            let kind_ok = !self.params.hidden.contains(c);
-            let filter_ok = !filtering || self.matched[i];
-            let visible = (kind_ok && filter_ok) || self.shown_children[i] > 0;
+            let visible = self.passes(i, c, filtering) || self.shown_children[i] > 0;
             self.shown[i] = visible;
             let parent = tree.parent(node);
             if visible && parent != node && parent != NodeId::ROOT {
                 let p = parent.0 as usize;
                 self.shown_children[p] += 1;
-                if !self.linked[i] {
+                // A hard link's bytes are counted at the file it shares them with, when that
+                // file is listed too; otherwise here.
+                let target = self.link_target[i];
+                let counted_there = target != NO_LINK
+                    && decode(self.change[target as usize])
+                        .is_some_and(|tc| self.passes(target as usize, tc, filtering));
+                if !counted_there {
                     self.size[p] += self.size[i];
                 }
             }
         }
+    }
+
+    /// Whether node `i` (listed with change `c`) passes the hidden kinds and the filter itself.
+    fn passes(&self, i: usize, c: Change, filtering: bool) -> bool {
+        !self.params.hidden.contains(c) && (!filtering || self.matched[i])
+    }
+
+    /// For a hard link, the path it shares its bytes with (`None`: it shows as a plain file).
+    pub fn link_target(&self, node: NodeId) -> Option<NodeId> {
+        let t = self.link_target[node.0 as usize];
+        (t != NO_LINK).then_some(NodeId(t))
     }
 
     /// How the node is coloured (None: not listed at this layer).
@@ -290,6 +308,9 @@ impl Marks {
         self.shown_children[node.0 as usize] > 0
     }
 }
+
+/// `Marks::link_target` of a node that is no hard link.
+const NO_LINK: u32 = u32::MAX;
 
 /// One line of the tree pane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -132,6 +132,8 @@ enum Item {
         path: Vec<u8>,
         data: Vec<u8>,
     },
+    /// Tar blocks written as they are (hand-made headers).
+    Blocks(Vec<u8>),
 }
 
 /// One layer tar, described entry by entry, written in the order given.
@@ -223,6 +225,13 @@ impl Layer {
         self
     }
 
+    /// Tar blocks (headers and data, 512-byte aligned) written into the layer as they are.
+    pub fn blocks(mut self, bytes: &[u8]) -> Self {
+        assert_eq!(bytes.len() % 512, 0, "whole tar blocks");
+        self.items.push(Item::Blocks(bytes.to_vec()));
+        self
+    }
+
     /// The uncompressed layer tar.
     pub fn tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -266,6 +275,7 @@ impl Layer {
                     h.set_cksum();
                     b.append(&h, data.as_slice()).unwrap();
                 }
+                Item::Blocks(bytes) => b.get_mut().extend_from_slice(bytes),
                 Item::PaxFile { path, data } => {
                     b.append_pax_extensions([("path", path.as_slice())]).unwrap();
                     let mut h = header(tar::EntryType::Regular, Attrs::FILE, data.len() as u64);

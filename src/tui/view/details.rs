@@ -108,7 +108,7 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         .map(|s| format!(" · try {} (-{})", s.name, human_bytes(s.saving_bytes)))
         .unwrap_or_default();
     let mut lines = vec![
-        field(theme, "Image", cut(&format!("{}{platform} · {}", clean(&name), img.format), width.saturating_sub(9))),
+        field(theme, "Image", cut(&format!("{name}{platform} · {}", img.format), width.saturating_sub(9))),
         field(
             theme,
             "Size",
@@ -167,7 +167,7 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let room = usize::from(inner.height).saturating_sub(lines.len());
     let start = if e.waste_cursor >= room { e.waste_cursor + 1 - room } else { 0 };
     for (i, w) in a.top_waste.iter().enumerate().skip(start).take(room) {
-        let text = format!("{:>9} {:<13} {}", human_bytes(w.bytes), w.cause.label(), clean(&w.path));
+        let text = format!("{:>9} {:<13} {}", human_bytes(w.bytes), w.cause.label(), w.path);
         let mut line = Line::from(cut(&text, width));
         if focused && i == e.waste_cursor {
             line = line.style(theme.selected(true));

@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::cut;
 use super::theme::Theme;
-use super::{clean, cut};
 use crate::image::clean_command;
 use crate::report::human_bytes;
 use crate::tui::action::Pane;
@@ -79,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
                 let layer = &e.image.layers[i];
                 let score = e.analysis.layers.get(i).map_or(0, |l| l.score);
                 let mark = if i < base { "B" } else { " " };
-                let command = layer.command().map_or_else(|| "(no history)".to_string(), clean);
+                let command = crate::text::one_line(layer.command().unwrap_or("(no history)"));
                 let score_text = if score == 0 { "    ·".to_string() } else { format!("{score:>5}") };
                 let mut spans = vec![
                     Span::styled(mark, theme.dim()),
@@ -102,7 +102,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
                     continue;
                 }
                 let h = &e.image.layers[i].empty_instructions[k];
-                let text = clean(clean_command(h.created_by.as_deref().unwrap_or("")));
+                let text = crate::text::one_line(clean_command(h.created_by.as_deref().unwrap_or("")));
                 lines.push(Line::styled(cut(&format!("{:>19}  {text}", "·"), width), theme.dim()));
             }
         }

@@ -11,7 +11,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
 use super::action::Pane;
 use super::app::{App, Explorer, Input, Overlay, Phase};
@@ -22,39 +22,13 @@ use theme::Theme;
 
 /// Make text safe to draw on one line: control characters become visible escapes.
 pub fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::terminal_safe(text).into_owned()
 }
 
-/// Cut `text` to `width` columns, ending in `…` when cut.
+/// Untrusted text escaped and cut to `width` columns, ending in `…` when cut (never inside an
+/// escape or a wide character).
 pub fn cut(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in text.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        out.push(c);
-        w += cw;
-    }
-    out.push('…');
-    out
+    crate::text::cut(text, width)
 }
 
 /// Draw the whole screen.
@@ -103,7 +77,7 @@ fn draw_loading(
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
     let mut lines = vec![
-        Line::from(cut(&format!("Loading {}", clean(source)), width)),
+        Line::from(cut(&format!("Loading {source}"), width)),
         Line::styled(cut(&format!("{stage}…   (q or Ctrl+C cancels)"), width), theme.dim()),
         Line::raw(""),
     ];
@@ -185,7 +159,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let width = usize::from(area.width);
     if let Some(m) = &e.message {
         let style = if m.error { theme.error() } else { theme.label() };
-        frame.render_widget(Paragraph::new(Line::styled(cut(&clean(&m.text), width), style)), area);
+        frame.render_widget(Paragraph::new(Line::styled(cut(&m.text, width), style)), area);
         return;
     }
     let mut spans = Vec::new();

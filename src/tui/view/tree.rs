@@ -15,7 +15,7 @@ use crate::tree::{Change, IMPLICIT_DIR_MODE, State, Tree};
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
 use crate::tui::layout::Panes;
-use crate::tui::tree_view::{Row, SortMode, TreeMode, display_layer, display_state, is_dir};
+use crate::tui::tree_view::{Row, SortMode, TreeMode, display_state, is_dir};
 
 /// `drwxr-xr-x` with s/S/t/T for setuid, setgid and sticky.
 pub fn permissions(kind: EntryKind, mode: u32) -> String {
@@ -79,15 +79,16 @@ pub fn row_text(e: &Explorer, rows: &[Row], index: usize, attributes: bool) -> (
     let mut name = clean(&name);
     if let State::Present { entry: Some(id), .. } = display_state(tree, &e.marks, row.node) {
         let entry = tree.entry(id);
-        let kind = tree.kind_at(entry, display_layer(&e.marks, row.node));
-        if let (EntryKind::Symlink | EntryKind::Hardlink, Some(link)) = (kind, tree.link(entry)) {
-            let mut target = String::new();
-            if entry.kind == EntryKind::Hardlink {
-                target.push('/');
-            }
-            crate::layer::path::escape_bytes(link, &mut target);
+        let target = match entry.kind {
+            EntryKind::Symlink => tree.link(entry).map(<[u8]>::to_vec),
+            EntryKind::Hardlink => e.marks.link_target(row.node).map(|t| [b"/".as_slice(), &tree.path(t)].concat()),
+            _ => None,
+        };
+        if let Some(target) = target {
+            let mut shown = String::new();
+            crate::layer::path::escape_bytes(&target, &mut shown);
             name.push_str(" → ");
-            name.push_str(&clean(&target));
+            name.push_str(&clean(&shown));
         }
     }
     (text, name)

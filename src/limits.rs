@@ -1,0 +1,51 @@
+//! Bounds on the disk, memory and time any input may cost, whatever it claims. The README's
+//! "Security and limits" section gives the same numbers and what happens at each.
+
+use crate::archive::tar::HeaderLimits;
+
+/// Every bound, with defaults a real image never reaches.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most bytes written to the temporary file that stdin, a FIFO or a compressed archive is
+    /// inflated into (`--max-spill`).
+    pub spill_bytes: u64,
+    /// Free space spilling leaves on the temporary directory's file system.
+    pub spill_reserve: u64,
+    /// A layer may inflate to this many times its blob (`--max-inflate`), sparse holes included…
+    pub inflate_ratio: u64,
+    /// …or to this many bytes, whichever is more…
+    pub inflate_floor: u64,
+    /// …but never to more than this (`--max-layer-size`).
+    pub layer_bytes: u64,
+    /// Long names, PAX records, sparse maps and path lengths.
+    pub header: HeaderLimits,
+    /// Warnings kept of each kind; the rest are counted.
+    pub warnings_per_kind: usize,
+    /// Nested OCI indexes followed.
+    pub index_depth: usize,
+    /// Manifests and indexes read from one OCI layout.
+    pub index_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            spill_bytes: 64 << 30,
+            spill_reserve: 1 << 30,
+            inflate_ratio: 1000,
+            inflate_floor: 1 << 30,
+            layer_bytes: 1 << 40,
+            header: HeaderLimits::default(),
+            warnings_per_kind: 100,
+            index_depth: 8,
+            index_nodes: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    /// How many bytes a layer stored in `blob_bytes` may expand to.
+    pub fn inflate_budget(&self, blob_bytes: u64) -> u64 {
+        blob_bytes.saturating_mul(self.inflate_ratio).max(self.inflate_floor).min(self.layer_bytes)
+    }
+}
