@@ -379,13 +379,14 @@ fn demo_input() -> Input {
     Input::Bytes { name: DEMO_NAME.to_string(), bytes: Arc::from(DEMO_IMAGE) }
 }
 
-/// The one IMAGE argument, if given.
+/// The one IMAGE argument, if given (an empty one, as an unset `$IMAGE` gives, is none).
 fn one_input(inputs: &[String]) -> anyhow::Result<Option<&str>> {
     match inputs {
         [] => Ok(None),
+        [one] if one.is_empty() => Ok(None),
         [one] => Ok(Some(one)),
         [first, rest @ ..] => bail!(
-            "layerscope reads one image at a time, but {} were given: '{first}', {}",
+            "give one IMAGE, not {}: '{first}', {}",
             inputs.len(),
             rest.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ")
         ),
@@ -396,7 +397,7 @@ fn one_input(inputs: &[String]) -> anyhow::Result<Option<&str>> {
 fn no_image() -> anyhow::Error {
     anyhow::anyhow!(
         "no image given: name an image archive, an OCI layout directory or '-' for stdin \
-         (the bundled demo image opens only in the interactive explorer, with no options)"
+         (the bundled demo image opens only in the interactive explorer)"
     )
 }
 
@@ -705,7 +706,7 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
                 match format {
                     Format::Junit => junit::write_junit(&image, verdict, &utc_timestamp(), &hostname(), seconds, out),
                     Format::Sarif => sarif::write_sarif(&image, &analysis, verdict, out),
-                    Format::Github => github::write_github(&image, &analysis, verdict, out),
+                    Format::Github => github::write_github(&image, &analysis, &dive, verdict, out),
                     Format::Json | Format::Text => Report::new(&image, &analysis, &dive, Some(verdict))
                         .write_json(&mut *out)
                         .map_err(io::Error::from)
@@ -853,26 +854,30 @@ fn utc_timestamp() -> String {
 /// followed by the source again), control characters escaped.
 pub fn error_text(err: &anyhow::Error) -> String {
     let mut out = String::new();
+    let mut seen: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if out.contains(&text) {
+        if seen.iter().any(|s| s.contains(&text)) {
             continue;
         }
         if !out.is_empty() {
             out.push_str(": ");
         }
-        out.push_str(&text);
-    }
-    // Lists (the images of an archive) come one per line, indented, their names escaped
-    // already; any other line break is shown escaped like every control character.
-    let mut shown = String::new();
-    for (i, line) in out.split('\n').enumerate() {
-        if i > 0 {
-            shown.push_str(if line.starts_with("  ") { "\n" } else { "\\n" });
+        // A list (the images of an archive) comes one per line; everything else from an image
+        // is escaped, line breaks included, so no name can forge a line.
+        match cause.downcast_ref::<crate::Error>().and_then(crate::Error::listing) {
+            Some((head, items)) => {
+                out.push_str(&crate::text::terminal_safe(&head));
+                for item in &items {
+                    out.push_str("\n  ");
+                    out.push_str(&crate::text::terminal_safe(item));
+                }
+            }
+            None => out.push_str(&crate::text::terminal_safe(&text)),
         }
-        shown.push_str(&crate::text::terminal_safe(line));
+        seen.push(text);
     }
-    shown
+    out
 }
 
 /// Whether an error is a closed pipe on output (`layerscope files x | head`): not a failure.

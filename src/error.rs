@@ -150,6 +150,27 @@ pub enum Error {
     InvalidArgument(String),
 }
 
+impl Error {
+    /// For errors that list the images of an archive: the sentence and the names (raw), so a
+    /// printer can put one per line and escape each.
+    pub fn listing(&self) -> Option<(String, Vec<String>)> {
+        match self {
+            Error::SeveralImages { available } => Some((
+                format!("the archive holds {} images; choose one with --image:", available.len()),
+                available.clone(),
+            )),
+            Error::ImageNotFound { wanted, available } => {
+                Some((format!("the archive has no image named '{wanted}'; it holds:"), available.clone()))
+            }
+            Error::AmbiguousImage { wanted, candidates } => Some((
+                format!("--image '{wanted}' matches {} images; name one of them in full:", candidates.len()),
+                candidates.clone(),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Names from an archive, one per line, escaped (they are untrusted).
 fn list(names: &[String]) -> String {
     names.iter().map(|n| format!("\n  {}", crate::text::terminal_safe(n))).collect()

@@ -33,7 +33,8 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 /// Untrusted text (paths, tags, commands from an image) made safe for a terminal or a log line:
 /// control characters (C0, DEL, C1: escape sequences, OSC titles and clipboard writes start with
 /// them) and the bidirectional overrides that can reorder what a reader sees are written as `\n`,
-/// `\t`, `\r`, `\xHH` or `\u{HHHH}`. A backslash stays as it is.
+/// `\t`, `\r`, `\xHH` or `\u{HHHH}`, and a backslash as `\\`, so a name that spells `\x1b`
+/// cannot pass for an escaped ESC.
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
@@ -52,6 +53,7 @@ fn push_safe(out: &mut String, c: char) {
         return;
     }
     let _ = match c {
+        '\\' => write!(out, "\\\\"),
         '\n' => write!(out, "\\n"),
         '\t' => write!(out, "\\t"),
         '\r' => write!(out, "\\r"),
@@ -61,7 +63,7 @@ fn push_safe(out: &mut String, c: char) {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control() || matches!(c, '\\' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Untrusted text made safe ([`terminal_safe`]) and cut to at most `width` terminal columns,
@@ -120,6 +122,7 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(terminal_safe("plain/path é"), "plain/path é");
+        assert_eq!(terminal_safe("a\\x1b"), "a\\\\x1b", "a literal backslash is doubled");
         assert_eq!(terminal_safe("a\x1b[2Jb"), "a\\x1b[2Jb");
         assert_eq!(terminal_safe("\x1b]52;c;aGk=\x07"), "\\x1b]52;c;aGk=\\x07");
         assert_eq!(terminal_safe("tab\tnl\n\u{9b}"), "tab\\tnl\\n\\x9b");

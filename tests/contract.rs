@@ -278,7 +278,11 @@ fn two_images_get_a_clear_message() {
     let out = run(dir.path(), &["--report", "image.tar", "other.tar"], &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("reads one image at a time, but 2 were given: 'image.tar', 'other.tar'"), "{err}");
+    assert!(err.contains("give one IMAGE, not 2: 'image.tar', 'other.tar'"), "{err}");
+    // An empty IMAGE (an unset variable in a pipeline) is no image.
+    let out = run(dir.path(), &["--ci", ""], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no image given"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -554,4 +558,77 @@ fn dive_s_source_flag_is_checked_not_ignored() {
     let out = run(dir.path(), &["--report", "--source", "tarball", "image.tar"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("expected docker-archive or oci-archive"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn dev_stdout_and_the_redirect_target_are_stdout() {
+    let dir = setup();
+    let out = run(dir.path(), &["--json", "/dev/stdout", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(is_doc("json", &out.stdout), "the report went to stdout");
+    // With the text report too: one document on stdout, the text on stderr.
+    let out = run(dir.path(), &["--json", "/dev/stdout", "--report", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(is_doc("json", &out.stdout));
+    assert!(text(&out.stderr).contains("image size"));
+    // Two machine documents for stdout, however it is spelled, are refused.
+    let out = run(dir.path(), &["--ci", "--json", "/dev/fd/1", "--format", "sarif", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("would both be written to stdout"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn two_spellings_of_one_new_file_are_one_file() {
+    let dir = setup();
+    let out = run(dir.path(), &["--ci", "--json", "./x.json", "--output", "x.json", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("give each report its own file"), "{}", text(&out.stderr));
+    let out =
+        run(dir.path(), &["--ci", "--json", "y.json", "--format", "json", "--output", "y.json", "image.tar"], &[]);
+    assert_eq!(out.status.code(), Some(2), "the same document to the same file is still two writes");
+    assert!(!dir.path().join("x.json").exists() && !dir.path().join("y.json").exists());
+}
+
+#[test]
+fn the_ci_text_shows_exact_bytes_when_rounding_would_hide_the_difference() {
+    let dir = setup();
+    let out = run(dir.path(), &["--ci", "image.tar", "--highest-wasted-bytes", "2999"], &[]);
+    let report = text(&out.stdout);
+    assert!(report.contains("3000 B wasted (over the limit of 2999 B)"), "{report}");
+}
+
+#[test]
+fn github_annotations_say_whose_figures_in_good_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = Image::new().layer(Layer::new().file("a", b"hello"), "/bin/sh -c #(nop) ADD file:x in / ");
+    std::fs::write(dir.path().join("one.tar"), one.docker_archive()).unwrap();
+    let out = run(dir.path(), &["--ci", "one.tar", "--format", "github"], &[]);
+    let notice = text(&out.stdout).lines().find(|l| l.starts_with("::notice")).unwrap().to_string();
+    assert!(notice.contains("in 1 layer,") && notice.contains("layerscope's figures"), "{notice}");
+    std::fs::write(dir.path().join("image.tar"), wasteful().docker_archive()).unwrap();
+    let out = run(dir.path(), &["--ci", "image.tar", "--format", "github", "--dive-compat"], &[]);
+    let notice = text(&out.stdout).lines().find(|l| l.starts_with("::notice")).unwrap().to_string();
+    assert!(notice.contains("dive's figures"), "{notice}");
+    let report: Value = serde_json::from_slice(
+        &run(dir.path(), &["--ci", "image.tar", "--format", "json", "--dive-compat"], &[]).stdout,
+    )
+    .unwrap();
+    let dive_efficiency = report["dive"]["efficiency"].as_f64().unwrap();
+    assert!(notice.contains(&format!("efficiency {:.2} %", dive_efficiency * 100.0)), "{notice}");
+}
+
+#[test]
+fn names_from_an_archive_cannot_forge_lines_in_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = support::Outer::new();
+    out.file(
+        "manifest.json",
+        br#"[{"Config":"x\n  layerscope: all good\u001b[2J.json","RepoTags":["a:1"],"Layers":[]}]"#,
+    );
+    std::fs::write(dir.path().join("bad.tar"), out.finish()).unwrap();
+    let o = run(dir.path(), &["--report", "bad.tar"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("x\\n  layerscope: all good\\x1b[2J.json"), "{err}");
 }

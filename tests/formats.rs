@@ -520,3 +520,86 @@ fn an_archive_cut_between_entries_before_its_manifest_is_incomplete_not_a_rootfs
     let err = try_load(Layer::new().dir("etc").file("etc/passwd", b"root").tar()).unwrap_err().to_string();
     assert!(err.contains("is a filesystem tarball, not an image"), "{err}");
 }
+
+#[test]
+fn a_cut_archive_is_truncated_wherever_the_cut_falls() {
+    // Config first, then manifest.json, then the layers (an order some writers use): cut after
+    // the manifest, the layers are the cut, not missing blobs of a containerd save.
+    let image = three_layer_image();
+    let built = image.build(Comp::None);
+    let mut out = Outer::new();
+    let config = format!("{}.json", &built.config_digest[7..]);
+    out.file(&config, &built.config);
+    let layers: Vec<String> = built.layers.iter().map(|l| format!("{}.tar", &l.diff_id[7..])).collect();
+    out.file(
+        "manifest.json",
+        &serde_json::to_vec(&json!([{"Config": config, "RepoTags": ["a:1"], "Layers": layers}])).unwrap(),
+    );
+    for (name, l) in layers.iter().zip(&built.layers) {
+        out.file(name, &l.tar);
+    }
+    let archive = out.finish();
+    let ends = entry_ends(&archive);
+    let cut_at = ends.iter().find(|(n, _)| n == &layers[1]).unwrap().1;
+    let err = try_load(archive[..cut_at as usize].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("is truncated") && err.contains("the blob of layer 2"), "{err}");
+    // Cut right after manifest.json of a legacy save whose config comes later.
+    let legacy = three_layer_image().docker_archive();
+    let mut reordered = Outer::new();
+    let mut tar = tar::Archive::new(&legacy[..]);
+    let mut entries: Vec<(String, Vec<u8>)> = tar
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (name, data)
+        })
+        .collect();
+    entries.sort_by_key(|(n, _)| n != "manifest.json");
+    for (n, d) in &entries {
+        if n.ends_with('/') {
+            reordered.dir(n);
+        } else {
+            reordered.file(n, d);
+        }
+    }
+    let reordered = reordered.finish();
+    let end = entry_ends(&reordered).into_iter().find(|(n, _)| n == "manifest.json").unwrap().1;
+    let err = try_load(reordered[..end as usize].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("is truncated") && err.contains("that manifest.json lists is not in it"), "{err}");
+    // A cut gzip-compressed archive.
+    let gz = support::gzip(&three_layer_image().docker_archive());
+    let err = try_load(gz[..gz.len() / 2].to_vec()).unwrap_err().to_string();
+    assert!(err.contains("is truncated: its gzip stream ends early, after"), "{err}");
+}
+
+#[test]
+fn a_bare_oci_tag_does_not_match_every_name_and_docker_hub_names_normalise() {
+    let mut layout = OciLayout::new();
+    let a = Image::new().layer(Layer::new().file("a", b"a"), "a");
+    layout.add_image(&a, Comp::Gzip, Some("latest"), None);
+    let sel = |name: &str| Selection { image: Some(name.into()), ..Selection::default() };
+    assert!(matches!(try_load_with(layout.tar(), sel("nope")), Err(Error::ImageNotFound { .. })));
+    assert!(try_load_with(layout.tar(), sel("anything:latest")).is_ok(), "a name with that tag still matches");
+    let busybox = Image::new().tags(&["docker.io/library/busybox:latest"]).layer(Layer::new().file("b", b"b"), "b");
+    let other = Image::new().tags(&["docker.io/library/alpine:3"]).layer(Layer::new().file("c", b"c"), "c");
+    let mut out = Outer::new();
+    let mut entries = Vec::new();
+    for img in [&busybox, &other] {
+        let built = img.build(Comp::None);
+        let cfg = format!("{}.json", &built.config_digest[7..]);
+        out.file(&cfg, &built.config);
+        let layer = format!("{}.tar", &built.layers[0].diff_id[7..]);
+        out.file(&layer, &built.layers[0].tar);
+        entries.push(json!({"Config": cfg, "RepoTags": img.tags, "Layers": [layer]}));
+    }
+    out.file("manifest.json", &serde_json::to_vec(&entries).unwrap());
+    let archive = out.finish();
+    for name in ["docker.io/busybox", "busybox", "index.docker.io/library/busybox:latest"] {
+        let image = try_load_with(archive.clone(), sel(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(support::paths_at(&image, None), ["/b"], "{name}");
+    }
+}

@@ -391,7 +391,7 @@ fn spill<R: io::BufRead>(mut reader: R, display: &str, limits: &Limits) -> Resul
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::read(display, e)),
+                Err(e) => return Err(stream_error(display, c, written, e)),
             };
             written += n as u64;
             if written > limits.spill_bytes {
@@ -413,6 +413,22 @@ fn spill<R: io::BufRead>(mut reader: R, display: &str, limits: &Limits) -> Resul
     }
     file.rewind().map_err(|e| Error::io(&temp_dir, e))?;
     Ok((file, c))
+}
+
+/// A compressed archive that cannot be inflated: cut short, or corrupt, and where.
+fn stream_error(display: &str, c: Compression, written: u64, e: io::Error) -> Error {
+    let cut = e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("incomplete");
+    if cut {
+        Error::Truncated {
+            path: display.to_string(),
+            detail: format!("its {c} stream ends early, after {written} bytes of archive (a cut download?)"),
+        }
+    } else {
+        Error::read(
+            display,
+            io::Error::new(e.kind(), format!("corrupt {c} stream after {written} bytes of archive: {e}")),
+        )
+    }
 }
 
 /// Refuse to fill the temporary directory's file system past `reserve` bytes of free space.

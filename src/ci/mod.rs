@@ -446,12 +446,9 @@ pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, integrity: &Integrity, 
                 result.actual = Some(wasted as f64);
                 let fail = wasted > t;
                 result.status = if fail { Status::Fail } else { Status::Pass };
-                result.message = format!(
-                    "{} wasted ({} the limit of {})",
-                    human_bytes(wasted),
-                    if fail { "over" } else { "within" },
-                    human_bytes(t)
-                );
+                let (shown, limit) = two_sizes(wasted, t);
+                result.message =
+                    format!("{shown} wasted ({} the limit of {limit})", if fail { "over" } else { "within" });
             }
             (Rule::HighestLayerWastedBytes, Threshold::Bytes(t)) => {
                 let worst = analysis.layers.iter().max_by_key(|l| (l.wasted_bytes, std::cmp::Reverse(l.index)));
@@ -461,13 +458,14 @@ pub fn evaluate(analysis: &Analysis, dive: &DiveFigures, integrity: &Integrity, 
                 let fail = bytes > t;
                 result.status = if fail { Status::Fail } else { Status::Pass };
                 result.message = match worst {
-                    Some(l) => format!(
-                        "layer {} ships {} that later layers hide ({} the limit of {})",
-                        l.index,
-                        human_bytes(bytes),
-                        if fail { "over" } else { "within" },
-                        human_bytes(t)
-                    ),
+                    Some(l) => {
+                        let (shown, limit) = two_sizes(bytes, t);
+                        format!(
+                            "layer {} ships {shown} that later layers hide ({} the limit of {limit})",
+                            l.index,
+                            if fail { "over" } else { "within" }
+                        )
+                    }
                     None => "the image has no layers".into(),
                 };
             }
@@ -492,11 +490,19 @@ fn judge_integrity(result: &mut RuleResult, integrity: &Integrity) {
     result.actual = Some(problems as f64);
     if problems == 0 {
         result.status = Status::Pass;
-        let layers = plural(integrity.layers, "layer blob", "layer blobs");
+        let present = match integrity.layers {
+            0 => {
+                result.message = "the image has no layers".into();
+                return;
+            }
+            1 => "the layer blob is present".to_string(),
+            2 => "both layer blobs are present".to_string(),
+            n => format!("all {n} layer blobs are present"),
+        };
         result.message = if integrity.verified {
-            format!("all {layers} present, every blob digest and DiffID verified")
+            format!("{present}, every blob digest and DiffID verified")
         } else {
-            format!("all {layers} present (digests not verified; --verify checks them)")
+            format!("{present} (digests not verified; --verify checks them)")
         };
         return;
     }
@@ -538,6 +544,12 @@ fn judge_ratio(result: &mut RuleResult, value: f64, threshold: f64, dir: Directi
     }
     result.status = if fail { Status::Fail } else { Status::Pass };
     result.message = format!("{what} {shown}, {side} {limit}");
+}
+
+/// Two sizes to compare in a message: rounded, unless rounding makes them look equal.
+fn two_sizes(a: u64, b: u64) -> (String, String) {
+    let (x, y) = (human_bytes(a), human_bytes(b));
+    if x == y && a != b { (format!("{a} B"), format!("{b} B")) } else { (x, y) }
 }
 
 /// `90`, `12.5`: a percentage without needless digits.

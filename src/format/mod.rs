@@ -110,8 +110,31 @@ impl ResolvedImage {
     }
 }
 
-/// Choose one image from `archive`.
+/// Choose one image from `archive`. In an archive cut short (no end-of-archive blocks), a missing
+/// config or layer blob is the cut, and is said so.
 pub fn resolve(archive: &Archive, selection: &Selection, limits: &Limits) -> Result<ResolvedImage> {
+    let resolved = resolve_image(archive, selection, limits);
+    let Some((last, end)) = &archive.cut_after else { return resolved };
+    let cut = |what: String| Error::Truncated {
+        path: archive.display_name().to_string(),
+        detail: format!(
+            "it ends after {last} (at byte {end}) without tar's end-of-archive blocks, and {what}: \
+             the save or download was cut short"
+        ),
+    };
+    match resolved {
+        Err(Error::MissingEntry { referrer, what, entry }) => {
+            Err(cut(format!("the {what} {entry} that {referrer} lists is not in it")))
+        }
+        Ok(image) => match image.layers.iter().position(|l| l.blob.is_none()) {
+            Some(i) => Err(cut(format!("the blob of layer {i} ({}) is not in it", image.layers[i].entry))),
+            None => Ok(image),
+        },
+        other => other,
+    }
+}
+
+fn resolve_image(archive: &Archive, selection: &Selection, limits: &Limits) -> Result<ResolvedImage> {
     let has_manifest = archive.contains("manifest.json");
     let has_index = archive.contains("index.json");
     if !has_manifest && !has_index {

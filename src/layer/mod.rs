@@ -352,18 +352,20 @@ pub fn read_layer(
                 source.entry
             ))
         }
-        ParseError::Trailer(source) => {
-            let detail = format!("{source} (after the end of the tar archive)");
-            fail(if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") })
+        ParseError::Trailer(e) => {
+            let detail = format!("{e} (after the end of the tar archive)");
+            let detail =
+                if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") };
+            fail(detail + &corruption_note(blob, source, options))
         }
-        ParseError::Io { after, source } => {
+        ParseError::Io { after, source: e } => {
             let detail = match after {
-                Some(path) => format!("{source} (after entry /{path})"),
-                None => format!("{source} (at the first entry)"),
+                Some(path) => format!("{e} (after entry /{path})"),
+                None => format!("{e} (at the first entry)"),
             };
             let detail =
                 if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") };
-            fail(detail)
+            fail(detail + &corruption_note(blob, source, options))
         }
     })?;
     if options.verify {
@@ -394,6 +396,27 @@ pub fn read_layer(
         }
     }
     Ok(parsed)
+}
+
+/// With `--verify`, what a blob that could not be read hashes to against what it should: the
+/// usual explanation of a broken stream is a corrupt or swapped blob.
+fn corruption_note(blob: &crate::archive::BlobLoc, source: &LayerSource, options: &ReadOptions) -> String {
+    let Some(declared) = source.blob_digest.as_deref().filter(|d| options.verify && d.starts_with("sha256:")) else {
+        return String::new();
+    };
+    let mut hasher = Sha256::new();
+    let hashed = blob.open().and_then(|mut r| io::copy(&mut r, &mut hasher));
+    match hashed {
+        Ok(_) => {
+            let actual = hex_digest(hasher);
+            if actual == declared {
+                "; the blob matches its digest, so it was written broken".to_string()
+            } else {
+                format!("; the blob hashes to {actual}, not to its digest {declared}: it is corrupt")
+            }
+        }
+        Err(_) => String::new(),
+    }
 }
 
 /// `sha256:<hex>` of what a hasher saw.

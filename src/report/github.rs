@@ -4,10 +4,11 @@
 use std::io::{self, Write};
 
 use super::human_bytes;
-use crate::analysis::Analysis;
+use crate::analysis::dive::go_float;
+use crate::analysis::{Analysis, DiveFigures};
 use crate::ci::{Status, Verdict};
 use crate::image::Image;
-use crate::text::terminal_safe;
+use crate::text::{plural, terminal_safe};
 
 /// Annotations for the largest wasted paths.
 const WASTE_ANNOTATIONS: usize = 10;
@@ -27,8 +28,15 @@ fn property(s: &str) -> String {
     data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Write the annotations.
-pub fn write_github<W: Write>(image: &Image, analysis: &Analysis, verdict: &Verdict, mut out: W) -> io::Result<()> {
+/// Write the annotations. The summary gives the figures the rules judged: layerscope's, or dive's
+/// with `--dive-compat`.
+pub fn write_github<W: Write>(
+    image: &Image,
+    analysis: &Analysis,
+    dive: &DiveFigures,
+    verdict: &Verdict,
+    mut out: W,
+) -> io::Result<()> {
     for r in verdict.results.iter().filter(|r| r.status == Status::Fail) {
         writeln!(
             out,
@@ -45,27 +53,35 @@ pub fn write_github<W: Write>(image: &Image, analysis: &Analysis, verdict: &Verd
             data(&format!("{} ({}): {}", w.path, w.cause.label(), w.fix))
         )?;
     }
+    let warning_title = property("layerscope: image warning");
     for w in image.warnings.iter().take(WARNING_ANNOTATIONS) {
-        writeln!(out, "::warning title=layerscope: image warning::{}", data(&w.to_string()))?;
+        writeln!(out, "::warning title={warning_title}::{}", data(&w.to_string()))?;
     }
     if image.warnings.len() > WARNING_ANNOTATIONS {
         writeln!(
             out,
-            "::warning title=layerscope: image warning::{} more warnings in the --json report",
+            "::warning title={warning_title}::{} more warnings in the --json report",
             image.warnings.len() - WARNING_ANNOTATIONS
         )?;
     }
+    let (efficiency, wasted, user_wasted, whose) = if verdict.figures == "dive" {
+        (dive.efficiency, dive.wasted_bytes, dive.user_wasted_percent, "dive's figures")
+    } else {
+        (analysis.efficiency, analysis.wasted_bytes, analysis.user_wasted_percent, "layerscope's figures")
+    };
+    let percent =
+        |r: f64| if r.is_finite() { format!("{:.2} %", r * 100.0) } else { go_float(r * 100.0, false) + " %" };
     writeln!(
         out,
         "::notice title=layerscope::{}",
         data(&format!(
-            "{}: {} in {} layers, {} wasted (efficiency {:.2} %, user wasted {:.2} %): {}",
+            "{}: {} in {}, {} wasted (efficiency {}, user wasted {}; {whose}): {}",
             image.source,
             human_bytes(analysis.size_bytes),
-            image.layers.len(),
-            human_bytes(analysis.wasted_bytes),
-            analysis.efficiency * 100.0,
-            analysis.user_wasted_percent * 100.0,
+            plural(image.layers.len(), "layer", "layers"),
+            human_bytes(wasted),
+            percent(efficiency),
+            percent(user_wasted),
             if verdict.passed { "PASS" } else { "FAIL" }
         ))
     )?;

@@ -173,10 +173,11 @@ fn write_figures<W: Write + ?Sized>(image: &Image, a: &Analysis, style: Style, o
         "user wasted",
         percent(a.user_wasted_percent),
         format!(
-            "{} hidden by your {} / {} they shipped or hid",
+            "{} hidden by your {} / {} {} shipped or hid",
             human_bytes(a.user_wasted_bytes),
             plural(user_layers, "layer", "layers"),
-            human_bytes(a.user_size_bytes + a.user_hidden_base_bytes)
+            human_bytes(a.user_size_bytes + a.user_hidden_base_bytes),
+            if user_layers == 1 { "it" } else { "they" }
         ),
     )?;
     row(

@@ -114,6 +114,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let mut title = match e.marks.params.mode {
         TreeMode::Layer => format!(" Layer {layer} · what it changed "),
         TreeMode::Aggregated if layer == 0 => " Layer 0 · aggregated ".to_string(),
+        TreeMode::Aggregated if layer == 1 => " Layer 1 · aggregated changes since layer 0 ".to_string(),
         TreeMode::Aggregated => format!(" Layers 1–{layer} · aggregated changes since layer 0 "),
     };
     if e.tree_stale() {
