@@ -73,7 +73,7 @@ pub enum Error {
     },
 
     /// A metadata file refers to an entry that the archive does not have.
-    #[error("{referrer} lists {what} {entry} but the archive has no such entry")]
+    #[error("{referrer} lists {what} {entry} but {why}")]
     MissingEntry {
         /// The file holding the reference (e.g. `manifest.json`).
         referrer: String,
@@ -81,6 +81,8 @@ pub enum Error {
         what: &'static str,
         /// The missing entry name or digest.
         entry: String,
+        /// Why it cannot be read ("the archive has no such entry", a symlink loop).
+        why: String,
     },
 
     /// The archive holds several images and none was chosen.

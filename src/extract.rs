@@ -11,13 +11,16 @@
 //! * devices and fifos are skipped; setuid, setgid and sticky bits are dropped.
 //!
 //! Contents are streamed with [`Image::for_each_content`]: each layer blob is inflated once, however
-//! many files it holds. Directories get their modes last (always keeping `0o700` for the owner), so
-//! a read-only directory does not stop its children from being written.
+//! many files it holds. Paths that share bytes (hard links) are written once and linked, so an
+//! archive of a thousand links to one file cannot fill the disk; before anything is written the
+//! bytes to write are checked against the destination's free space. Directories get their modes
+//! last (always keeping `0o700` for the owner), so a read-only directory does not stop its children
+//! from being written.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -28,13 +31,13 @@ use crate::tree::{EntryId, IMPLICIT_DIR_MODE, NodeId, State};
 /// What extraction wrote and what it skipped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtractSummary {
-    /// Regular files written (each hard link as its own copy).
+    /// Regular files written, hard links included (written as hard links).
     pub files: u64,
     /// Directories created (the destination itself not included).
     pub dirs: u64,
     /// Symlinks created.
     pub symlinks: u64,
-    /// Content bytes written.
+    /// Content bytes written (the bytes of hard-linked paths once).
     pub bytes: u64,
     /// Paths not written, as (path in the image, reason).
     pub skipped: Vec<(String, String)>,
@@ -82,6 +85,7 @@ pub fn extract(image: &Image, node: NodeId, layer: usize, dest: &Path) -> Result
             Err(reason) => x.skip(node, reason),
         }
     }
+    x.check_space()?;
     x.write_files()?;
     x.finish_dirs()?;
     Ok(x.summary)
@@ -240,6 +244,28 @@ impl Extractor<'_> {
         Ok(())
     }
 
+    /// Refuse to start when the bytes to write (each hard-linked file once) exceed the free space
+    /// of the destination's file system.
+    fn check_space(&self) -> Result<()> {
+        let tree = &self.image.tree;
+        let needed: u64 = self.files.keys().map(|&id| tree.content_entry(tree.entry(id)).size).sum();
+        #[cfg(unix)]
+        if let Ok(stat) = rustix::fs::statvfs(&self.dest) {
+            let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+            if needed > free {
+                return Err(Error::TooLarge(format!(
+                    "extracting needs {} but {} has {} free",
+                    crate::text::size(needed),
+                    self.dest.display(),
+                    crate::text::size(free)
+                )));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = needed;
+        Ok(())
+    }
+
     /// Stream every collected file's bytes, each layer blob once.
     fn write_files(&mut self) -> Result<()> {
         let image = self.image;
@@ -251,37 +277,42 @@ impl Extractor<'_> {
         })
     }
 
-    /// Create every path in `jobs` and fill them with the bytes of entry `id` from `reader`: the
-    /// first from the archive, the others (hard links) copied from the first.
+    /// Create every path in `jobs` with the bytes of entry `id` from `reader`: the first from the
+    /// archive, the others (paths sharing those bytes) as hard links to it.
     fn write_copies(&mut self, id: EntryId, jobs: &[FileJob], reader: &mut dyn Read) -> Result<()> {
-        let mut made: Vec<(File, &FileJob)> = Vec::with_capacity(jobs.len());
+        let mut first: Option<&FileJob> = None;
         for job in jobs {
             if !self.parent_ok(job.parent)? {
                 self.skip(job.node, REPLACED);
                 continue;
             }
+            if let Some(first) = first {
+                // linkat without following: a swapped-in symlink at `first` would be linked
+                // itself, never its target; an existing path is never replaced.
+                match fs::hard_link(&first.path, &job.path) {
+                    Ok(()) => self.summary.files += 1,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.skip(job.node, "exists"),
+                    Err(e) => return Err(Error::io(&job.path, e)),
+                }
+                continue;
+            }
             let mut options = OpenOptions::new();
-            options.read(true).write(true).create_new(true);
+            options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(&job.path) {
-                Ok(file) => made.push((file, job)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.skip(job.node, "exists"),
+            let mut file = match options.open(&job.path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.skip(job.node, "exists");
+                    continue;
+                }
                 Err(e) => return Err(Error::io(&job.path, e)),
-            }
-        }
-        let Some(((first, first_job), rest)) = made.split_first_mut() else {
-            return Ok(());
-        };
-        let written = self.copy_from_archive(id, reader, first, &first_job.path)?;
-        for (file, job) in rest.iter_mut() {
-            first.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&first_job.path, e))?;
-            io::copy(&mut (&*first).take(written), file).map_err(|e| Error::io(&job.path, e))?;
-        }
-        for (file, job) in &made {
-            set_file_mode(file, &job.path, job.mode)?;
+            };
+            let written = self.copy_from_archive(id, reader, &mut file, &job.path)?;
+            set_file_mode(&file, &job.path, job.mode)?;
             self.summary.files += 1;
             self.summary.bytes += written;
+            first = Some(job);
         }
         Ok(())
     }

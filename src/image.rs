@@ -361,7 +361,7 @@ impl Loader {
             layer_warnings.extend(lw);
             let missing = src.blob.is_none();
             if missing {
-                warnings.push(missing_layer_warning(i, src));
+                warnings.push(missing_layer_warning(i, src, &archive));
             }
             let verified = digests.map(|d| {
                 let problems = digest_warnings(i, src, &d);
@@ -557,11 +557,12 @@ fn digest_warnings(index: usize, src: &LayerSource, computed: &LayerDigests) -> 
         .collect()
 }
 
-fn missing_layer_warning(index: usize, src: &LayerSource) -> Warning {
+fn missing_layer_warning(index: usize, src: &LayerSource, archive: &Archive) -> Warning {
     let what = src.blob_digest.as_deref().unwrap_or(&src.entry);
     let mut message = format!(
-        "the manifest lists layer {} but the archive has no such entry; its files are not shown and count as empty",
-        src.entry
+        "the manifest lists layer {} but {}; its files are not shown and count as empty",
+        src.entry,
+        archive.why_missing(&src.entry)
     );
     if what != src.entry {
         message.push_str(&format!(" (blob {what})"));

@@ -108,9 +108,9 @@ fn extracts_a_directory_tree() {
     // app, bin, lib, implicit, parent, sub, ro.
     assert_eq!(s.dirs, 7);
     assert_eq!(s.symlinks, 2);
-    // tool, suid, secret, deep.txt, file.txt, readonly.txt, and the hard link as its own copy.
+    // tool, suid, secret, deep.txt, file.txt, readonly.txt, and the hard link (its bytes once).
     assert_eq!(s.files, 7);
-    assert_eq!(s.bytes, 20 + 7 + 10 + 4 + 16 + 18 + 20);
+    assert_eq!(s.bytes, 20 + 7 + 10 + 4 + 16 + 18);
     let mut skipped = s.skipped.clone();
     skipped.sort();
     assert_eq!(
@@ -127,9 +127,15 @@ fn extracts_a_directory_tree() {
     // Symlinks are recreated with their stored target, never resolved.
     assert_eq!(fs::read_link(root.join("link")).unwrap(), Path::new("bin/tool"));
     assert_eq!(fs::read_link(root.join("abs")).unwrap(), Path::new("/etc/passwd"));
-    // A hard link gets the bytes and mode of the file it links to.
+    // A hard link is extracted as a hard link: one inode, the bytes and mode of its file.
     let hard = root.join("hard");
     assert!(fs::symlink_metadata(&hard).unwrap().file_type().is_file());
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (a, b) = (fs::metadata(&hard).unwrap(), fs::metadata(root.join("bin/tool")).unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "one inode");
+        assert_eq!(a.nlink(), 2);
+    }
     assert_eq!(fs::read(&hard).unwrap(), b"#!/bin/sh\necho tool\n");
     assert_eq!(mode(&hard), 0o755);
     // setuid/setgid/sticky are dropped; other bits kept.

@@ -263,6 +263,22 @@ impl Archive {
         }
     }
 
+    /// Why entry `name` cannot be read: missing, or a chain of link entries that never ends.
+    pub fn why_missing(&self, name: &str) -> String {
+        let Kind::Tar { entries, .. } = &self.kind else {
+            return "the directory has no such file".into();
+        };
+        let mut chain = vec![normalize_name(name)];
+        for _ in 0..MAX_LINK_DEPTH {
+            match chain.last().and_then(|n| entries.get(n)) {
+                Some(TarEntry::Link(target)) => chain.push(target.clone()),
+                _ => return "the archive has no such entry".into(),
+            }
+        }
+        chain.truncate(4);
+        format!("it is a symlink loop in the archive ({} → …)", chain.join(" → "))
+    }
+
     /// Whether entry `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()

@@ -75,10 +75,24 @@ pub fn find_config(dir: &Path) -> Option<PathBuf> {
     config_candidates(dir).into_iter().find(|p| p.is_file())
 }
 
+/// A config file is a few lines; this many bytes is already absurd.
+const CONFIG_BYTES: u64 = 64 * 1024;
+/// Flow collections (`[`, `{`) nested deeper than this are refused before parsing: the YAML
+/// scanner's work grows with the square of the depth.
+const CONFIG_DEPTH: usize = 32;
+
 /// Read and parse a config file. dive's format is assumed for files named `.dive-ci`.
 pub fn load_config(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let shape = |what: String| ConfigError::Shape { path: path.to_path_buf(), what };
+    let size = std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?.len();
+    if size > CONFIG_BYTES {
+        return Err(shape(format!("{size} bytes is too large for a config file (the limit is {CONFIG_BYTES})")));
+    }
     let text =
         std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    if flow_depth(&text) > CONFIG_DEPTH {
+        return Err(shape(format!("it nests lists or mappings deeper than {CONFIG_DEPTH} levels")));
+    }
     let kind = if path.file_name().is_some_and(|n| n == ".dive-ci") { FileKind::Dive } else { FileKind::Layerscope };
     parse_config(path, &text, kind)
 }
@@ -140,6 +154,30 @@ fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFile, C
     Ok(out)
 }
 
+/// How deep `[` and `{` nest, outside quoted strings and comments.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (_, '\n') => comment = false,
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The candidate closest to `key`, if any is close enough to be what was meant.
 fn closest(key: &str, candidates: &[String]) -> Option<String> {
     let lower = key.to_ascii_lowercase().replace('_', "-");
@@ -188,6 +226,13 @@ mod tests {
         assert!(c.ignored.is_empty());
         assert!(parse_config(Path::new("x"), "rules: [1, 2]", FileKind::Layerscope).is_err());
         assert!(parse_config(Path::new("x"), ": :", FileKind::Layerscope).is_err());
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_measured_outside_strings_and_comments() {
+        assert_eq!(flow_depth("rules: {a: [1, [2]]}"), 3);
+        assert_eq!(flow_depth("a: '[[[['\n# [[[[\nb: \"{{\""), 0);
+        assert_eq!(flow_depth(&"[".repeat(100)), 100);
     }
 
     #[test]

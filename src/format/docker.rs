@@ -14,6 +14,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, has_index: bool)
         referrer: archive.display_name().to_string(),
         what: "file",
         entry: MANIFEST.into(),
+        why: archive.why_missing(MANIFEST),
     })??;
     let entries: Vec<DockerManifestEntry> =
         serde_json::from_slice(&bytes).map_err(|e| Error::bad_json(MANIFEST, "Docker image manifest", &e))?;
@@ -37,6 +38,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, has_index: bool)
         referrer: MANIFEST.into(),
         what: "config",
         entry: config_name.to_string(),
+        why: archive.why_missing(config_name),
     })??;
     let config: ImageConfig =
         serde_json::from_slice(&config_bytes).map_err(|e| Error::bad_json(config_name, "image config", &e))?;

@@ -123,7 +123,7 @@ pub fn resolve(archive: &Archive, selection: &Selection, limits: &Limits) -> Res
         ),
     };
     match resolved {
-        Err(Error::MissingEntry { referrer, what, entry }) => {
+        Err(Error::MissingEntry { referrer, what, entry, .. }) => {
             Err(cut(format!("the {what} {entry} that {referrer} lists is not in it")))
         }
         Ok(image) => match image.layers.iter().position(|l| l.blob.is_none()) {

@@ -56,6 +56,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, limits: &Limits)
         referrer: archive.display_name().to_string(),
         what: "file",
         entry: INDEX.into(),
+        why: archive.why_missing(INDEX),
     })??;
     let index: ImageIndex =
         serde_json::from_slice(&bytes).map_err(|e| Error::bad_json(INDEX, "OCI image index", &e))?;
@@ -347,6 +348,7 @@ fn read_config<'a>(
             referrer: referrer.clone(),
             what: "config",
             entry: path.clone(),
+            why: archive.why_missing(&path),
         })??;
         let config: ImageConfig =
             serde_json::from_slice(&bytes).map_err(|e| Error::bad_json(&path, "image config", &e))?;

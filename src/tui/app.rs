@@ -98,6 +98,20 @@ pub struct Explorer {
     pub message: Option<Message>,
     /// First help line shown (the help scrolls on small terminals).
     pub help_offset: usize,
+    /// Each layer's command on one line, cut to [`COMMAND_SHOWN`] characters once (not yet
+    /// escaped: the views escape what they draw), so a 30 MB `RUN` costs nothing per frame.
+    pub commands: Vec<String>,
+}
+
+/// Characters of a layer's command the explorer keeps (the JSON report has it whole).
+pub const COMMAND_SHOWN: usize = 4096;
+
+/// A command on one line, cut to [`COMMAND_SHOWN`] characters.
+fn shown_command(command: &str) -> String {
+    match command.char_indices().nth(COMMAND_SHOWN) {
+        Some((end, _)) => format!("{}…", crate::text::one_line(&command[..end])),
+        None => crate::text::one_line(command),
+    }
 }
 
 /// Where loading stands.
@@ -250,6 +264,11 @@ const CASE_INSENSITIVE_HINT: &str = "(?i)";
 impl Explorer {
     /// Start at the last layer, layer changes, everything shown, sorted by name.
     pub fn new(image: Image, analysis: Analysis) -> Explorer {
+        let commands = image
+            .layers
+            .iter()
+            .map(|l| shown_command(l.command().unwrap_or("(no history)")))
+            .collect();
         let order = Order::new(&image.tree);
         let layer = image.top_layer().unwrap_or(0);
         let params = MarkParams { layer, mode: TreeMode::Layer, hidden: ChangeMask::default(), filter: String::new() };
@@ -281,6 +300,7 @@ impl Explorer {
             input: None,
             message: None,
             help_offset: 0,
+            commands,
         }
     }
 

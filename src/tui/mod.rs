@@ -151,6 +151,12 @@ impl EventSource for TerminalEvents {
     }
 }
 
+/// Signals that end a process by default and can be caught.
+const TERMINATING_SIGNALS: [i32; 11] = {
+    use signal_hook::consts::*;
+    [SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ]
+};
+
 /// Leave raw mode and the alternate screen (safe to call twice).
 fn restore_terminal() {
     let _ = terminal::disable_raw_mode();
@@ -184,9 +190,10 @@ pub fn run(
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return Err(TuiError::NotATerminal);
     }
-    // SIGTERM and SIGHUP end the loop cleanly so the terminal is restored.
+    // Every signal whose default is to end the process ends the loop instead, so the terminal is
+    // restored (in raw mode Ctrl+C is a key, but `kill -INT` still sends SIGINT).
     let terminate = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+    for signal in TERMINATING_SIGNALS {
         let _ = signal_hook::flag::register(signal, Arc::clone(&terminate));
     }
     let previous = std::panic::take_hook();

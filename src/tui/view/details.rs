@@ -34,7 +34,8 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let base = e.analysis.base.layers;
     let owner = if e.layer < base { "base image" } else { "your build" };
     let block = theme.pane(format!(" Layer {} · {owner} ", e.layer), false);
-    let mut lines = vec![field(theme, "Command", layer.command().map_or_else(|| "(no history)".into(), clean))];
+    let command = e.commands.get(e.layer).map_or_else(String::new, |c| clean(c));
+    let mut lines = vec![field(theme, "Command", command)];
     let counts = layer.counts;
     lines.push(field(
         theme,

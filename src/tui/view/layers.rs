@@ -79,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
                 let layer = &e.image.layers[i];
                 let score = e.analysis.layers.get(i).map_or(0, |l| l.score);
                 let mark = if i < base { "B" } else { " " };
-                let command = crate::text::one_line(layer.command().unwrap_or("(no history)"));
+                let command = e.commands.get(i).map_or("", String::as_str);
                 let score_text = if score == 0 { "    ·".to_string() } else { format!("{score:>5}") };
                 let mut spans = vec![
                     Span::styled(mark, theme.dim()),
@@ -88,7 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
                 ];
                 if !narrow {
                     let used = 1 + 2 + 10 + 5 + 2;
-                    spans.push(Span::raw(format!("  {}", cut(&command, width.saturating_sub(used)))));
+                    spans.push(Span::raw(format!("  {}", cut(command, width.saturating_sub(used)))));
                 }
                 let mut line = Line::from(spans);
                 if i == e.layer {
