@@ -346,16 +346,8 @@ fn wrong_diff_id() -> Vec<u8> {
     let mut diff_ids: Vec<String> = built.layers.iter().map(|l| l.diff_id.clone()).collect();
     diff_ids[0] = support::digest(b"something else");
     built.config = image.config_json(&diff_ids);
-    built.config_digest = support::digest(&built.config);
-    let mut manifest: Value = serde_json::from_slice(&built.manifest).unwrap();
-    manifest["config"]["digest"] = Value::String(built.config_digest.clone());
-    manifest["config"]["size"] = built.config.len().into();
-    built.manifest = serde_json::to_vec(&manifest).unwrap();
-    built.manifest_digest = support::digest(&built.manifest);
-    let mut layout = OciLayout::new();
-    layout.store(&built);
-    layout.add_manifest(&built.manifest_digest, built.manifest.len(), None, Some("latest"), None);
-    layout.tar()
+    built.refresh_manifest();
+    built.oci_archive()
 }
 
 /// An OCI archive missing its last layer blob.

@@ -446,3 +446,10 @@ fn every_layer_view_of_one_tree() {
     assert_eq!(paths_at(&img, Some(2)).len(), 7);
     assert!(!paths_at(&img, Some(2)).contains(&"/etc/hosts".to_string()));
 }
+
+#[test]
+fn files_come_in_path_byte_order_not_tree_order() {
+    // `-` (0x2d) sorts before `/` (0x2f): a-b comes between a and a/c.
+    let img = load_layers(vec![Layer::new().dir("a").file("a/c", b"c").file("a-b", b"b").file("a.d", b"d")]);
+    assert_eq!(support::paths_at(&img, None), ["/a", "/a-b", "/a.d", "/a/c"]);
+}

@@ -14,6 +14,7 @@ mod demo_asset;
 mod dive_fixtures;
 mod extract;
 mod formats;
+mod hostile;
 mod layers;
 mod robustness;
 mod schemas;

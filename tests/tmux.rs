@@ -142,18 +142,22 @@ fn a_user_explores_the_demo_image_and_quits() {
 }
 
 #[test]
-fn sigterm_restores_the_terminal() {
+fn every_terminating_signal_restores_the_terminal() {
     let bin = env!("CARGO_BIN_EXE_layerscope");
-    let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 80, 24) else { return };
-    t.wait_for("Filetree");
-    let pid = t.display("#{pane_pid}");
-    // The pane runs a shell whose child is layerscope.
-    let out = Command::new("pkill").args(["-TERM", "-P", &pid, "-x", "layerscope"]).status();
-    if out.is_err() {
-        return crate::support::missing("TMUX", "pkill is not available (Debian package procps)");
+    for signal in ["TERM", "INT", "QUIT", "USR1", "ALRM", "HUP"] {
+        let Some(t) = Tmux::start(&format!("{bin}; echo LAYERSCOPE_EXIT=$?; sleep 60"), 80, 24) else { return };
+        t.wait_for("Filetree");
+        let pid = t.display("#{pane_pid}");
+        // The pane runs a shell whose child is layerscope.
+        let out = Command::new("pkill").args([&format!("-{signal}"), "-P", &pid, "-x", "layerscope"]).status();
+        if out.is_err() {
+            return crate::support::missing("TMUX", "pkill is not available (Debian package procps)");
+        }
+        t.wait_for("LAYERSCOPE_EXIT=");
+        assert_eq!(t.display("#{alternate_on}"), "0", "SIG{signal}: the terminal left the alternate screen");
+        let screen = t.screen();
+        assert!(!screen.contains("Filetree"), "SIG{signal}: the explorer's screen is gone:\n{screen}");
     }
-    t.wait_for("LAYERSCOPE_EXIT=");
-    assert_eq!(t.display("#{alternate_on}"), "0", "the terminal left the alternate screen");
 }
 
 #[test]

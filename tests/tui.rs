@@ -659,3 +659,32 @@ fn warnings_show_in_the_image_pane_and_w_lists_them() {
     assert!(explorer(&a).message.as_ref().unwrap().text.contains("no warnings"));
     assert!(!screen(&mut a).contains("Warning "));
 }
+
+#[test]
+fn names_that_drive_a_terminal_are_drawn_escaped() {
+    let nasty = "x\x1b[2J\x1b]52;c;aGk=\x07\u{202e}y";
+    let image = support::Image::new().layer(
+        support::Layer::new().dir("etc").file(&format!("etc/{nasty}"), b"data"),
+        &format!("/bin/sh -c echo {nasty}"),
+    );
+    let mut a = app_of(image, 100, 30);
+    press(&mut a, "<tab>");
+    let screen = screen(&mut a);
+    for bad in ['\x1b', '\x07', '\u{202e}'] {
+        assert!(!screen.contains(bad), "{bad:?} drawn raw:\n{screen}");
+    }
+    assert!(screen.contains("x\\x1b[2J"), "{screen}");
+}
+
+#[test]
+fn a_30_mb_command_is_cut_once_not_per_frame() {
+    let command = format!("/bin/sh -c echo {}", "a".repeat(30 << 20));
+    let image = support::Image::new().layer(support::Layer::new().file("a", b"a"), &command);
+    let mut a = app_of(image, 100, 30);
+    let kept = &explorer(&a).commands[0];
+    assert!(kept.chars().count() <= layerscope::tui::app::COMMAND_SHOWN + 1, "{} chars kept", kept.len());
+    assert!(kept.ends_with('…'));
+    // Drawing and moving touch only the kept text.
+    press(&mut a, "jk");
+    assert!(screen(&mut a).contains("echo aaaa"));
+}

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::image::Image;
 use crate::layer::EntryKind;
-use crate::report::files::visible_nodes;
 use crate::tree::{Action, EntryId, NodeId, RemoveCause, State, Tree};
 
 /// Why a copy of some bytes is wasted.
@@ -186,7 +185,7 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
     let mut first_path = vec![u32::MAX; entries.len()];
     let mut more_paths: Vec<(EntryId, NodeId)> = Vec::new();
     if let Some(top) = image.top_layer() {
-        for node in visible_nodes(tree, top) {
+        for node in tree.visible_nodes(top) {
             let State::Present { entry: Some(id), .. } = tree.state_at(node, Some(top)) else { continue };
             let e = tree.entry(id);
             if !matches!(e.kind, EntryKind::File | EntryKind::Hardlink) {

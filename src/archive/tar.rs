@@ -73,9 +73,10 @@ impl From<io::Error> for TarError {
 }
 
 /// What a member is, from its type flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Kind {
     /// `0`, NUL, `7` (contiguous) and GNU sparse `S`.
+    #[default]
     Regular,
     /// `1`.
     HardLink,
@@ -103,7 +104,7 @@ pub struct Chunk {
 }
 
 /// One member, its extension headers applied.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Member {
     /// Offset of its first header (extension headers included) in the stream.
     pub header_pos: u64,
@@ -147,12 +148,14 @@ pub struct Reader<R> {
     /// Data of the current member left to read.
     left: u64,
     done: bool,
+    /// The member last returned; its buffers are reused for the next one.
+    current: Member,
 }
 
 impl<R: Read + Seek> Reader<R> {
     /// Read `inner` from its current position (taken as offset 0).
     pub fn new(inner: R, limits: HeaderLimits) -> Self {
-        Reader { inner, pos: 0, next: 0, limits, left: 0, done: false }
+        Reader { inner, pos: 0, next: 0, limits, left: 0, done: false, current: Member::default() }
     }
 
     /// The stream, positioned after whatever was read last.
@@ -167,7 +170,7 @@ impl<R: Read + Seek> Reader<R> {
 
     /// The next member, or `None` at the end-of-archive blocks (or the end of the stream). Data of
     /// the previous member that was not read is skipped.
-    pub fn next_member(&mut self) -> Result<Option<Member>, TarError> {
+    pub fn next_member(&mut self) -> Result<Option<&Member>, TarError> {
         if self.done {
             return Ok(None);
         }
@@ -232,113 +235,29 @@ impl<R: Read + Seek> Reader<R> {
                 b'g' => continue,
                 _ => {}
             }
-            let mut member = self.member(&block, at, header_pos, size, long_name, long_link, pax.as_ref())?;
-            member.data_pos = data_pos;
-            if type_flag == b'S' {
-                self.old_gnu_sparse(&block, &mut member)?;
-            } else if let Some(p) = pax.as_ref().filter(|p| p.is_sparse()) {
-                self.pax_sparse(p, &mut member)?;
-            }
-            return Ok(Some(member));
-        }
-    }
-
-    /// Build a member from its header block and the extensions before it.
-    #[allow(clippy::too_many_arguments)]
-    fn member(
-        &self,
-        block: &[u8; 512],
-        at: u64,
-        header_pos: u64,
-        size: u64,
-        long_name: Option<Vec<u8>>,
-        long_link: Option<Vec<u8>>,
-        pax: Option<&Pax>,
-    ) -> Result<Member, TarError> {
-        let type_flag = block[156];
-        let ustar = &block[257..263] == b"ustar\0";
-        let gnu = &block[257..263] == b"ustar ";
-        let mut path = match (pax.and_then(|p| p.path.clone()), long_name) {
-            (Some(p), _) => p,
-            (None, Some(mut l)) => {
-                // GNU long names end in NUL.
-                if let Some(end) = l.iter().position(|&b| b == 0) {
-                    l.truncate(end);
-                }
-                l
-            }
-            (None, None) => {
-                let name = field(&block[0..100]);
-                let prefix = if ustar { field(&block[345..500]) } else { &[] };
-                if prefix.is_empty() { name.to_vec() } else { [prefix, b"/", name].concat() }
-            }
-        };
-        let link = match (pax.and_then(|p| p.linkpath.clone()), long_link) {
-            (Some(l), _) => l,
-            (None, Some(mut l)) => {
-                if let Some(end) = l.iter().position(|&b| b == 0) {
-                    l.truncate(end);
-                }
-                l
-            }
-            (None, None) => field(&block[157..257]).to_vec(),
-        };
-        if path.len() > self.limits.path_bytes {
-            path.truncate(64);
-            return Err(too_large(
+            let mut member = std::mem::take(&mut self.current);
+            let filled = fill_member(
+                &mut member,
+                &self.limits,
+                &block,
                 at,
-                &format!(
-                    "a path of more than {} bytes (it starts {})",
-                    self.limits.path_bytes,
-                    String::from_utf8_lossy(&path)
-                ),
-            ));
+                header_pos,
+                size,
+                long_name,
+                long_link,
+                pax.as_ref(),
+            );
+            member.data_pos = data_pos;
+            let sparse = match (filled, type_flag, pax.as_ref().filter(|p| p.is_sparse())) {
+                (Err(e), _, _) => Err(e),
+                (Ok(()), b'S', _) => self.old_gnu_sparse(&block, &mut member),
+                (Ok(()), _, Some(p)) => self.pax_sparse(p, &mut member),
+                (Ok(()), _, None) => Ok(()),
+            };
+            self.current = member;
+            sparse?;
+            return Ok(Some(&self.current));
         }
-        if link.len() > self.limits.path_bytes {
-            return Err(too_large(at, &format!("a link target of more than {} bytes", self.limits.path_bytes)));
-        }
-        let num = |range: std::ops::Range<usize>, what: &str| {
-            number(&block[range]).ok_or_else(|| invalid(at, &format!("the {what} field is not a number")))
-        };
-        let mode = u32::try_from(num(100..108, "mode")? & 0o7777_7777).unwrap_or(0);
-        let uid = pax.and_then(|p| p.uid).map_or_else(|| num(108..116, "uid"), Ok)?;
-        let gid = pax.and_then(|p| p.gid).map_or_else(|| num(116..124, "gid"), Ok)?;
-        let mtime = match pax.and_then(|p| p.mtime) {
-            Some(t) => t,
-            None => signed_number(&block[136..148]).ok_or_else(|| invalid(at, "the mtime field is not a number"))?,
-        };
-        let dev = if (ustar || gnu) && matches!(type_flag, b'3' | b'4') {
-            let d = |r: std::ops::Range<usize>| number(&block[r]).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
-            (d(329..337), d(337..345))
-        } else {
-            (0, 0)
-        };
-        let kind = match type_flag {
-            b'0' | b'\0' | b'7' | b'S' => Kind::Regular,
-            b'1' => Kind::HardLink,
-            b'2' => Kind::Symlink,
-            b'3' => Kind::Char,
-            b'4' => Kind::Block,
-            b'5' => Kind::Dir,
-            b'6' => Kind::Fifo,
-            other => Kind::Other(other),
-        };
-        Ok(Member {
-            header_pos,
-            data_pos: 0,
-            stored: size,
-            size,
-            kind,
-            type_flag,
-            path,
-            link,
-            mode,
-            uid,
-            gid,
-            mtime,
-            dev,
-            sparse: None,
-        })
     }
 
     /// An old GNU sparse member (`S`): the map is in the header and extension blocks after it;
@@ -531,6 +450,85 @@ impl<R: Read + Seek> Read for Reader<R> {
     }
 }
 
+/// Fill `member` from its header block and the extensions before it, reusing its buffers.
+#[allow(clippy::too_many_arguments)]
+fn fill_member(
+    member: &mut Member,
+    limits: &HeaderLimits,
+    block: &[u8; 512],
+    at: u64,
+    header_pos: u64,
+    size: u64,
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<&Pax>,
+) -> Result<(), TarError> {
+    let type_flag = block[156];
+    let ustar = &block[257..263] == b"ustar\0";
+    let gnu = &block[257..263] == b"ustar ";
+    let path = &mut member.path;
+    path.clear();
+    match (pax.and_then(|p| p.path.as_deref()), long_name) {
+        (Some(p), _) => path.extend_from_slice(p),
+        // GNU long names end in NUL.
+        (None, Some(l)) => path.extend_from_slice(field(&l)),
+        (None, None) => {
+            let prefix = if ustar { field(&block[345..500]) } else { &[] };
+            if !prefix.is_empty() {
+                path.extend_from_slice(prefix);
+                path.push(b'/');
+            }
+            path.extend_from_slice(field(&block[0..100]));
+        }
+    }
+    let link = &mut member.link;
+    link.clear();
+    match (pax.and_then(|p| p.linkpath.as_deref()), long_link) {
+        (Some(l), _) => link.extend_from_slice(l),
+        (None, Some(l)) => link.extend_from_slice(field(&l)),
+        (None, None) => link.extend_from_slice(field(&block[157..257])),
+    }
+    if member.path.len() > limits.path_bytes {
+        let start = String::from_utf8_lossy(&member.path[..64]).into_owned();
+        return Err(too_large(at, &format!("a path of more than {} bytes (it starts {start})", limits.path_bytes)));
+    }
+    if member.link.len() > limits.path_bytes {
+        return Err(too_large(at, &format!("a link target of more than {} bytes", limits.path_bytes)));
+    }
+    let num = |range: std::ops::Range<usize>, what: &str| {
+        number(&block[range]).ok_or_else(|| invalid(at, &format!("the {what} field is not a number")))
+    };
+    member.mode = u32::try_from(num(100..108, "mode")? & 0o7777_7777).unwrap_or(0);
+    member.uid = pax.and_then(|p| p.uid).map_or_else(|| num(108..116, "uid"), Ok)?;
+    member.gid = pax.and_then(|p| p.gid).map_or_else(|| num(116..124, "gid"), Ok)?;
+    member.mtime = match pax.and_then(|p| p.mtime) {
+        Some(t) => t,
+        None => signed_number(&block[136..148]).ok_or_else(|| invalid(at, "the mtime field is not a number"))?,
+    };
+    member.dev = if (ustar || gnu) && matches!(type_flag, b'3' | b'4') {
+        let d = |r: std::ops::Range<usize>| number(&block[r]).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        (d(329..337), d(337..345))
+    } else {
+        (0, 0)
+    };
+    member.kind = match type_flag {
+        b'0' | b'\0' | b'7' | b'S' => Kind::Regular,
+        b'1' => Kind::HardLink,
+        b'2' => Kind::Symlink,
+        b'3' => Kind::Char,
+        b'4' => Kind::Block,
+        b'5' => Kind::Dir,
+        b'6' => Kind::Fifo,
+        other => Kind::Other(other),
+    };
+    member.header_pos = header_pos;
+    member.stored = size;
+    member.size = size;
+    member.type_flag = type_flag;
+    member.sparse = None;
+    Ok(())
+}
+
 /// Check the chunks of a sparse member and settle its sizes.
 fn finish_sparse(member: &mut Member, chunks: Vec<Chunk>, real: u64) -> Result<(), TarError> {
     let at = member.header_pos;
@@ -676,12 +674,18 @@ fn number(bytes: &[u8]) -> Option<u64> {
             return Some(v);
         }
     }
+    // Octal digits, with spaces and NULs around them (every header has six such fields).
     let text = field(bytes);
-    let text = std::str::from_utf8(text).ok()?.trim_matches(|c: char| c == ' ' || c == '\0');
-    if text.is_empty() {
-        return Some(0);
+    let start = text.iter().position(|&b| b != b' ').unwrap_or(text.len());
+    let end = text.iter().rposition(|&b| b != b' ').map_or(start, |i| i + 1);
+    let mut v: u64 = 0;
+    for &b in &text[start..end] {
+        if !(b'0'..=b'7').contains(&b) {
+            return None;
+        }
+        v = v.checked_mul(8)?.checked_add(u64::from(b - b'0'))?;
     }
-    u64::from_str_radix(text, 8).ok()
+    Some(v)
 }
 
 /// A numeric field that may be negative in base-256 (times before 1970).
@@ -701,17 +705,14 @@ fn signed_number(bytes: &[u8]) -> Option<i64> {
 /// POSIX says) or signed (as some old writers computed it).
 fn check_checksum(block: &[u8; 512], at: u64) -> Result<(), TarError> {
     let stored = number(&block[148..156]).ok_or_else(|| invalid(at, "the checksum is not a number"))?;
-    let unsigned: u64 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { u64::from(b' ') } else { u64::from(b) })
-        .sum();
-    let signed: i64 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { i64::from(b' ') } else { i64::from(b as i8) })
-        .sum();
-    if stored == unsigned || i64::try_from(stored).is_ok_and(|s| s == signed) {
+    let spaces = 8 * u64::from(b' ');
+    let unsigned: u64 = block[..148].iter().chain(&block[156..]).map(|&b| u64::from(b)).sum::<u64>() + spaces;
+    if stored == unsigned {
+        return Ok(());
+    }
+    let signed: i64 =
+        block[..148].iter().chain(&block[156..]).map(|&b| i64::from(b as i8)).sum::<i64>() + spaces as i64;
+    if i64::try_from(stored).is_ok_and(|s| s == signed) {
         Ok(())
     } else {
         Err(invalid(at, "the header checksum does not match (not a tar archive, or a corrupt one)"))

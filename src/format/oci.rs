@@ -22,6 +22,8 @@ struct Candidate {
 /// Manifests that belong to one image name (or to no name), usually one per platform.
 struct Group {
     names: Vec<String>,
+    /// The same names, to add a tag in constant time (100,000 tags of one image happen).
+    name_set: HashSet<String>,
     top_digests: Vec<String>,
     candidates: Vec<Candidate>,
 }
@@ -77,7 +79,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, limits: &Limits)
             // Another tag of an image already seen.
             let group = &mut walk.groups[g];
             if let Some(name) = name {
-                if !group.names.contains(&name) {
+                if group.name_set.insert(name.clone()) {
                     group.names.push(name);
                 }
             }
@@ -98,6 +100,7 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, limits: &Limits)
             None => {
                 walk.groups.push(Group {
                     names: name.clone().into_iter().collect(),
+                    name_set: name.clone().into_iter().collect(),
                     top_digests: vec![desc.digest.clone()],
                     candidates,
                 });

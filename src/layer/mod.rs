@@ -604,6 +604,21 @@ fn parse_tar<R: Read + Seek>(
             }
             _ => None,
         };
+        let io_err = |parsed: &ParsedLayer, source: io::Error| ParseError::Io { after: last_path(parsed), source };
+        // Everything taken from the member before its data is read.
+        let (stored, mtime) = (if kind == EntryKind::File { member.stored } else { 0 }, member.mtime);
+        let path = push_bytes(&mut parsed.bytes, &path_buf).map_err(|e| io_err(parsed, e))?;
+        // Other entries may carry a link name too (buildah leaves one on whiteouts); it means
+        // nothing to the model, but dive's export shows it.
+        let link = match kind {
+            _ if member.link.is_empty() => None,
+            EntryKind::Hardlink => {
+                let mut target = Vec::with_capacity(member.link.len());
+                path::normalize(&member.link, &mut target);
+                Some(push_bytes(&mut parsed.bytes, &target).map_err(|e| io_err(parsed, e))?)
+            }
+            _ => Some(push_bytes(&mut parsed.bytes, &member.link).map_err(|e| io_err(parsed, e))?),
+        };
         // Small files sit in the read buffer with the headers anyway: hashing them now costs no I/O.
         let hashed = kind == EntryKind::File && (hash_all || size <= INLINE_HASH_LIMIT || sparse.is_some());
         if kind == EntryKind::File {
@@ -624,19 +639,6 @@ fn parse_tar<R: Read + Seek>(
             })?;
         }
 
-        let io_err = |parsed: &ParsedLayer, source: io::Error| ParseError::Io { after: last_path(parsed), source };
-        let path = push_bytes(&mut parsed.bytes, &path_buf).map_err(|e| io_err(parsed, e))?;
-        // Other entries may carry a link name too (buildah leaves one on whiteouts); it means
-        // nothing to the model, but dive's export shows it.
-        let link = match kind {
-            _ if member.link.is_empty() => None,
-            EntryKind::Hardlink => {
-                let mut target = Vec::with_capacity(member.link.len());
-                path::normalize(&member.link, &mut target);
-                Some(push_bytes(&mut parsed.bytes, &target).map_err(|e| io_err(parsed, e))?)
-            }
-            _ => Some(push_bytes(&mut parsed.bytes, &member.link).map_err(|e| io_err(parsed, e))?),
-        };
         let sparse = match sparse {
             Some(chunks) => {
                 parsed.sparse.push(chunks);
@@ -648,11 +650,11 @@ fn parse_tar<R: Read + Seek>(
             path,
             kind,
             size,
-            stored: if kind == EntryKind::File { member.stored } else { 0 },
+            stored,
             mode,
             uid,
             gid,
-            mtime: member.mtime,
+            mtime,
             link,
             content,
             data_offset,

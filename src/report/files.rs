@@ -121,24 +121,8 @@ impl FileRecord {
     }
 }
 
-/// Nodes visible after `layer` (the root excluded), in tree order.
-pub fn visible_nodes(tree: &Tree, layer: usize) -> impl Iterator<Item = NodeId> + '_ {
-    let mut stack: Vec<NodeId> = tree.children(NodeId::ROOT).iter().rev().copied().collect();
-    std::iter::from_fn(move || {
-        while let Some(node) = stack.pop() {
-            // A visible node's ancestors are visible, so an absent node's subtree can be skipped.
-            if matches!(tree.state_at(node, Some(layer)), State::Absent) {
-                continue;
-            }
-            stack.extend(tree.children(node).iter().rev().copied());
-            return Some(node);
-        }
-        None
-    })
-}
-
 /// What `files` prints.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FilesOptions {
     /// The layer whose state (or changes) to print; default the last.
     pub layer: Option<usize>,
@@ -148,54 +132,67 @@ pub struct FilesOptions {
 
 /// The records `files` prints, sorted by path bytes.
 pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
+    let mut out = Vec::new();
+    for_each_record(image, options, |r| {
+        out.push(r);
+        Ok(())
+    })
+    .ok();
+    out
+}
+
+/// Hand `f` each record `files` prints, in path-byte order, one at a time: nothing is collected,
+/// so memory does not grow with the number or the depth of paths.
+pub fn for_each_record(
+    image: &Image,
+    options: FilesOptions,
+    mut f: impl FnMut(FileRecord) -> io::Result<()>,
+) -> io::Result<()> {
     let Some(top) = image.top_layer() else {
-        return Vec::new();
+        return Ok(());
     };
     let layer = options.layer.unwrap_or(top).min(top);
     let tree = &image.tree;
     let below = layer.checked_sub(1);
-    // (path bytes, node, its state, the layer it is seen after, its change)
-    type Listed = (Vec<u8>, NodeId, State, Option<usize>, Change);
-    let mut nodes: Vec<Listed> = Vec::new();
-    if options.changes_only {
-        for n in 1..tree.node_count() {
-            let node = NodeId(u32::try_from(n).unwrap_or(u32::MAX));
-            if !tree.events(node).iter().any(|e| usize::from(e.layer) == layer) {
-                continue;
-            }
-            let Some(change) = tree.change_at(node, layer) else { continue };
-            let at = match change {
-                Change::Unchanged => continue,
-                // A removed path is described as it was below.
-                Change::Removed => below,
-                _ => Some(layer),
-            };
-            nodes.push((tree.path(node), node, tree.state_at(node, at), at, change));
-        }
-    } else {
-        for node in visible_nodes(tree, layer) {
-            let change = tree.change_at(node, layer).unwrap_or(Change::Unchanged);
-            nodes.push((tree.path(node), node, tree.state_at(node, Some(layer)), Some(layer), change));
-        }
-    }
-    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     // Removed paths are described as they were below: their links as they were then.
     let mut links_now = tree.links_at(Some(layer));
     let mut links_below = tree.links_at(below);
-    nodes
-        .into_iter()
-        .filter_map(|(_, node, state, at, change)| {
-            let links = if at == Some(layer) { &mut links_now } else { &mut links_below };
-            FileRecord::new(tree, links, node, state, change)
-        })
-        .collect()
+    // In changes mode a removed directory is walked into (its children were removed too);
+    // otherwise an absent node's subtree holds nothing visible.
+    let descend = |node: NodeId| options.changes_only || tree.state_at(node, Some(layer)) != State::Absent;
+    let mut result = Ok(());
+    tree.walk_in_path_order(descend, |node| {
+        if result.is_err() {
+            return;
+        }
+        let (at, change) = if options.changes_only {
+            if !tree.events(node).iter().any(|e| usize::from(e.layer) == layer) {
+                return;
+            }
+            match tree.change_at(node, layer) {
+                None | Some(Change::Unchanged) => return,
+                Some(Change::Removed) => (below, Change::Removed),
+                Some(c) => (Some(layer), c),
+            }
+        } else {
+            if tree.state_at(node, Some(layer)) == State::Absent {
+                return;
+            }
+            (Some(layer), tree.change_at(node, layer).unwrap_or(Change::Unchanged))
+        };
+        let links = if at == Some(layer) { &mut links_now } else { &mut links_below };
+        if let Some(record) = FileRecord::new(tree, links, node, tree.state_at(node, at), change) {
+            result = f(record);
+        }
+    });
+    result
 }
 
 /// Print `files` output as JSON Lines.
 pub fn write_files<W: Write>(image: &Image, options: FilesOptions, mut out: W) -> io::Result<()> {
-    for record in file_records(image, options) {
+    for_each_record(image, options, |record| {
         serde_json::to_writer(&mut out, &record)?;
-        out.write_all(b"\n")?;
-    }
+        out.write_all(b"\n")
+    })?;
     out.flush()
 }

@@ -17,7 +17,14 @@ fn xml(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            // Control characters XML forbids, and the bidirectional overrides that reorder what a
+            // dashboard shows.
+            c if (c as u32) < 0x20
+                || c.is_control()
+                || matches!(c, '\u{FFFE}' | '\u{FFFF}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push('\u{FFFD}')
+            }
             c => out.push(c),
         }
     }

@@ -191,7 +191,7 @@ impl<'a> Report<'a> {
     /// there is one.
     pub fn new(image: &'a Image, analysis: &'a Analysis, dive: &'a DiveFigures, ci: Option<&'a Verdict>) -> Self {
         let run = image.config.config.as_ref();
-        let path_count = image.top_layer().map_or(0, |top| files::visible_nodes(&image.tree, top).count() as u64);
+        let path_count = image.top_layer().map_or(0, |top| image.tree.visible_nodes(top).count() as u64);
         Report {
             schema: REPORT_SCHEMA,
             image: ImageReport {

@@ -366,6 +366,57 @@ impl Tree {
         (shown, raw)
     }
 
+    /// Nodes visible after `layer` (the root excluded), in tree order.
+    pub fn visible_nodes(&self, layer: usize) -> impl Iterator<Item = NodeId> + '_ {
+        let mut stack: Vec<NodeId> = self.children(NodeId::ROOT).iter().rev().copied().collect();
+        std::iter::from_fn(move || {
+            while let Some(node) = stack.pop() {
+                // A visible node's ancestors are visible, so an absent node's subtree can be skipped.
+                if matches!(self.state_at(node, Some(layer)), State::Absent) {
+                    continue;
+                }
+                stack.extend(self.children(node).iter().rev().copied());
+                return Some(node);
+            }
+            None
+        })
+    }
+
+    /// Call `f` on every node (the root excluded) in the byte order of their full paths, walking
+    /// into a node's children only when `descend` says so. Byte order is not a depth-first walk:
+    /// `a-b` sorts between `a` and `a/c` (`-` is below `/`), so each directory's children and
+    /// subtrees are merged by their keys (`name` and `name/`). Memory: one list per open
+    /// directory, never a path per node.
+    pub fn walk_in_path_order(&self, descend: impl Fn(NodeId) -> bool, mut f: impl FnMut(NodeId)) {
+        // (node, whether this item is its subtree rather than itself)
+        let items = |dir: NodeId| -> Vec<(NodeId, bool)> {
+            let mut items: Vec<(NodeId, bool)> = Vec::with_capacity(self.children(dir).len() * 2);
+            for &c in self.children(dir) {
+                items.push((c, false));
+                if !self.children(c).is_empty() && descend(c) {
+                    items.push((c, true));
+                }
+            }
+            let key_cmp = |a: &(NodeId, bool), b: &(NodeId, bool)| {
+                let ka = self.name(a.0).iter().chain(if a.1 { &b"/"[..] } else { &b""[..] });
+                let kb = self.name(b.0).iter().chain(if b.1 { &b"/"[..] } else { &b""[..] });
+                ka.cmp(kb)
+            };
+            items.sort_by(key_cmp);
+            items
+        };
+        let mut stack: Vec<std::vec::IntoIter<(NodeId, bool)>> = vec![items(NodeId::ROOT).into_iter()];
+        while let Some(level) = stack.last_mut() {
+            match level.next() {
+                Some((node, false)) => f(node),
+                Some((node, true)) => stack.push(items(node).into_iter()),
+                None => {
+                    stack.pop();
+                }
+            }
+        }
+    }
+
     /// Find a node by its relative path bytes (`a/b/c`).
     pub fn lookup(&self, path: &[u8]) -> Option<NodeId> {
         let mut node = NodeId::ROOT;

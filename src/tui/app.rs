@@ -264,11 +264,7 @@ const CASE_INSENSITIVE_HINT: &str = "(?i)";
 impl Explorer {
     /// Start at the last layer, layer changes, everything shown, sorted by name.
     pub fn new(image: Image, analysis: Analysis) -> Explorer {
-        let commands = image
-            .layers
-            .iter()
-            .map(|l| shown_command(l.command().unwrap_or("(no history)")))
-            .collect();
+        let commands = image.layers.iter().map(|l| shown_command(l.command().unwrap_or("(no history)"))).collect();
         let order = Order::new(&image.tree);
         let layer = image.top_layer().unwrap_or(0);
         let params = MarkParams { layer, mode: TreeMode::Layer, hidden: ChangeMask::default(), filter: String::new() };

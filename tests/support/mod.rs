@@ -354,6 +354,34 @@ pub struct Built {
     pub manifest_digest: String,
 }
 
+impl Built {
+    /// Make the manifest name the current config and layer blobs (after a test changed them, as a
+    /// writer that hashed corrupt bytes would).
+    pub fn refresh_manifest(&mut self) {
+        self.config_digest = digest(&self.config);
+        for l in &mut self.layers {
+            l.blob_digest = digest(&l.blob);
+        }
+        let mut manifest: Value = serde_json::from_slice(&self.manifest).unwrap();
+        manifest["config"]["digest"] = json!(self.config_digest);
+        manifest["config"]["size"] = json!(self.config.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            manifest["layers"][i]["digest"] = json!(l.blob_digest);
+            manifest["layers"][i]["size"] = json!(l.blob.len());
+        }
+        self.manifest = serde_json::to_vec(&manifest).unwrap();
+        self.manifest_digest = digest(&self.manifest);
+    }
+
+    /// This build alone as an oci-archive, tagged `latest`.
+    pub fn oci_archive(&self) -> Vec<u8> {
+        let mut layout = OciLayout::new();
+        layout.store(self);
+        layout.add_manifest(&self.manifest_digest, self.manifest.len(), None, Some("latest"), None);
+        layout.tar()
+    }
+}
+
 impl Image {
     pub fn new() -> Self {
         Image::default()
