@@ -34,6 +34,13 @@ impl Run {
     /// Exit `code` with `needle` in stderr, within `seconds` and `mib` of memory.
     fn expect(&self, code: i32, needle: &str, seconds: f64, mib: u64) {
         let err = self.stderr();
+        // Shown with --nocapture: the numbers behind the README's bounds.
+        eprintln!(
+            "measured: exit {:?} in {:.2} s, peak {} MiB (bounds {seconds} s, {mib} MiB)",
+            self.out.status.code(),
+            self.seconds,
+            self.peak_kib.map_or("?".into(), |k| (k / 1024).to_string())
+        );
         assert_eq!(self.out.status.code(), Some(code), "exit code; stderr:\n{err}");
         assert!(err.contains(needle), "expected '{needle}' in:\n{err}");
         assert!(self.seconds < seconds, "took {:.1} s, the bound is {seconds} s", self.seconds);

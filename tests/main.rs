@@ -14,6 +14,7 @@ mod demo_asset;
 mod dive_fixtures;
 mod extract;
 mod formats;
+mod fuzz_seeds;
 mod hostile;
 mod layers;
 mod robustness;

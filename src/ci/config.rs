@@ -90,15 +90,22 @@ pub fn load_config(path: &Path) -> Result<ConfigFile, ConfigError> {
     }
     let text =
         std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    if flow_depth(&text) > CONFIG_DEPTH {
-        return Err(shape(format!("it nests lists or mappings deeper than {CONFIG_DEPTH} levels")));
-    }
     let kind = if path.file_name().is_some_and(|n| n == ".dive-ci") { FileKind::Dive } else { FileKind::Layerscope };
     parse_config(path, &text, kind)
 }
 
-fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFile, ConfigError> {
+/// Parse the text of a config file read from `path` (named in messages) in the format `kind`.
+pub fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFile, ConfigError> {
     let shape = |what: String| ConfigError::Shape { path: path.to_path_buf(), what };
+    if text.len() as u64 > CONFIG_BYTES {
+        return Err(shape(format!(
+            "{} bytes is too large for a config file (the limit is {CONFIG_BYTES})",
+            text.len()
+        )));
+    }
+    if flow_depth(text) > CONFIG_DEPTH {
+        return Err(shape(format!("it nests lists or mappings deeper than {CONFIG_DEPTH} levels")));
+    }
     let unknown = |key: String, candidates: &[String]| {
         let suggestion = closest(&key, candidates);
         ConfigError::UnknownKey { path: path.to_path_buf(), key, suggestion }

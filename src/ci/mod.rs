@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use config::{ConfigError, ConfigFile, FileKind, find_config, load_config};
+pub use config::{ConfigError, ConfigFile, FileKind, find_config, load_config, parse_config};
 
 use crate::analysis::{Analysis, DiveFigures};
 use crate::image::Integrity;
