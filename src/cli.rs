@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::analysis;
 use crate::archive::Input;
+use crate::cache::Cache;
 use crate::ci::{self, Policy, Rule};
 use crate::format::{Platform, Selection};
 use crate::image::Image;
@@ -19,6 +20,7 @@ use crate::limits::Limits;
 use crate::report::files::{FilesOptions, write_files};
 use crate::report::text::{Style, write_text};
 use crate::report::{Report, github, junit, sarif};
+use crate::source::{self, SourceOptions, Target, Transfer};
 use crate::text::plural;
 
 /// The demo image `layerscope` opens when no image is named (made by the fixture builder in
@@ -53,8 +55,14 @@ Thresholds come from flags, else --ci-config FILE, else .layerscope-ci.yaml or d
 the working directory, else the defaults. min-wasted-bytes is a noise floor: below it the
 percentage rules pass.
 
-Inputs: docker save (legacy and Docker 25+), podman save, skopeo/buildah oci-archive, kaniko
-tarballs, OCI layout directories, gzip/zstd/uncompressed layers, and '-' for stdin.
+IMAGE: an archive (docker save, podman save, skopeo/buildah oci-archive, kaniko tarballs, gzip or
+zstd compressed or not), an OCI layout directory, '-' for stdin, or an image by name:
+  docker://NAME  podman://NAME  containerd://NAME   from a local engine
+  registry://NAME                                   from its registry, no daemon needed
+  docker-archive:PATH  oci-archive:PATH[:REF]  oci:DIR[:REF]   skopeo's spellings
+  NAME[:TAG|@DIGEST]   the local engines that hold it (docker, podman, containerd), else its registry
+Pulled and exported blobs, and the parsed layers, are kept in the cache (--cache-dir; see
+`layerscope cache`).
 Exit codes: 0 ok (all rules pass), 1 a CI rule failed, 2 error.";
 
 /// layerscope: see what is inside a container image and where its bytes are wasted.
@@ -72,8 +80,9 @@ pub struct Cli {
 /// Arguments of the default command.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Image archive, OCI layout directory, or '-' for stdin [default: the bundled demo image, in
-    /// the explorer only]
+    /// Image archive, OCI layout directory, '-' for stdin, or an image name (docker://,
+    /// podman://, containerd://, registry://, or a bare NAME[:TAG]) [default: the bundled demo
+    /// image, in the explorer only]
     #[arg(value_name = "IMAGE")]
     pub inputs: Vec<String>,
     /// Write the JSON report (schema layerscope.report/v2; dive's schema with --dive-compat) to
@@ -94,6 +103,9 @@ pub struct ShowArgs {
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Where the image comes from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Bounds on what the input may cost.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -115,10 +127,52 @@ pub struct SelectArgs {
     /// web:1.0, holdout/web, localhost/holdout/web:1.0)
     #[arg(long = "image", value_name = "NAME[:TAG]")]
     pub image_name: Option<String>,
-    /// Accepted for dive compatibility (docker-archive, oci-archive); the format is always
-    /// detected from the contents
-    #[arg(long, value_name = "SOURCE", hide = true)]
+}
+
+/// Where images come from, and the cache.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SourceArgs {
+    /// Read IMAGE from this source whatever its spelling: docker, podman, containerd, registry,
+    /// or docker-archive/oci-archive/oci (a path; the format is detected from the contents)
+    #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
+    /// The cache of pulled blobs and parsed layers [default: $XDG_CACHE_HOME/layerscope, else
+    /// ~/.cache/layerscope]
+    #[arg(long, value_name = "DIR", env = "LAYERSCOPE_CACHE_DIR", hide_env = true)]
+    pub cache_dir: Option<PathBuf>,
+    /// Use no cache (even with --cache-dir): pulled blobs go to a temporary folder removed at exit
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Reach this registry (HOST[:PORT]) over plain HTTP; localhost and 127.0.0.1 always are
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// containerd namespace for containerd:// images [default: $CONTAINERD_NAMESPACE, else default]
+    #[arg(long, value_name = "NS")]
+    pub containerd_namespace: Option<String>,
+}
+
+impl SourceArgs {
+    /// The cache these flags name (`None` for --no-cache, or when no home is known).
+    pub fn cache(&self) -> Option<Cache> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir.clone().or_else(Cache::default_root).map(Cache::at)
+    }
+
+    fn options(&self, selection: Selection, limits: Limits) -> SourceOptions {
+        SourceOptions {
+            cache: self.cache(),
+            insecure_registries: self.insecure_registry.clone(),
+            selection,
+            limits,
+            containerd_namespace: self
+                .containerd_namespace
+                .clone()
+                .or_else(|| std::env::var("CONTAINERD_NAMESPACE").ok().filter(|n| !n.is_empty()))
+                .unwrap_or_else(|| "default".into()),
+        }
+    }
 }
 
 /// Bounds on disk, memory and time (README: "Security and limits").
@@ -267,13 +321,38 @@ pub enum Command {
     /// link (and link_raw), dev, mtime, layer (the layer that last wrote the path), change
     /// (added, modified, metadata_only, removed or unchanged, relative to the layer below).
     /// Warnings go to stderr; CI mode does not apply.
-    Files(FilesArgs),
+    Files(Box<FilesArgs>),
+    /// Show the cache (pulled blobs and parsed layers): where it is and what it holds
+    Cache(CacheArgs),
+}
+
+/// Arguments of `cache`.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// What to do [default: show what the cache holds]
+    #[command(subcommand)]
+    pub action: Option<CacheAction>,
+    /// The cache [default: $XDG_CACHE_HOME/layerscope, else ~/.cache/layerscope]
+    #[arg(long, value_name = "DIR", env = "LAYERSCOPE_CACHE_DIR", hide_env = true, global = true)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What `cache` does.
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Remove the least recently used entries until the cache holds at most --max-size, or
+    /// everything without it
+    Prune {
+        /// Keep at most this much (20GB, 512MiB)
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+    },
 }
 
 /// Arguments of `files`.
 #[derive(Debug, Args)]
 pub struct FilesArgs {
-    /// Image archive, OCI layout directory, or '-' for stdin
+    /// Image archive, OCI layout directory, '-' for stdin, or an image name (as for the explorer)
     #[arg(value_name = "IMAGE")]
     pub input: String,
     /// Show the tree after layer N (0 = base) [default: the last layer]
@@ -288,6 +367,9 @@ pub struct FilesArgs {
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Where the image comes from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Bounds on what the input may cost.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -339,23 +421,12 @@ impl Env {
 pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Files(args)) => run_files(&args),
+        Some(Command::Cache(args)) => run_cache(&args),
         None => run_show(&cli.show, env),
     }
 }
 
 fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
-    match args.source.as_deref() {
-        None | Some("docker-archive" | "oci-archive" | "oci") => {}
-        Some(engine @ ("docker" | "podman")) => bail!(
-            "--source {engine}: reading images from the {engine} engine is not supported yet; save the \
-             image first ({engine} save NAME -o image.tar) and pass the file"
-        ),
-        Some(other) => {
-            bail!(
-                "--source '{other}': expected docker-archive or oci-archive (the format is detected from the contents)"
-            )
-        }
-    }
     let platform = match &args.platform {
         Some(text) => Some(Platform::parse(text).with_context(|| {
             format!("invalid --platform '{text}': expected OS/ARCH or OS/ARCH/VARIANT, e.g. linux/arm64")
@@ -365,13 +436,9 @@ fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
     Ok(Selection { image: args.image_name.clone(), platform })
 }
 
-/// `-` is stdin; dive's and skopeo's transport prefixes are accepted.
-fn input_of(arg: &str) -> Input {
-    let path = ["docker-archive://", "docker-archive:", "oci-archive://", "oci-archive:", "oci://", "oci:"]
-        .iter()
-        .find_map(|p| arg.strip_prefix(p))
-        .unwrap_or(arg);
-    Input::from_arg(path)
+/// What IMAGE names (`--source` forces the reading).
+fn target_of(arg: &str, sources: &SourceArgs) -> anyhow::Result<Target> {
+    Ok(Target::parse(arg, sources.source.as_deref())?)
 }
 
 /// The bundled demo image.
@@ -401,20 +468,30 @@ fn no_image() -> anyhow::Error {
     )
 }
 
-fn load(input: &Input, select: &SelectArgs, options: &ReadOptions) -> anyhow::Result<Image> {
-    let selection = selection(select)?;
-    let name = input.display_name();
-    crate::image::load_with(input, &selection, options).map_err(|e| {
+fn load(target: &Target, select: &SelectArgs, sources: &SourceArgs, options: &ReadOptions) -> anyhow::Result<Image> {
+    let options_for_source = sources.options(selection(select)?, options.limits);
+    let name = target.display_name();
+    let with_name = |e: crate::Error| {
         // Most engine errors name the input already; say it only when they do not.
         let message = e.to_string();
+        let named = message.contains(&name) || matches!(e, crate::Error::Registry { .. } | crate::Error::Engine { .. });
         let err = anyhow::Error::new(e);
-        if message.contains(&name) { err } else { err.context(format!("cannot read {name}")) }
-    })
+        if named { err } else { err.context(format!("cannot read {name}")) }
+    };
+    let transfer = Transfer::default();
+    let opened = source::open(target, &options_for_source, &transfer).map_err(with_name)?;
+    if matches!(target, Target::Name(_)) {
+        // A bare name could have come from several places: say which.
+        eprintln!("layerscope: reading {}", crate::text::terminal_safe(&opened.origin.to_string()));
+    }
+    crate::image::open_source(opened, options_for_source.cache.as_ref(), *options)
+        .and_then(|l| l.load(None))
+        .map_err(with_name)
 }
 
 fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     let read = ReadOptions { verify: args.verify, limits: args.limits.limits()? };
-    let image = load(&input_of(&args.input), &args.select, &read)?;
+    let image = load(&target_of(&args.input, &args.sources)?, &args.select, &args.sources, &read)?;
     if let Some(n) = args.layer {
         if n >= image.layers.len() {
             bail!(
@@ -428,6 +505,68 @@ fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     let options = FilesOptions { layer: args.layer, changes_only: args.changes };
     let stdout = io::stdout().lock();
     write_files(&image, options, BufWriter::with_capacity(1 << 16, stdout)).context("writing to stdout")?;
+    Ok(Outcome::Success)
+}
+
+fn run_cache(args: &CacheArgs) -> anyhow::Result<Outcome> {
+    let cache = args
+        .cache_dir
+        .clone()
+        .or_else(Cache::default_root)
+        .map(Cache::at)
+        .ok_or_else(|| anyhow::anyhow!("no cache folder: set HOME, XDG_CACHE_HOME or --cache-dir"))?;
+    let root = cache.root().display().to_string();
+    let mut out = io::stdout().lock();
+    match &args.action {
+        None => {
+            let usage = cache.usage().with_context(|| format!("reading the cache in {root}"))?;
+            writeln!(out, "cache      {}", crate::text::terminal_safe(&root))?;
+            writeln!(out, "size       {}", crate::text::size(usage.total_bytes()))?;
+            writeln!(
+                out,
+                "blobs      {} ({})   layers, configs and manifests, by digest",
+                usage.blobs,
+                crate::text::size(usage.blob_bytes)
+            )?;
+            writeln!(
+                out,
+                "records    {} ({})   parsed layers, so a layer is never read twice",
+                usage.records,
+                crate::text::size(usage.record_bytes)
+            )?;
+            writeln!(out, "tags       {}   what each pulled tag named, for offline use", usage.tags)?;
+            if usage.temp_bytes > 0 {
+                writeln!(
+                    out,
+                    "partial    {}   downloads in progress or left by a run that died",
+                    crate::text::size(usage.temp_bytes)
+                )?;
+            }
+            writeln!(
+                out,
+                "Trim it with `layerscope cache prune --max-size SIZE`, or empty it with `layerscope cache prune`."
+            )?;
+        }
+        Some(CacheAction::Prune { max_size }) => {
+            let max = match max_size {
+                Some(v) => Some(
+                    ci::parse_bytes(v.trim())
+                        .map_err(|reason| anyhow::anyhow!("invalid --max-size '{v}': {reason}"))?,
+                ),
+                None => None,
+            };
+            let pruned = cache.prune(max).with_context(|| format!("pruning the cache in {root}"))?;
+            let left = cache.usage().map(|u| u.total_bytes()).unwrap_or(0);
+            writeln!(
+                out,
+                "removed {} ({}); the cache in {} now holds {}",
+                plural(usize::try_from(pruned.entries).unwrap_or(usize::MAX), "entry", "entries"),
+                crate::text::size(pruned.bytes),
+                crate::text::terminal_safe(&root),
+                crate::text::size(left)
+            )?;
+        }
+    }
     Ok(Outcome::Success)
 }
 
@@ -608,8 +747,8 @@ impl Plan {
     }
 
     /// Refuse to write a report over the image being read.
-    fn check_not_input(&self, input: &Input) -> anyhow::Result<()> {
-        let Input::Path(input) = input else { return Ok(()) };
+    fn check_not_input(&self, target: &Target) -> anyhow::Result<()> {
+        let Some(input) = target.path() else { return Ok(()) };
         for (doc, dest) in &self.outputs {
             if let Dest::File(p) = dest {
                 if same_path(p, input) {
@@ -667,15 +806,34 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
         if args.analysis.dive_compat {
             bail!("--dive-compat changes the CI figures and the --json schema; the explorer shows layerscope's own");
         }
-        let input = input.map_or_else(demo_input, input_of);
-        crate::tui::run(input, selection(&args.select)?, options, read, !env.no_color)?;
+        let selection = selection(&args.select)?;
+        let (name, open): (String, crate::tui::Opener) = match input {
+            None => {
+                let demo = demo_input();
+                let name = demo.display_name();
+                (name, Box::new(move |_: &Transfer| crate::image::open_with(&demo, &selection, read)))
+            }
+            Some(arg) => {
+                let target = target_of(arg, &args.sources)?;
+                let options = args.sources.options(selection, read.limits);
+                let name = target.display_name();
+                (
+                    name,
+                    Box::new(move |transfer: &Transfer| {
+                        let opened = source::open(&target, &options, transfer)?;
+                        crate::image::open_source(opened, options.cache.as_ref(), read)
+                    }),
+                )
+            }
+        };
+        crate::tui::run(&name, open, options, !env.no_color)?;
         return Ok(Outcome::Success);
     }
-    let input = input_of(input.ok_or_else(no_image)?);
-    plan.check_not_input(&input)?;
+    let target = target_of(input.ok_or_else(no_image)?, &args.sources)?;
+    plan.check_not_input(&target)?;
     let policy = if ci_mode { Some(policy(args, env)?) } else { None };
     let started = Instant::now();
-    let image = load(&input, &args.select, &read)?;
+    let image = load(&target, &args.select, &args.sources, &read)?;
     analysis::check_options(&image, &options)?;
     let analysis = analysis::analyze(&image, &options);
     // Every report carries dive's figures beside layerscope's; the explorer shows none, so only here.

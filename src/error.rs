@@ -139,6 +139,24 @@ pub enum Error {
         detail: String,
     },
 
+    /// A registry refused or failed a request, or could not be reached.
+    #[error("{reference}: {detail}")]
+    Registry {
+        /// The image as resolved (`registry/repository:tag`).
+        reference: String,
+        /// What the registry said, and what to do about it.
+        detail: String,
+    },
+
+    /// A local engine (Docker, Podman, containerd) could not provide the image.
+    #[error("{engine}: {detail}")]
+    Engine {
+        /// The engine and where it was reached (`docker (unix:///var/run/docker.sock)`).
+        engine: String,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// A limit of the in-memory model was exceeded.
     #[error("{0}")]
     TooLarge(String),

@@ -249,9 +249,7 @@ impl Extractor<'_> {
     fn check_space(&self) -> Result<()> {
         let tree = &self.image.tree;
         let needed: u64 = self.files.keys().map(|&id| tree.content_entry(tree.entry(id)).size).sum();
-        #[cfg(unix)]
-        if let Ok(stat) = rustix::fs::statvfs(&self.dest) {
-            let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+        if let Some(free) = crate::limits::free_space(&self.dest) {
             if needed > free {
                 return Err(Error::TooLarge(format!(
                     "extracting needs {} but {} has {} free",
@@ -261,8 +259,6 @@ impl Extractor<'_> {
                 )));
             }
         }
-        #[cfg(not(unix))]
-        let _ = needed;
         Ok(())
     }
 

@@ -10,9 +10,11 @@ use std::io::{self, BufReader, Read};
 use crate::archive::compression::{self, Compression};
 use crate::archive::tar::SparseReader;
 use crate::archive::{Archive, BlobLoc, Input};
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::format::{self, ArchiveFormat, History, ImageConfig, LayerSource, Platform, ResolvedImage, Selection};
 use crate::layer::{self, EntryKind, LayerDigests, ParsedLayer, Progress, ReadOptions};
+use crate::source::{Opened, Origin};
 use crate::tree::{Change, EntryId, NodeId, Tree, TreeBuilder};
 use crate::warning::{Warning, WarningKind, WarningLog};
 
@@ -80,6 +82,8 @@ pub fn clean_command(created_by: &str) -> &str {
 pub struct Image {
     /// The input as the user named it.
     pub source: String,
+    /// Where the image came from (a file, an engine, a registry), when a source says.
+    pub origin: Option<Origin>,
     /// The archive layout.
     pub format: ArchiveFormat,
     /// Set when the archive itself was compressed (`docker save | gzip`).
@@ -287,6 +291,11 @@ pub struct Loader {
     archive: Archive,
     resolved: ResolvedImage,
     options: ReadOptions,
+    /// Where parsed records of verified blobs are kept and found again.
+    records: Option<Cache>,
+    /// Where the image came from, and what the source warned about.
+    origin: Option<Origin>,
+    source_warnings: Vec<Warning>,
 }
 
 /// Open `input` and choose the image `selection` names.
@@ -296,9 +305,29 @@ pub fn open(input: &Input, selection: &Selection) -> Result<Loader> {
 
 /// Open `input` and choose the image `selection` names; `options` bound the reading.
 pub fn open_with(input: &Input, selection: &Selection, options: ReadOptions) -> Result<Loader> {
-    let archive = Archive::open_with(input, &options.limits)?;
+    open_archive(Archive::open_with(input, &options.limits)?, selection, options)
+}
+
+/// Choose the image `selection` names from an archive already opened (or composed by a source).
+pub fn open_archive(archive: Archive, selection: &Selection, options: ReadOptions) -> Result<Loader> {
     let resolved = format::resolve(&archive, selection, &options.limits)?;
-    Ok(Loader { archive, resolved, options })
+    Ok(Loader { archive, resolved, options, records: None, origin: None, source_warnings: Vec::new() })
+}
+
+/// Choose the image from what a source opened, keeping where it came from and what the source
+/// warned about. With a `cache`, layers whose blobs the source verified have their parsed
+/// records kept there and reused.
+pub fn open_source(opened: Opened, cache: Option<&Cache>, options: ReadOptions) -> Result<Loader> {
+    let mut loader = open_archive(opened.archive, &opened.selection, options)?;
+    if let (true, Some(cache)) = (opened.cacheable, cache) {
+        loader.records = Some(cache.clone());
+    }
+    if opened.from_registry {
+        loader.resolved.format = ArchiveFormat::Registry;
+    }
+    loader.origin = Some(opened.origin);
+    loader.source_warnings = opened.warnings;
+    Ok(loader)
 }
 
 /// Open and load in one step.
@@ -316,6 +345,14 @@ impl Loader {
     #[must_use]
     pub fn with_options(mut self, options: ReadOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Keep the parsed records of layers whose blobs a source verified in `cache`, and reuse
+    /// the records found there instead of parsing those layers again.
+    #[must_use]
+    pub fn with_records(mut self, cache: Cache) -> Self {
+        self.records = Some(cache);
         self
     }
 
@@ -339,11 +376,25 @@ impl Loader {
                 &own_progress
             }
         };
-        let Loader { archive, resolved, options } = self;
+        let Loader { archive, resolved, options, records, origin, source_warnings } = self;
         let sources = &resolved.layers;
+        // A blob checked against the digest its manifest names can have its records kept.
+        let keys: Vec<Option<&str>> = sources
+            .iter()
+            .map(|src| {
+                let verified = archive.verified_digest(&src.entry)?;
+                // Without a blob digest (`docker save` before 25) the layer is its tar: its DiffID.
+                let declared = src.blob_digest.as_deref().or(src.diff_id.as_deref());
+                (records.is_some() && declared == Some(verified)).then_some(verified)
+            })
+            .collect();
+        let read = |i: usize, src: &LayerSource| match (&records, keys[i]) {
+            (Some(cache), Some(key)) => read_or_recall(cache, key, i, src, progress, &options),
+            _ => layer::read_layer(i, src, Some(progress), &options),
+        };
         let mut builder = TreeBuilder::with_limits(&options.limits);
         let mut parsed_info = Vec::with_capacity(sources.len());
-        read_and_merge(sources, progress, &options, |parsed| {
+        read_and_merge(sources, progress, read, |parsed| {
             let range = builder.apply(&parsed)?;
             parsed_info.push((range, parsed.compression, parsed.content_bytes, parsed.warnings, parsed.digests));
             Ok(())
@@ -351,7 +402,8 @@ impl Loader {
         let (mut tree, tree_warnings) = builder.finish();
         hash_needed_files(&mut tree, sources, progress)?;
 
-        let mut warnings = resolved.warnings.clone();
+        let mut warnings = source_warnings;
+        warnings.extend(resolved.warnings.iter().cloned());
         let (history, empties) = map_history(&resolved.config.history, sources.len(), &mut warnings);
         let mut layers = Vec::with_capacity(sources.len());
         let mut layer_warnings = WarningLog::new(options.limits.warnings_per_kind);
@@ -412,6 +464,7 @@ impl Loader {
 
         Ok(Image {
             source: archive.display_name().to_string(),
+            origin,
             format: resolved.format,
             outer_compression: archive.outer_compression,
             tags: resolved.tags,
@@ -428,11 +481,36 @@ impl Loader {
     }
 }
 
+/// The records of a layer whose blob is `key`: from the cache when they are there, else parsed
+/// (hashing the blob, so the record carries its digests) and kept for next time.
+fn read_or_recall(
+    cache: &Cache,
+    key: &str,
+    index: usize,
+    src: &LayerSource,
+    progress: &Progress,
+    options: &ReadOptions,
+) -> Result<ParsedLayer> {
+    if let Some(parsed) = cache.records(key, index, &options.limits) {
+        if let (Some(read), Some(&total)) = (progress.bytes_read.get(index), progress.bytes_total.get(index)) {
+            read.store(total, Ordering::Relaxed);
+        }
+        if let Some(done) = progress.done.get(index) {
+            done.store(true, Ordering::Relaxed);
+        }
+        return Ok(parsed);
+    }
+    let parsed = layer::read_layer(index, src, Some(progress), &ReadOptions { verify: true, ..*options })?;
+    // A cache that cannot be written only costs the next run a parse.
+    let _ = cache.store_records(key, &parsed);
+    Ok(parsed)
+}
+
 /// Parse layers on worker threads, roughly in order, and hand them to `merge` strictly in order.
 fn read_and_merge(
     sources: &[LayerSource],
     progress: &Progress,
-    options: &ReadOptions,
+    read: impl Fn(usize, &LayerSource) -> Result<ParsedLayer> + Sync,
     mut merge: impl FnMut(ParsedLayer) -> Result<()>,
 ) -> Result<()> {
     if sources.is_empty() {
@@ -444,7 +522,7 @@ fn read_and_merge(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let next = &next;
+            let (next, read) = (&next, &read);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -452,7 +530,7 @@ fn read_and_merge(
                     if progress.cancel.load(Ordering::Relaxed) {
                         break;
                     }
-                    let parsed = layer::read_layer(i, src, Some(progress), options);
+                    let parsed = read(i, src);
                     if tx.send((i, parsed)).is_err() {
                         break;
                     }

@@ -29,6 +29,7 @@
 
 pub mod analysis;
 pub mod archive;
+pub mod cache;
 pub mod ci;
 pub mod cli;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod image;
 pub mod layer;
 pub mod limits;
 pub mod report;
+pub mod source;
 pub mod text;
 pub mod tree;
 pub mod tui;

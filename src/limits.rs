@@ -49,3 +49,30 @@ impl Limits {
         blob_bytes.saturating_mul(self.inflate_ratio).max(self.inflate_floor).min(self.layer_bytes)
     }
 }
+
+/// Bytes an unprivileged writer may still put on the file system holding `path` (`None` where
+/// the platform cannot say).
+pub fn free_space(path: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::fs::statvfs(path).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// [`free_space`] of the file system holding an open file.
+pub fn free_space_of(file: &std::fs::File) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::fs::fstatvfs(file).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}

@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of problem a warning reports. Stable names, for scripts reading the JSON report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
     /// A layer blob named by the manifest is not in the archive.
@@ -33,6 +33,9 @@ pub enum WarningKind {
     /// A blob's sha256 differs from its digest in the manifest, or an uncompressed layer's from
     /// its DiffID (or the config's from its digest): the archive is corrupt or was tampered with.
     DigestMismatch,
+    /// Something the source reported: a registry out of reach (and the cached manifest used),
+    /// a credential helper that failed.
+    SourceNotice,
 }
 
 /// One warning, optionally tied to a layer and a path.
@@ -130,7 +133,13 @@ impl WarningLog {
         }
     }
 
-    fn count_dropped(&mut self, kind: WarningKind, n: u64) {
+    /// The warnings kept, and per kind how many were not kept (to store a log and restore it).
+    pub(crate) fn parts(&self) -> (&[Warning], Vec<(WarningKind, u64)>) {
+        (&self.kept, self.counts.iter().filter(|c| c.2 > 0).map(|&(k, _, d)| (k, d)).collect())
+    }
+
+    /// Count `n` more warnings of `kind` that were found but not kept.
+    pub(crate) fn count_dropped(&mut self, kind: WarningKind, n: u64) {
         match self.counts.iter_mut().find(|(k, _, _)| *k == kind) {
             Some((_, _, d)) => *d += n,
             None => self.counts.push((kind, self.limit, n)),

@@ -19,5 +19,6 @@ mod hostile;
 mod layers;
 mod robustness;
 mod schemas;
+mod sources;
 mod tmux;
 mod tui;

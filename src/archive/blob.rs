@@ -70,6 +70,17 @@ impl BlobLoc {
         BlobLoc { inner: LocInner::Path(path), len }
     }
 
+    /// A whole open file (a cached blob: held open, it stays readable even if pruned meanwhile).
+    pub(crate) fn file(file: File, len: u64) -> Self {
+        BlobLoc { inner: LocInner::Region { backing: Backing::File(Arc::new(file)), offset: 0 }, len }
+    }
+
+    /// Bytes held in memory (a document a source made or fetched).
+    pub(crate) fn memory(bytes: Arc<[u8]>) -> Self {
+        let len = bytes.len() as u64;
+        BlobLoc { inner: LocInner::Region { backing: Backing::Memory(bytes), offset: 0 }, len }
+    }
+
     /// Size of the blob in bytes.
     pub fn len(&self) -> u64 {
         self.len

@@ -4,10 +4,10 @@
 use std::fmt;
 use std::io::{self, BufRead, Read};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a blob is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// A plain tar stream.

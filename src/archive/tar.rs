@@ -95,7 +95,7 @@ pub enum Kind {
 }
 
 /// One piece of a sparse file's data: `len` stored bytes that belong at `offset` of the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Chunk {
     /// Where in the file the bytes go.
     pub offset: u64,

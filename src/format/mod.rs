@@ -6,7 +6,7 @@
 
 pub mod config;
 mod docker;
-mod oci;
+pub(crate) mod oci;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +39,8 @@ pub enum ArchiveFormat {
     OciDirectory,
     /// An unpacked `docker save` directory.
     DockerArchiveDirectory,
+    /// Pulled from a registry (read as the OCI layout its blobs make).
+    Registry,
 }
 
 impl fmt::Display for ArchiveFormat {
@@ -51,6 +53,7 @@ impl fmt::Display for ArchiveFormat {
             ArchiveFormat::OciArchive => "oci-archive",
             ArchiveFormat::OciDirectory => "oci-directory",
             ArchiveFormat::DockerArchiveDirectory => "docker-archive-directory",
+            ArchiveFormat::Registry => "registry",
         })
     }
 }

@@ -318,6 +318,33 @@ fn choose_group(groups: &[Group], selection: &Selection) -> Result<usize> {
     }
 }
 
+/// The manifest of an index (a registry's, read one level at a time) that `selection` asks
+/// for: attestations, artifacts and unknown content are passed over, then the platform is
+/// chosen as for an archive. `what` names the index in messages.
+pub(crate) fn choose_in_index<'a>(index: &'a ImageIndex, selection: &Selection, what: &str) -> Result<&'a Descriptor> {
+    let runnable: Vec<&Descriptor> = index
+        .manifests
+        .iter()
+        .filter(|d| {
+            d.annotations.get("vnd.docker.reference.type").map(String::as_str) != Some("attestation-manifest")
+                && !d.platform.as_ref().is_some_and(Platform::is_unknown)
+                && d.artifact_type.is_none()
+                && matches!(
+                    d.media_type.as_deref(),
+                    None | Some(media::OCI_INDEX | media::DOCKER_LIST | media::OCI_MANIFEST | media::DOCKER_MANIFEST)
+                )
+        })
+        .collect();
+    if runnable.is_empty() {
+        return Err(Error::NoImage {
+            path: what.to_string(),
+            detail: format!("its index lists {} manifests, none of them a runnable image", index.manifests.len()),
+        });
+    }
+    let platforms: Vec<Option<Platform>> = runnable.iter().map(|d| d.platform.clone()).collect();
+    Ok(runnable[choose_platform(&platforms, selection)?])
+}
+
 fn choose_platform(platforms: &[Option<Platform>], selection: &Selection) -> Result<usize> {
     let label = |p: &Option<Platform>| p.as_ref().map_or("(no platform)".to_string(), Platform::to_string);
     if let Some(wanted) = &selection.platform {

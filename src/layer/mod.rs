@@ -6,13 +6,13 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::archive::compression::{self, Compression, Sniffed};
-use crate::archive::read_up_to;
 use crate::archive::tar::{self, Chunk};
+use crate::archive::{ForwardSeek, read_up_to};
 use crate::error::{Error, Result};
 use crate::format::LayerSource;
 use crate::limits::Limits;
@@ -20,7 +20,7 @@ use crate::warning::{Warning, WarningKind, WarningLog};
 use path::NameKind;
 
 /// What a change record is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// A regular file.
@@ -66,7 +66,7 @@ impl EntryKind {
 }
 
 /// A byte range inside [`ParsedLayer::bytes`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     /// Start offset.
     pub start: u32,
@@ -83,7 +83,7 @@ impl Span {
 }
 
 /// One tar entry of a layer, as read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawEntry {
     /// Normalised path (no leading `/`); for a whiteout the path it hides, for an opaque marker its
     /// directory.
@@ -136,7 +136,7 @@ pub struct ParsedLayer {
 }
 
 /// The sha256 digests of one layer, computed while it was read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerDigests {
     /// `sha256:…` of the blob as stored (what the manifest's layer digest names).
     pub blob: String,
@@ -685,51 +685,6 @@ impl ParsedLayer {
     /// Record a warning (at most `limits.warnings_per_kind` of a kind are kept).
     fn warn(&mut self, _limits: &Limits, warning: Warning) {
         self.warnings.push(warning);
-    }
-}
-
-/// Forward-only `Seek` for a stream: skipping reads and discards into one reused buffer. tar-rs
-/// without `Seek` zeroes a 32 KiB buffer for every entry it skips over, which dominated the time of
-/// images with many small files.
-struct ForwardSeek<R> {
-    inner: R,
-    pos: u64,
-    scratch: Vec<u8>,
-}
-
-impl<R: Read> ForwardSeek<BufReader<R>> {
-    fn new(inner: R) -> Self {
-        ForwardSeek { inner: BufReader::with_capacity(READ_BUFFER, inner), pos: 0, scratch: vec![0u8; 64 * 1024] }
-    }
-}
-
-impl<R: Read> Read for ForwardSeek<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Read> std::io::Seek for ForwardSeek<R> {
-    fn seek(&mut self, to: std::io::SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            std::io::SeekFrom::Start(n) => Some(n),
-            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            std::io::SeekFrom::End(_) => None,
-        };
-        let Some(target) = target.filter(|t| *t >= self.pos) else {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "a layer stream can only be skipped forward"));
-        };
-        while self.pos < target {
-            let want = usize::try_from(target - self.pos).unwrap_or(usize::MAX).min(self.scratch.len());
-            let n = self.inner.read(&mut self.scratch[..want])?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the layer ends inside an entry"));
-            }
-            self.pos += n as u64;
-        }
-        Ok(self.pos)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::analysis::{Analysis, DiveFigures};
 use crate::ci::Verdict;
 use crate::format::History;
 use crate::image::{Image, Layer, clean_command};
+use crate::source::Origin;
 use crate::warning::Warning;
 
 /// Version tag of the JSON report; bumped on incompatible changes.
@@ -67,6 +68,10 @@ impl<'a> DiveSummary<'a> {
 pub struct ImageReport<'a> {
     /// The input as named on the command line (`-` is `<stdin>`).
     pub source: &'a str,
+    /// Where the image came from: `file`, `stdin`, `docker`, `podman`, `containerd` or
+    /// `registry`, with the reference, the address and whether it all came from the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'a Origin>,
     /// The archive layout (`docker-archive`, `oci-archive`, ...).
     pub format: String,
     /// Compression of the archive itself, when it was compressed.
@@ -196,6 +201,7 @@ impl<'a> Report<'a> {
             schema: REPORT_SCHEMA,
             image: ImageReport {
                 source: &image.source,
+                origin: image.origin.as_ref(),
                 format: image.format.to_string(),
                 archive_compression: image.outer_compression.map(|c| c.to_string()),
                 tags: &image.tags,

@@ -13,6 +13,7 @@ use super::viewer::Viewer;
 use crate::analysis::Analysis;
 use crate::image::Image;
 use crate::layer::{EntryKind, Progress};
+use crate::source::Transfer;
 use crate::tree::{Change, NodeId, State};
 
 /// A line of feedback in the status bar, until the next key.
@@ -123,6 +124,8 @@ pub enum Phase {
         source: String,
         /// Counters of the layers being read, once known.
         progress: Option<Arc<Progress>>,
+        /// What the source fetches (a pull, an export), when it fetches anything.
+        transfer: Option<Arc<Transfer>>,
         /// What is happening ("indexing", "reading layers", "analysing").
         stage: String,
     },
@@ -151,7 +154,12 @@ impl App {
     /// An app waiting for `source` to load.
     pub fn loading(source: &str, width: u16, height: u16, color: bool) -> App {
         App {
-            phase: Phase::Loading { source: source.to_string(), progress: None, stage: "opening the archive".into() },
+            phase: Phase::Loading {
+                source: source.to_string(),
+                progress: None,
+                transfer: None,
+                stage: "opening the archive".into(),
+            },
             width,
             height,
             color,
@@ -164,6 +172,13 @@ impl App {
         let mut app = App::loading(&image.source.clone(), width, height, color);
         app.loaded(image, analysis);
         app
+    }
+
+    /// The source reports its counters.
+    pub fn transfer(&mut self, transfer: Arc<Transfer>) {
+        if let Phase::Loading { transfer: t, .. } = &mut self.phase {
+            *t = Some(transfer);
+        }
     }
 
     /// The loader reports its counters.

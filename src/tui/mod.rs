@@ -29,16 +29,21 @@ use action::{Action, Effect};
 use app::App;
 
 use crate::analysis::{self, Analysis};
-use crate::archive::Input;
-use crate::format::Selection;
-use crate::image::Image;
-use crate::layer::{Progress, ReadOptions};
+use crate::image::{Image, Loader};
+use crate::layer::Progress;
+use crate::source::Transfer;
+
+/// Opens the image on the explorer's loading thread, saying what it does through the transfer
+/// (a registry pull, an engine export); its loader then reads the layers.
+pub type Opener = Box<dyn FnOnce(&Transfer) -> crate::Result<Loader> + Send>;
 
 /// Something that happened.
 #[derive(Debug)]
 pub enum Event {
     /// A user action (already mapped from a key or the mouse).
     Action(Action),
+    /// The source reports what it fetches through these counters.
+    Transfer(Arc<Transfer>),
     /// The loader knows the layers and reports progress through these counters.
     Progress(Arc<Progress>),
     /// The layers are read; the analysis runs.
@@ -82,6 +87,7 @@ pub fn run_loop<B: Backend>(
                     effects(effect);
                 }
             }
+            Event::Transfer(t) => app.transfer(t),
             Event::Progress(p) => app.progress(p),
             Event::Analysing => app.analysing(),
             Event::Loaded(loaded) => {
@@ -179,14 +185,9 @@ pub enum TuiError {
     Terminal(#[from] io::Error),
 }
 
-/// Open the explorer on `input`: the first frame is drawn at once, the image loads behind it.
-pub fn run(
-    input: Input,
-    selection: Selection,
-    options: analysis::Options,
-    read: ReadOptions,
-    color: bool,
-) -> Result<(), TuiError> {
+/// Open the explorer on the image `open` opens (named `name` until it is loaded): the first frame
+/// is drawn at once, the image loads behind it.
+pub fn run(name: &str, open: Opener, options: analysis::Options, color: bool) -> Result<(), TuiError> {
     if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
         return Err(TuiError::NotATerminal);
     }
@@ -208,22 +209,21 @@ pub fn run(
         restore_terminal();
         return Err(e.into());
     }
-    let result = explore(input, selection, options, read, color, terminate);
+    let result = explore(name, open, options, color, terminate);
     restore_terminal();
     result
 }
 
 fn explore(
-    input: Input,
-    selection: Selection,
+    name: &str,
+    open: Opener,
     options: analysis::Options,
-    read: ReadOptions,
     color: bool,
     terminate: Arc<AtomicBool>,
 ) -> Result<(), TuiError> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let size = terminal.size()?;
-    let mut app = App::loading(&input.display_name(), size.width, size.height, color);
+    let mut app = App::loading(name, size.width, size.height, color);
     let (tx, rx) = mpsc::channel();
     let input_tx = tx.clone();
     // Detached: it ends with the process.
@@ -241,10 +241,13 @@ fn explore(
     });
     let cancel: Arc<std::sync::Mutex<Option<Arc<Progress>>>> = Arc::default();
     let cancel_loader = Arc::clone(&cancel);
+    let transfer = Arc::new(Transfer::default());
+    let transfer_loader = Arc::clone(&transfer);
     let loader = std::thread::spawn(move || {
         let send = |e: Event| tx.send(Incoming::Loader(e));
         let result = (|| {
-            let opened = crate::image::open(&input, &selection).map_err(|e| e.to_string())?.with_options(read);
+            let _ = send(Event::Transfer(Arc::clone(&transfer_loader)));
+            let opened = open(&transfer_loader).map_err(|e| e.to_string())?;
             let progress = Arc::new(Progress::new(&opened.blob_sizes()));
             if let Ok(mut c) = cancel_loader.lock() {
                 *c = Some(Arc::clone(&progress));
@@ -275,7 +278,8 @@ fn explore(
         return Err(TuiError::Load(message.clone()));
     }
     if matches!(app.phase, app::Phase::Loading { .. }) {
-        // Quit during loading: stop the readers instead of waiting for them.
+        // Quit during loading: stop the download and the readers instead of waiting for them.
+        transfer.cancel.store(true, Ordering::Relaxed);
         if let Ok(c) = cancel.lock() {
             if let Some(p) = c.as_ref() {
                 p.cancel.store(true, Ordering::Relaxed);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // fixture code may panic
 
 pub mod demo;
+pub mod servers;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -36,8 +36,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let theme = Theme { color: app.color };
     let area = frame.area();
     match &app.phase {
-        Phase::Loading { source, progress, stage } => {
-            draw_loading(frame, area, source, progress.as_deref(), stage, theme)
+        Phase::Loading { source, progress, transfer, stage } => {
+            draw_loading(frame, area, source, progress.as_deref(), transfer.as_deref(), stage, theme)
         }
         Phase::Failed(message) => {
             frame.render_widget(Paragraph::new(message.as_str()).style(theme.error()), area);
@@ -69,6 +69,7 @@ fn draw_loading(
     area: Rect,
     source: &str,
     progress: Option<&crate::layer::Progress>,
+    transfer: Option<&crate::source::Transfer>,
     stage: &str,
     theme: Theme,
 ) {
@@ -76,11 +77,19 @@ fn draw_loading(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
+    // Before the layers are read, the source's own step says more (resolving, downloading).
+    let step = match (progress, transfer.and_then(|t| t.step.lock().ok().map(|s| s.clone()))) {
+        (None, Some(step)) if !step.is_empty() => step,
+        _ => stage.to_string(),
+    };
     let mut lines = vec![
-        Line::from(cut(&format!("Loading {source}"), width)),
-        Line::styled(cut(&format!("{stage}…   (q or Ctrl+C cancels)"), width), theme.dim()),
+        Line::from(cut(&format!("Loading {}", clean(source)), width)),
+        Line::styled(cut(&format!("{}…   (q or Ctrl+C cancels)", clean(&step)), width), theme.dim()),
         Line::raw(""),
     ];
+    if let (None, Some(t)) = (progress, transfer) {
+        transfer_lines(&mut lines, t, width, usize::from(inner.height));
+    }
     if let Some(p) = progress {
         let total: u64 = p.bytes_total.iter().sum();
         let read: u64 = p.bytes_read.iter().map(|b| b.load(Ordering::Relaxed)).sum::<u64>().min(total.max(1));
@@ -112,6 +121,64 @@ fn draw_loading(
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The blobs a source fetches: the whole, then one bar per blob, the moving ones first.
+fn transfer_lines(lines: &mut Vec<Line<'static>>, t: &crate::source::Transfer, width: usize, height: usize) {
+    use crate::source::BlobState;
+    let blobs = t.blobs.lock().map(|b| b.clone()).unwrap_or_default();
+    let (done, total) = t.totals();
+    let seconds = t.started.elapsed().as_secs_f64().max(0.001);
+    if blobs.is_empty() {
+        if done > 0 {
+            lines.push(Line::from(cut(
+                &format!("{} received · {}/s", human_bytes(done), human_bytes((done as f64 / seconds) as u64)),
+                width,
+            )));
+        }
+        return;
+    }
+    let cached = blobs.iter().filter(|b| b.state() == BlobState::Cached).count();
+    let finished = blobs.iter().filter(|b| matches!(b.state(), BlobState::Cached | BlobState::Done)).count();
+    lines.push(Line::from(cut(
+        &format!(
+            "{} of {} · {}/s · {finished} of {} blobs ready ({cached} from the cache)",
+            human_bytes(done.min(total)),
+            human_bytes(total),
+            human_bytes((done as f64 / seconds) as u64),
+            blobs.len()
+        ),
+        width,
+    )));
+    let bar_width = width.saturating_sub(44).clamp(4, 40);
+    let room = height.saturating_sub(lines.len());
+    let mut order: Vec<usize> = (0..blobs.len()).collect();
+    order.sort_by_key(|&i| {
+        let rank = match blobs[i].state() {
+            BlobState::Downloading => 0,
+            BlobState::Waiting => 1,
+            BlobState::Done => 2,
+            BlobState::Cached => 3,
+        };
+        (rank, i)
+    });
+    for &i in order.iter().take(room) {
+        let b = &blobs[i];
+        let got = b.done.load(Ordering::Relaxed).min(b.total);
+        let fraction = if b.total == 0 { 1.0 } else { got as f64 / b.total as f64 };
+        let filled = ((bar_width as f64) * fraction).round() as usize;
+        let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_width - filled.min(bar_width)));
+        let note = match b.state() {
+            BlobState::Cached => "cached".to_string(),
+            BlobState::Done => "done".to_string(),
+            BlobState::Waiting => "waiting".to_string(),
+            BlobState::Downloading => b.rate().map_or(String::new(), |r| format!("{}/s", human_bytes(r as u64))),
+        };
+        lines.push(Line::from(cut(
+            &format!("{:<9} {bar} {:>3} % of {:>9}  {note}", b.label, (fraction * 100.0) as u32, human_bytes(b.total)),
+            width,
+        )));
+    }
 }
 
 fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {

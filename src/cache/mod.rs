@@ -1,0 +1,327 @@
+//! The local cache: blobs checked against their digests, the parsed records of layers, and which
+//! manifest a tag named when it was last fetched. Everything is addressed by sha256 digest, so
+//! images that share layers share entries, whatever source they came from.
+//!
+//! ```text
+//! ROOT/blobs/sha256/HEX          a blob whose sha256 is HEX (layers, configs, manifests, indexes)
+//! ROOT/records/v1/sha256/HEX     the parsed records of the layer whose blob is HEX
+//! ROOT/refs/REGISTRY/REPO/@TAG   the manifest digest REGISTRY/REPO:TAG named, and when
+//! ROOT/tmp/                      entries being written
+//! ```
+//!
+//! Concurrent runs cannot corrupt it: an entry is written under `tmp/` and renamed into place
+//! once complete (and, for a blob, once its digest matched), so a reader sees a whole entry or
+//! none. A blob's name is its digest, so two runs writing the same one write the same bytes.
+
+pub mod records;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tempfile::NamedTempFile;
+
+use crate::layer::ParsedLayer;
+use crate::limits::Limits;
+
+/// The folder of the records format in use: older formats are left for `cache prune`.
+const RECORDS_DIR: &str = "records/v1/sha256";
+
+/// Temporary entries older than this belong to a run that died; `prune` removes them.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// A temporary entry untouched this long is not being written any more.
+const LIVE_WRITE: Duration = Duration::from_secs(60);
+
+/// A cache rooted at one folder.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// What a tag pointed to when it was fetched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRecord {
+    /// Digest of the manifest (or index) the tag named.
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// When it was fetched, seconds since the epoch.
+    pub fetched: u64,
+}
+
+/// How much the cache holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Bytes of blobs.
+    pub blob_bytes: u64,
+    /// Number of blobs.
+    pub blobs: u64,
+    /// Bytes of layer records.
+    pub record_bytes: u64,
+    /// Number of layer records.
+    pub records: u64,
+    /// Number of tags remembered.
+    pub tags: u64,
+    /// Bytes of entries being written (or left by a run that died).
+    pub temp_bytes: u64,
+}
+
+impl Usage {
+    /// Every byte the cache holds.
+    pub fn total_bytes(&self) -> u64 {
+        self.blob_bytes + self.record_bytes + self.temp_bytes
+    }
+}
+
+/// What `prune` removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Entries removed.
+    pub entries: u64,
+    /// Bytes freed.
+    pub bytes: u64,
+}
+
+/// The hex part of a `sha256:HEX` digest, when it is one (64 lowercase hex digits). Digests come
+/// from manifests, which are untrusted: only this shape ever becomes a file name.
+pub fn sha256_hex(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
+}
+
+impl Cache {
+    /// A cache in `root` (created when first written).
+    pub fn at(root: impl Into<PathBuf>) -> Cache {
+        Cache { root: root.into() }
+    }
+
+    /// Where the cache lives by default: `$XDG_CACHE_HOME/layerscope`, else
+    /// `~/.cache/layerscope`.
+    pub fn default_root() -> Option<PathBuf> {
+        let non_empty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
+        std::env::var_os("XDG_CACHE_HOME")
+            .and_then(non_empty)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").and_then(non_empty).map(|h| h.join(".cache")))
+            .map(|base| base.join("layerscope"))
+    }
+
+    /// The folder this cache lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The cached blob with this digest, if present (its use is noted for `prune`).
+    pub fn blob(&self, digest: &str) -> Option<(PathBuf, u64)> {
+        let path = self.root.join("blobs/sha256").join(sha256_hex(digest)?);
+        let meta = fs::metadata(&path).ok().filter(fs::Metadata::is_file)?;
+        touch(&path);
+        Some((path, meta.len()))
+    }
+
+    /// A new temporary file for an entry being written.
+    pub fn temp_file(&self) -> io::Result<NamedTempFile> {
+        let dir = self.root.join("tmp");
+        fs::create_dir_all(&dir)?;
+        tempfile::Builder::new().prefix("partial-").tempfile_in(dir)
+    }
+
+    /// Move a complete blob, whose bytes the caller checked against `digest`, into place.
+    pub fn commit_blob(&self, file: NamedTempFile, digest: &str) -> io::Result<PathBuf> {
+        let hex = sha256_hex(digest).ok_or_else(|| bad_digest(digest))?;
+        let dir = self.root.join("blobs/sha256");
+        fs::create_dir_all(&dir)?;
+        let path = dir.join(hex);
+        file.as_file().sync_data()?;
+        file.persist(&path).map_err(|e| e.error)?;
+        Ok(path)
+    }
+
+    /// Store a small blob (a manifest, a config) whose digest the caller checked.
+    pub fn put_blob(&self, digest: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+        let mut file = self.temp_file()?;
+        file.write_all(bytes)?;
+        self.commit_blob(file, digest)
+    }
+
+    /// The parsed records of the layer whose blob has this digest, as layer `index` of the
+    /// image being read; `None` when absent, unreadable or written by another version.
+    pub fn records(&self, blob_digest: &str, index: usize, limits: &Limits) -> Option<ParsedLayer> {
+        let path = self.root.join(RECORDS_DIR).join(sha256_hex(blob_digest)?);
+        let bytes = fs::read(&path).ok()?;
+        let parsed = records::decode(&bytes, index, limits)?;
+        // A record is only ever stored for the blob it was parsed from.
+        if parsed.digests.as_ref().map(|d| d.blob.as_str()) != Some(blob_digest) {
+            return None;
+        }
+        touch(&path);
+        Some(parsed)
+    }
+
+    /// Remember the parsed records of a layer whose blob has this digest (and was hashed while
+    /// parsing, so the record carries both digests).
+    pub fn store_records(&self, blob_digest: &str, parsed: &ParsedLayer) -> io::Result<()> {
+        let hex = sha256_hex(blob_digest).ok_or_else(|| bad_digest(blob_digest))?;
+        if parsed.digests.as_ref().map(|d| d.blob.as_str()) != Some(blob_digest) {
+            return Err(io::Error::other("the records were not parsed from this blob"));
+        }
+        let dir = self.root.join(RECORDS_DIR);
+        fs::create_dir_all(&dir)?;
+        let mut file = self.temp_file()?;
+        file.write_all(&records::encode(parsed))?;
+        file.persist(dir.join(hex)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// What `registry/repository:tag` named when last fetched.
+    pub fn tag(&self, registry: &str, repository: &str, tag: &str) -> Option<TagRecord> {
+        let bytes = fs::read(self.tag_path(registry, repository, tag)?).ok()?;
+        let record: TagRecord = serde_json::from_slice(&bytes).ok()?;
+        sha256_hex(&record.digest)?;
+        Some(record)
+    }
+
+    /// Remember what `registry/repository:tag` names now.
+    pub fn store_tag(&self, registry: &str, repository: &str, tag: &str, record: &TagRecord) -> io::Result<()> {
+        let path = self.tag_path(registry, repository, tag).ok_or_else(|| io::Error::other("invalid tag name"))?;
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut file = self.temp_file()?;
+        file.write_all(&serde_json::to_vec(record).map_err(io::Error::other)?)?;
+        file.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// `refs/REGISTRY/REPO/@TAG`; `None` for a name that could leave the folder (names come from
+    /// the command line, but are checked all the same).
+    fn tag_path(&self, registry: &str, repository: &str, tag: &str) -> Option<PathBuf> {
+        let safe = |part: &str| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+        };
+        if !safe(registry) || !safe(tag) || !repository.split('/').all(safe) {
+            return None;
+        }
+        Some(self.root.join("refs").join(registry).join(repository).join(format!("@{tag}")))
+    }
+
+    /// Sizes and counts of what the cache holds.
+    pub fn usage(&self) -> io::Result<Usage> {
+        let mut usage = Usage::default();
+        for file in files_under(&self.root.join("blobs"))? {
+            usage.blobs += 1;
+            usage.blob_bytes += file.bytes;
+        }
+        for file in files_under(&self.root.join("records"))? {
+            usage.records += 1;
+            usage.record_bytes += file.bytes;
+        }
+        usage.tags = files_under(&self.root.join("refs"))?.len() as u64;
+        usage.temp_bytes = files_under(&self.root.join("tmp"))?.iter().map(|f| f.bytes).sum();
+        Ok(usage)
+    }
+
+    /// Remove the least recently used blobs and records until the cache holds at most
+    /// `max_bytes` (everything, tags included, when `None`). Entries of runs that died are
+    /// removed either way; entries being written by a live run are left alone.
+    pub fn prune(&self, max_bytes: Option<u64>) -> io::Result<Pruned> {
+        let mut pruned = Pruned::default();
+        let now = SystemTime::now();
+        let remove = |file: &CachedFile, pruned: &mut Pruned| {
+            if fs::remove_file(&file.path).is_ok() {
+                pruned.entries += 1;
+                pruned.bytes += file.bytes;
+            }
+        };
+        // A live run writes its temporary entries continuously; one untouched this long is dead.
+        let dead_after = if max_bytes.is_none() { LIVE_WRITE } else { STALE_TEMP };
+        for file in files_under(&self.root.join("tmp"))? {
+            if now.duration_since(file.used).unwrap_or_default() > dead_after {
+                remove(&file, &mut pruned);
+            }
+        }
+        let mut files = files_under(&self.root.join("blobs"))?;
+        files.extend(files_under(&self.root.join("records"))?);
+        match max_bytes {
+            None => {
+                for file in &files {
+                    remove(file, &mut pruned);
+                }
+                for file in files_under(&self.root.join("refs"))? {
+                    remove(&file, &mut pruned);
+                }
+                remove_empty_dirs(&self.root.join("refs"));
+            }
+            Some(max) => {
+                let mut total: u64 = files.iter().map(|f| f.bytes).sum();
+                files.sort_by_key(|f| f.used);
+                for file in &files {
+                    if total <= max {
+                        break;
+                    }
+                    remove(file, &mut pruned);
+                    total = total.saturating_sub(file.bytes);
+                }
+            }
+        }
+        Ok(pruned)
+    }
+}
+
+fn bad_digest(digest: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("'{digest}' is not a sha256 digest"))
+}
+
+/// Note that an entry was used, for least-recently-used pruning (best effort).
+fn touch(path: &Path) {
+    if let Ok(file) = File::options().append(true).open(path) {
+        let _ = file.set_modified(SystemTime::now());
+    }
+}
+
+struct CachedFile {
+    path: PathBuf,
+    bytes: u64,
+    used: SystemTime,
+}
+
+/// Every regular file below `dir` (none when it does not exist). Symlinks are not followed.
+fn files_under(dir: &Path) -> io::Result<Vec<CachedFile>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                out.push(CachedFile { path: entry.path(), bytes: meta.len(), used });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn remove_empty_dirs(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&entry.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}

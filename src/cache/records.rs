@@ -1,0 +1,122 @@
+//! A layer's parsed records as bytes, so a layer read once is never parsed again.
+//!
+//! The file is `MAGIC`, the xxh3 of the payload, then the payload: postcard (a compact serde
+//! format) of [`Stored`]. It begins with the version of layerscope that wrote it: records hold
+//! what this version's reader made of a layer, and another version may read the layer
+//! differently, so a record from any other version is ignored (and the layer parsed again).
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::archive::compression::Compression;
+use crate::archive::tar::Chunk;
+use crate::layer::{LayerDigests, ParsedLayer, RawEntry};
+use crate::limits::Limits;
+use crate::warning::{Warning, WarningKind, WarningLog};
+
+const MAGIC: &[u8; 8] = b"LSREC01\n";
+
+/// The version whose reader made a record.
+const WRITER: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    writer: &'a str,
+    #[serde(with = "arena_bytes")]
+    bytes: Vec<u8>,
+    entries: Vec<RawEntry>,
+    compression: Option<Compression>,
+    content_bytes: u64,
+    warnings: Vec<StoredWarning>,
+    dropped: Vec<(WarningKind, u64)>,
+    sparse: Vec<Vec<Chunk>>,
+    digests: Option<LayerDigests>,
+}
+
+/// A warning without its layer index: the same layer can sit at another position in another image.
+#[derive(Serialize, Deserialize)]
+struct StoredWarning {
+    kind: WarningKind,
+    about_layer: bool,
+    path: Option<String>,
+    message: String,
+}
+
+/// The bytes of `parsed`'s record.
+pub fn encode(parsed: &ParsedLayer) -> Vec<u8> {
+    let (kept, dropped) = parsed.warnings.parts();
+    let stored = Stored {
+        writer: WRITER,
+        bytes: parsed.bytes.clone(),
+        entries: parsed.entries.clone(),
+        compression: parsed.compression,
+        content_bytes: parsed.content_bytes,
+        warnings: kept
+            .iter()
+            .map(|w| StoredWarning {
+                kind: w.kind,
+                about_layer: w.layer.is_some(),
+                path: w.path.clone(),
+                message: w.message.clone(),
+            })
+            .collect(),
+        dropped,
+        sparse: parsed.sparse.clone(),
+        digests: parsed.digests.clone(),
+    };
+    // Serialising plain data into a Vec cannot fail; an empty payload would only be ignored later.
+    let payload = postcard::to_stdvec(&stored).unwrap_or_default();
+    let mut out = Vec::with_capacity(MAGIC.len() + 8 + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The layer a record holds, as layer `index`; `None` when the bytes are not a whole record of
+/// this version.
+pub fn decode(bytes: &[u8], index: usize, limits: &Limits) -> Option<ParsedLayer> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let (sum, payload) = rest.split_at_checked(8)?;
+    if u64::from_le_bytes(sum.try_into().ok()?) != xxh3_64(payload) {
+        return None;
+    }
+    let stored: Stored = postcard::from_bytes(payload).ok()?;
+    if stored.writer != WRITER {
+        return None;
+    }
+    let mut warnings = WarningLog::new(limits.warnings_per_kind);
+    for w in stored.warnings {
+        warnings.push(Warning {
+            kind: w.kind,
+            layer: w.about_layer.then_some(index),
+            path: w.path,
+            message: w.message,
+        });
+    }
+    for (kind, n) in stored.dropped {
+        warnings.count_dropped(kind, n);
+    }
+    Some(ParsedLayer {
+        bytes: stored.bytes,
+        entries: stored.entries,
+        compression: stored.compression,
+        content_bytes: stored.content_bytes,
+        warnings,
+        sparse: stored.sparse,
+        digests: stored.digests,
+    })
+}
+
+/// The path arena as one byte string: serde's default writes a `Vec<u8>` element by element.
+mod arena_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        <&'de [u8]>::deserialize(d).map(<[u8]>::to_vec)
+    }
+}

@@ -1,0 +1,432 @@
+//! Images by name: a real registry (Debian's docker-registry, started here on loopback), pushed
+//! to with skopeo; the cache; credentials. Each test skips (or fails, with
+//! LAYERSCOPE_REQUIRE_REGISTRY=1 / LAYERSCOPE_REQUIRE_SKOPEO=1) when the tools are missing.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::support::servers::{Auth, Daemon, Registry};
+use crate::support::{Comp, Image, Layer, OciLayout, platform};
+
+/// The binary, with a cache and a home of the test's own, and no credentials or engines from
+/// the machine running the tests.
+fn layerscope(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_layerscope"));
+    command
+        .args(args)
+        .env("HOME", home)
+        .env("LAYERSCOPE_CACHE_DIR", home.join("cache"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("CONTAINER_HOST", "unix:///nonexistent/podman.sock")
+        .env("PATH", "/nonexistent")
+        .env("NO_COLOR", "1");
+    for var in ["CI", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] {
+        command.env_remove(var);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A report without what differs by where the image was read from: the source, how layers
+/// are stored (skopeo compresses them when it pushes) and the manifest.
+fn comparable(mut report: Value) -> Value {
+    let image = report["image"].as_object_mut().unwrap();
+    for key in ["source", "origin", "format", "tags", "manifest_digest", "blob_bytes"] {
+        image.remove(key);
+    }
+    for layer in report["layers"].as_array_mut().unwrap() {
+        let layer = layer.as_object_mut().unwrap();
+        for key in ["blob_digest", "blob_bytes", "compression", "media_type", "entry", "verified"] {
+            layer.remove(key);
+        }
+    }
+    report
+}
+
+fn sample() -> Image {
+    Image::new()
+        .layer(
+            Layer::new()
+                .dir("etc")
+                .file("etc/os-release", b"ID=test\n")
+                .dir("usr/bin")
+                .file("usr/bin/tool", &crate::support::demo::noise(1, 300_000))
+                .hardlink("usr/bin/tool2", "usr/bin/tool"),
+            "/bin/sh -c #(nop) ADD file:base in / ",
+        )
+        .instruction("/bin/sh -c #(nop)  ENV A=1")
+        .layer(
+            Layer::new().dir("var/cache").file("var/cache/big", &crate::support::demo::noise(2, 200_000)),
+            "/bin/sh -c fetch",
+        )
+        .layer(Layer::new().dir("var/cache").whiteout("var/cache/big").file("etc/motd", b"hi"), "/bin/sh -c rm big")
+}
+
+/// A plain registry holding `sample()` as `name`, and a home for the test.
+fn registry_with_sample(name: &str) -> Option<(Registry, tempfile::TempDir)> {
+    let registry = Registry::start(Auth::None)?;
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().docker_archive()).unwrap();
+    registry.push(&format!("docker-archive:{}", archive.display()), name, &[]).then_some((registry, home))
+}
+
+#[test]
+fn a_pull_reads_as_its_archive_and_opens_offline_from_the_cache() {
+    let Some(mut registry) = Registry::start(Auth::None) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().docker_archive()).unwrap();
+    if !registry.push(&format!("docker-archive:{}", archive.display()), "team/app:1", &[]) {
+        return;
+    }
+    let name = format!("registry://{}/team/app:1", registry.host());
+    let from_archive = json_of(&layerscope(home.path(), &["--json", "-", archive.to_str().unwrap()], &[]));
+
+    let first = json_of(&layerscope(home.path(), &["--json", "-", &name], &[]));
+    assert_eq!(comparable(first.clone()), comparable(from_archive.clone()));
+    assert_eq!(first["image"]["format"], "registry");
+    assert_eq!(first["image"]["origin"]["kind"], "registry");
+    assert_eq!(first["image"]["origin"]["from_cache"], false);
+    assert_eq!(first["image"]["origin"]["address"], format!("http://{}", registry.host()));
+    assert!(first["layers"].as_array().unwrap().iter().all(|l| l["verified"] == true), "every blob is checked");
+    assert_eq!(first["warnings"], json!([]));
+
+    // The same again, registry up: only the tag is asked about; blobs and records come from the cache.
+    let second = json_of(&layerscope(home.path(), &["--json", "-", &name], &[]));
+    assert_eq!(second["image"]["origin"]["from_cache"], true);
+    assert_eq!(comparable(second), comparable(from_archive.clone()));
+
+    // Registry down: the cached tag, said so.
+    registry.stop();
+    let mut offline = json_of(&layerscope(home.path(), &["--json", "-", &name], &[]));
+    let warnings = offline["warnings"].take();
+    offline["warnings"] = json!([]);
+    assert_eq!(comparable(offline), comparable(from_archive.clone()));
+    let warnings = warnings.as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["kind"], "source_notice");
+    assert!(warnings[0]["message"].as_str().unwrap().contains("cannot be reached"), "{warnings:?}");
+
+    // By digest nothing needs the registry at all.
+    let digest = first["image"]["origin"]["manifest_digest"].as_str().unwrap();
+    let by_digest = format!("registry://{}/team/app@{digest}", registry.host());
+    let pinned = json_of(&layerscope(home.path(), &["--json", "-", &by_digest], &[]));
+    assert_eq!(pinned["warnings"], json!([]));
+    assert_eq!(comparable(pinned), comparable(from_archive));
+
+    // The cache says what it holds; pruned, the offline open fails and says why.
+    let shown = layerscope(home.path(), &["cache"], &[]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("records    3 "), "{text}");
+    assert!(text.contains("tags       1 "), "{text}");
+    let pruned = layerscope(home.path(), &["cache", "prune"], &[]);
+    assert_eq!(pruned.status.code(), Some(0), "{}", stderr(&pruned));
+    let gone = layerscope(home.path(), &["--json", "-", &name], &[]);
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(stderr(&gone).contains("cannot reach the registry"), "{}", stderr(&gone));
+}
+
+#[test]
+fn a_bare_name_that_no_engine_holds_comes_from_its_registry() {
+    let Some((registry, home)) = registry_with_sample("app:1") else { return };
+    let out = layerscope(home.path(), &["--json", "-", &format!("{}/app:1", registry.host())], &[]);
+    let report = json_of(&out);
+    assert_eq!(report["image"]["origin"]["kind"], "registry");
+    assert!(stderr(&out).contains(&format!("reading {}/app:1 from registry", registry.host())), "{}", stderr(&out));
+    // No such tag: the registry's answer, with what was tried locally.
+    let out = layerscope(home.path(), &["--json", "-", &format!("{}/app:2", registry.host())], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("404 not found"), "{err}");
+    assert!(err.contains("docker:") && err.contains("podman:"), "what was tried: {err}");
+}
+
+/// An OCI layout whose one tag names an index of two platforms, layers in zstd.
+fn multi_platform_layout() -> OciLayout {
+    let mut layout = OciLayout::new();
+    let mut manifests = Vec::new();
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let image = Image::new()
+            .platform("linux", arch, variant)
+            .layer(Layer::new().dir("etc").file("etc/arch", arch.as_bytes()), "/bin/sh -c #(nop) ADD file:x in / ");
+        let built = image.build(Comp::Zstd);
+        layout.store(&built);
+        manifests.push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": built.manifest_digest,
+            "size": built.manifest.len(),
+            "platform": platform("linux", arch, variant),
+        }));
+    }
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}),
+    )
+    .unwrap();
+    let digest = layout.blob(&index);
+    layout.index["manifests"] = json!([{
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": digest,
+        "size": index.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }]);
+    layout
+}
+
+#[test]
+fn a_multi_platform_index_with_zstd_layers_gives_the_platform_asked_for() {
+    let Some(registry) = Registry::start(Auth::None) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("layout");
+    multi_platform_layout().write_dir(&dir);
+    let src = format!("oci:{}:multi", dir.display());
+    if !registry.push(&src, "multi:1", &["--all", "--preserve-digests"]) {
+        return;
+    }
+    let name = format!("registry://{}/multi:1", registry.host());
+    let arch_file = |extra: &[&str]| {
+        let mut args = vec!["files", name.as_str()];
+        args.extend_from_slice(extra);
+        let out = layerscope(home.path(), &args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).lines().find(|l| l.contains("\"/etc/arch\"")).unwrap().to_string()
+    };
+    assert!(arch_file(&[]).contains("\"size\":5"), "linux/amd64 by default");
+    assert!(arch_file(&["--platform", "linux/arm64"]).contains("\"size\":5"));
+    let arm = json_of(&layerscope(home.path(), &["--json", "-", "--platform", "linux/arm64", &name], &[]));
+    assert_eq!(arm["image"]["platform"], "linux/arm64/v8");
+    assert_eq!(arm["layers"][0]["compression"], "zstd");
+    let amd = json_of(&layerscope(home.path(), &["--json", "-", &name], &[]));
+    assert_eq!(amd["image"]["platform"], "linux/amd64");
+    assert_ne!(amd["image"]["config_digest"], arm["image"]["config_digest"]);
+    let none = layerscope(home.path(), &["--json", "-", "--platform", "linux/s390x", &name], &[]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("linux/amd64, linux/arm64/v8"), "{}", stderr(&none));
+}
+
+#[test]
+fn basic_auth_credentials_come_from_podman_and_docker_files() {
+    let Some(registry) = Registry::start(Auth::Basic("alice", "wonderland")) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().docker_archive()).unwrap();
+    let src = format!("docker-archive:{}", archive.display());
+    if !registry.push(&src, "private/app:1", &["--dest-creds", "alice:wonderland"]) {
+        return;
+    }
+    let name = format!("registry://{}/private/app:1", registry.host());
+    let anonymous = layerscope(home.path(), &["--json", "-", &name], &[]);
+    assert_eq!(anonymous.status.code(), Some(2));
+    let err = stderr(&anonymous);
+    assert!(err.contains("401 unauthorized") && err.contains(&format!("docker login {}", registry.host())), "{err}");
+
+    let entry = |user_password: &str| {
+        let auth = base64::engine::general_purpose::STANDARD.encode(user_password);
+        json!({"auths": {registry.host(): {"auth": auth}}}).to_string()
+    };
+    let podman_file = home.path().join("auth.json");
+    std::fs::write(&podman_file, entry("alice:wonderland")).unwrap();
+    let with_podman =
+        layerscope(home.path(), &["--json", "-", &name], &[("REGISTRY_AUTH_FILE", podman_file.to_str().unwrap())]);
+    assert_eq!(json_of(&with_podman)["image"]["layer_count"], 3);
+
+    let docker_dir = home.path().join("docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    std::fs::write(docker_dir.join("config.json"), entry("alice:wonderland")).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let with_docker =
+        layerscope(fresh.path(), &["--json", "-", &name], &[("DOCKER_CONFIG", docker_dir.to_str().unwrap())]);
+    assert_eq!(json_of(&with_docker)["image"]["layer_count"], 3);
+
+    std::fs::write(&podman_file, entry("alice:wrong")).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let wrong =
+        layerscope(fresh.path(), &["--json", "-", &name], &[("REGISTRY_AUTH_FILE", podman_file.to_str().unwrap())]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("401"), "{}", stderr(&wrong));
+    assert!(!stderr(&wrong).contains("wrong"), "no secret in messages: {}", stderr(&wrong));
+}
+
+#[test]
+fn a_blob_whose_bytes_do_not_match_its_digest_is_refused_and_not_cached() {
+    let Some(registry) = Registry::start(Auth::None) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("layout");
+    let mut layout = OciLayout::new();
+    let built = layout.add_image(&sample(), Comp::Gzip, Some("v1"), None);
+    layout.write_dir(&dir);
+    if !registry.push(&format!("oci:{}:v1", dir.display()), "bad:1", &["--preserve-digests"]) {
+        return;
+    }
+    // Swap the bytes of layer 1 in the registry's storage: it serves what it stores.
+    let digest = &built.layers[1].blob_digest;
+    let file = registry.blob_file(digest);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let out = layerscope(home.path(), &["--json", "-", &format!("registry://{}/bad:1", registry.host())], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(digest.as_str()), "{}", stderr(&out));
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert!(!home.path().join("cache/blobs/sha256").join(hex).exists(), "a bad blob never enters the cache");
+}
+
+#[test]
+fn no_cache_leaves_nothing_behind() {
+    let Some((registry, home)) = registry_with_sample("app:1") else { return };
+    let tmp = home.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = layerscope(
+        home.path(),
+        &["--json", "-", "--no-cache", &format!("registry://{}/app:1", registry.host())],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert_eq!(json_of(&out)["image"]["layer_count"], 3);
+    assert!(!home.path().join("cache").exists(), "--no-cache writes no cache");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the temporary folder is removed");
+}
+
+#[test]
+fn cache_prune_keeps_the_most_recently_used_within_the_size() {
+    let home = tempfile::tempdir().unwrap();
+    let cache = layerscope::cache::Cache::at(home.path().join("cache"));
+    let digest = |n: u8| format!("sha256:{}", crate::support::sha256_hex(&[n]));
+    for n in 0..4u8 {
+        cache.put_blob(&digest(n), &vec![n; 1000]).unwrap();
+        let path = cache.blob(&digest(n)).unwrap().0;
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(3600 * u64::from(4 - n));
+        std::fs::File::options().append(true).open(path).unwrap().set_modified(when).unwrap();
+    }
+    let out = layerscope(home.path(), &["cache", "prune", "--max-size", "2500"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed 2 entries (2.0 kB)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let left: Vec<bool> = (0..4u8).map(|n| cache.blob(&digest(n)).is_some()).collect();
+    assert_eq!(left, [false, false, true, true], "the oldest go first");
+    let bad = layerscope(home.path(), &["cache", "prune", "--max-size", "lots"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_name_spelled_like_a_file_is_a_missing_file_not_a_pull() {
+    let home = tempfile::tempdir().unwrap();
+    let out = layerscope(home.path(), &["--json", "-", "imge.tar"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("No such file"), "{}", stderr(&out));
+}
+
+/// PATH for tests that need the engines' tools.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn run_tool(program: &str, args: &[&str], env: &[(&str, &str)]) {
+    let mut command = Command::new(program);
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn docker_engine_images_read_as_their_archive_and_the_second_open_exports_nothing() {
+    let Some(daemon) = Daemon::dockerd() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().tags(&["team/app:1"]).docker_archive()).unwrap();
+    let host = daemon.host();
+    run_tool("docker", &["load", "-i", archive.to_str().unwrap()], &[("DOCKER_HOST", &host)]);
+    let env = [("DOCKER_HOST", host.as_str()), ("PATH", SYSTEM_PATH)];
+    let from_archive = json_of(&layerscope(home.path(), &["--json", "-", archive.to_str().unwrap()], &[]));
+
+    let first = json_of(&layerscope(home.path(), &["--json", "-", "docker://team/app:1"], &env));
+    assert_eq!(comparable(first.clone()), comparable(from_archive.clone()));
+    assert_eq!(first["image"]["origin"]["kind"], "docker");
+    assert_eq!(first["image"]["origin"]["address"], host);
+    assert_eq!(first["image"]["origin"]["from_cache"], false);
+    // The engine's image ID names the config, and each layer is in the cache by DiffID: no export.
+    let second = json_of(&layerscope(home.path(), &["--json", "-", "docker://team/app:1"], &env));
+    assert_eq!(second["image"]["origin"]["from_cache"], true);
+    assert_eq!(comparable(second), comparable(from_archive.clone()));
+    // A bare name: the first engine holding it.
+    let out = layerscope(home.path(), &["--json", "-", "team/app:1"], &env);
+    assert_eq!(comparable(json_of(&out)), comparable(from_archive));
+    assert!(stderr(&out).contains("from docker ("), "{}", stderr(&out));
+    // An image it does not hold.
+    let out = layerscope(home.path(), &["--json", "-", "docker://team/app:2"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no image named team/app:2"), "{}", stderr(&out));
+}
+
+#[test]
+fn podman_images_read_through_podman_save_and_through_its_socket() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(storage) = crate::support::servers::podman_storage(home.path()) else { return };
+    let storage = storage.to_str().unwrap().to_string();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().tags(&["team/app:1"]).docker_archive()).unwrap();
+    run_tool("podman", &["load", "-q", "-i", archive.to_str().unwrap()], &[("CONTAINERS_STORAGE_CONF", &storage)]);
+    let from_archive = json_of(&layerscope(home.path(), &["--json", "-", archive.to_str().unwrap()], &[]));
+    let env = [("CONTAINERS_STORAGE_CONF", storage.as_str()), ("PATH", SYSTEM_PATH)];
+
+    let saved = json_of(&layerscope(home.path(), &["--json", "-", "--no-cache", "podman://team/app:1"], &env));
+    assert_eq!(comparable(saved.clone()), comparable(from_archive.clone()));
+    assert_eq!(saved["image"]["origin"]["kind"], "podman");
+    assert!(saved["image"]["origin"]["address"].as_str().unwrap().ends_with("/podman"), "{saved}");
+
+    let Some(service) = Daemon::podman_service(Path::new(&storage)) else { return };
+    let host = service.host();
+    let env = [("CONTAINERS_STORAGE_CONF", storage.as_str()), ("PATH", SYSTEM_PATH), ("CONTAINER_HOST", host.as_str())];
+    let api = json_of(&layerscope(home.path(), &["--json", "-", "podman://team/app:1"], &env));
+    assert_eq!(comparable(api.clone()), comparable(from_archive.clone()));
+    assert_eq!(api["image"]["origin"]["address"], host);
+    let again = json_of(&layerscope(home.path(), &["--json", "-", "podman://team/app:1"], &env));
+    assert_eq!(again["image"]["origin"]["from_cache"], true);
+    // A bare name: docker is absent, podman holds it.
+    let out = layerscope(home.path(), &["--json", "-", "team/app:1"], &env);
+    assert_eq!(comparable(json_of(&out)), comparable(from_archive));
+    assert!(stderr(&out).contains("from podman ("), "{}", stderr(&out));
+}
+
+#[test]
+fn containerd_images_read_through_ctr_export() {
+    let Some(daemon) = Daemon::containerd() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().tags(&["team/app:1"]).docker_archive()).unwrap();
+    let address = daemon.socket.to_str().unwrap().to_string();
+    run_tool(
+        "ctr",
+        &["--address", &address, "--namespace", "ls-test", "images", "import", archive.to_str().unwrap()],
+        &[],
+    );
+    let from_archive = json_of(&layerscope(home.path(), &["--json", "-", archive.to_str().unwrap()], &[]));
+    let env = [("CONTAINERD_ADDRESS", address.as_str()), ("PATH", SYSTEM_PATH)];
+    let out =
+        layerscope(home.path(), &["--json", "-", "--containerd-namespace", "ls-test", "containerd://team/app:1"], &env);
+    let report = json_of(&out);
+    assert_eq!(comparable(report.clone()), comparable(from_archive));
+    assert_eq!(report["image"]["origin"]["kind"], "containerd");
+    // The wrong namespace holds nothing.
+    let out = layerscope(home.path(), &["--json", "-", "containerd://team/app:1"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("containerd ("), "{}", stderr(&out));
+}

@@ -1,0 +1,306 @@
+//! Real servers the source tests talk to, started on 127.0.0.1 with temporary folders and stopped
+//! on drop: the CNCF distribution registry (Debian's `docker-registry`), plain or with htpasswd
+//! basic auth or token auth.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::missing;
+
+/// A program on PATH, or `None` after saying the test is skipped (a failure when `flag` is required).
+pub fn tool(name: &str, flag: &str, package: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file());
+    if found.is_none() {
+        missing(flag, &format!("{name} is not installed (Debian package {package})"));
+    }
+    found
+}
+
+/// A free TCP port on loopback (bound and released: a server started right after gets it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// How the registry authenticates.
+pub enum Auth {
+    None,
+    /// htpasswd basic auth with this user and password.
+    Basic(&'static str, &'static str),
+    /// Token auth: the registry sends clients to `realm`, trusting tokens signed by `cert`.
+    Token {
+        realm: String,
+        service: String,
+        issuer: String,
+        cert: PathBuf,
+    },
+}
+
+/// A running registry.
+pub struct Registry {
+    pub port: u16,
+    child: Child,
+    pub dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Registry {
+    /// Start one, or `None` when docker-registry is missing (and not required).
+    pub fn start(auth: Auth) -> Option<Registry> {
+        let binary = tool("docker-registry", "REGISTRY", "docker-registry")?;
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let auth_yaml = match &auth {
+            Auth::None => String::new(),
+            Auth::Basic(user, password) => {
+                let htpasswd = dir.path().join("htpasswd");
+                let hashed = bcrypt_line(user, password)?;
+                std::fs::write(&htpasswd, hashed).unwrap();
+                format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", htpasswd.display())
+            }
+            Auth::Token { realm, service, issuer, cert } => format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+                cert.display()
+            ),
+        };
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = spawn_registry(&binary, &config);
+        let registry = Registry { port, child, dir, config };
+        registry.wait_ready();
+        Some(registry)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                let mut head = [0u8; 12];
+                if s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the registry on port {} did not start", self.port);
+    }
+
+    /// Stop it (the data stays, for a restart).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let binary = tool("docker-registry", "REGISTRY", "docker-registry").unwrap();
+        self.child = spawn_registry(&binary, &self.config);
+        self.wait_ready();
+    }
+
+    /// Where the registry keeps the blob with this digest.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.dir.path().join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+    }
+
+    /// Push with skopeo (`src` in skopeo's syntax) to `name` here.
+    pub fn push(&self, src: &str, name: &str, extra: &[&str]) -> bool {
+        let Some(skopeo) = tool("skopeo", "SKOPEO", "skopeo") else { return false };
+        let dest = format!("docker://{}/{name}", self.host());
+        let out = Command::new(skopeo)
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args(extra)
+            .args([src, &dest])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "skopeo copy {src} {dest}: {}", String::from_utf8_lossy(&out.stderr));
+        true
+    }
+}
+
+fn spawn_registry(binary: &Path, config: &Path) -> Child {
+    Command::new(binary)
+        .args(["serve", config.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An htpasswd line with a bcrypt hash, made by `htpasswd -nbB` (apache2-utils).
+fn bcrypt_line(user: &str, password: &str) -> Option<String> {
+    let htpasswd = tool("htpasswd", "REGISTRY", "apache2-utils")?;
+    let out = Command::new(htpasswd).args(["-nbB", user, password]).output().unwrap();
+    assert!(out.status.success());
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// Whether the tests run as root (the engines below need it).
+pub fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Wait until `path` is a socket that accepts connections.
+fn wait_for_socket(path: &Path, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// A daemon of the test's own, stopped (and waited for) on drop.
+pub struct Daemon {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    /// `dockerd` with its data, state and socket in a temporary folder, no networking set up.
+    pub fn dockerd() -> Option<Daemon> {
+        let binary = tool("dockerd", "DOCKER", "docker.io")?;
+        tool("docker", "DOCKER", "docker.io")?;
+        if !is_root() {
+            missing("DOCKER", "dockerd needs root");
+            return None;
+        }
+        // Short paths: a unix socket path may not pass 108 bytes.
+        let dir = tempfile::Builder::new().prefix("ls-dk").tempdir().unwrap();
+        let socket = dir.path().join("docker.sock");
+        let log = dir.path().join("log");
+        let child = Command::new(binary)
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(dir.path().join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(["--iptables=false", "--ip-masq=false", "--bridge=none", "--storage-driver=overlay2"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
+            .spawn()
+            .unwrap();
+        wait_for_socket(&socket, "dockerd", &dir.path().join("err"));
+        Some(Daemon { child, dir, socket })
+    }
+
+    /// `containerd` with its root, state and socket in a temporary folder.
+    pub fn containerd() -> Option<Daemon> {
+        let binary = tool("containerd", "CONTAINERD", "containerd")?;
+        tool("ctr", "CONTAINERD", "containerd")?;
+        if !is_root() {
+            missing("CONTAINERD", "containerd needs root");
+            return None;
+        }
+        let dir = tempfile::Builder::new().prefix("ls-ctd").tempdir().unwrap();
+        let socket = dir.path().join("containerd.sock");
+        let err = dir.path().join("err");
+        let child = Command::new(binary)
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .arg("--state")
+            .arg(dir.path().join("state"))
+            .arg("--address")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        wait_for_socket(&socket, "containerd", &err);
+        Some(Daemon { child, dir, socket })
+    }
+
+    /// Podman's API service on a socket of its own, over the storage `storage_conf` names.
+    pub fn podman_service(storage_conf: &Path) -> Option<Daemon> {
+        let binary = tool("podman", "PODMAN", "podman")?;
+        let dir = tempfile::Builder::new().prefix("ls-pm").tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let err = dir.path().join("err");
+        let child = Command::new(binary)
+            .env("CONTAINERS_STORAGE_CONF", storage_conf)
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        wait_for_socket(&socket, "podman system service", &err);
+        Some(Daemon { child, dir, socket })
+    }
+
+    /// `unix://SOCKET`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SIGTERM first: dockerd and containerd clean their mounts up on it.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A podman storage of the test's own (overlay, as root), so tests never touch the machine's
+/// images: the `storage.conf` to point `CONTAINERS_STORAGE_CONF` at.
+pub fn podman_storage(dir: &Path) -> Option<PathBuf> {
+    tool("podman", "PODMAN", "podman")?;
+    if !is_root() {
+        missing("PODMAN", "podman's overlay storage needs root here");
+        return None;
+    }
+    let conf = dir.join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            dir.join("graph").display(),
+            dir.join("run").display()
+        ),
+    )
+    .unwrap();
+    Some(conf)
+}
