@@ -160,12 +160,13 @@ impl SourceArgs {
         self.cache_dir.clone().or_else(Cache::default_root).map(Cache::at)
     }
 
-    fn options(&self, selection: Selection, limits: Limits) -> SourceOptions {
+    fn options(&self, selection: Selection, read: ReadOptions) -> SourceOptions {
         SourceOptions {
             cache: self.cache(),
             insecure_registries: self.insecure_registry.clone(),
             selection,
-            limits,
+            limits: read.limits,
+            read_ahead: Some(read),
             containerd_namespace: self
                 .containerd_namespace
                 .clone()
@@ -469,7 +470,7 @@ fn no_image() -> anyhow::Error {
 }
 
 fn load(target: &Target, select: &SelectArgs, sources: &SourceArgs, options: &ReadOptions) -> anyhow::Result<Image> {
-    let options_for_source = sources.options(selection(select)?, options.limits);
+    let options_for_source = sources.options(selection(select)?, *options);
     let name = target.display_name();
     let with_name = |e: crate::Error| {
         // Most engine errors name the input already; say it only when they do not.
@@ -492,14 +493,14 @@ fn load(target: &Target, select: &SelectArgs, sources: &SourceArgs, options: &Re
 fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     let read = ReadOptions { verify: args.verify, limits: args.limits.limits()? };
     let image = load(&target_of(&args.input, &args.sources)?, &args.select, &args.sources, &read)?;
-    if let Some(n) = args.layer {
-        if n >= image.layers.len() {
-            bail!(
-                "--layer {n}: the image has {} (0 to {})",
-                plural(image.layers.len(), "layer", "layers"),
-                image.layers.len().saturating_sub(1)
-            );
-        }
+    if let Some(n) = args.layer
+        && n >= image.layers.len()
+    {
+        bail!(
+            "--layer {n}: the image has {} (0 to {})",
+            plural(image.layers.len(), "layer", "layers"),
+            image.layers.len().saturating_sub(1)
+        );
     }
     warn_on_stderr(&image);
     let options = FilesOptions { layer: args.layer, changes_only: args.changes };
@@ -750,10 +751,10 @@ impl Plan {
     fn check_not_input(&self, target: &Target) -> anyhow::Result<()> {
         let Some(input) = target.path() else { return Ok(()) };
         for (doc, dest) in &self.outputs {
-            if let Dest::File(p) = dest {
-                if same_path(p, input) {
-                    bail!("{} {} names the image being read; choose another file", doc.flag(), p.display());
-                }
+            if let Dest::File(p) = dest
+                && same_path(p, input)
+            {
+                bail!("{} {} names the image being read; choose another file", doc.flag(), p.display());
             }
         }
         Ok(())
@@ -794,10 +795,8 @@ fn identity(path: &Path) -> PathBuf {
 fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
     let ci_mode = args.ci.ci || env.ci_mode();
     let input = one_input(&args.inputs)?;
-    if !ci_mode {
-        if let Some(flag) = args.ci.first_ci_only_option() {
-            bail!("{flag} only applies in CI mode: add --ci (or set CI=true)");
-        }
+    if !ci_mode && let Some(flag) = args.ci.first_ci_only_option() {
+        bail!("{flag} only applies in CI mode: add --ci (or set CI=true)");
     }
     let plan = Plan::new(args, ci_mode)?;
     let read = ReadOptions { verify: args.verify || (ci_mode && !args.no_verify), limits: args.limits.limits()? };
@@ -815,7 +814,7 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
             }
             Some(arg) => {
                 let target = target_of(arg, &args.sources)?;
-                let options = args.sources.options(selection, read.limits);
+                let options = args.sources.options(selection, read);
                 let name = target.display_name();
                 (
                     name,

@@ -249,15 +249,15 @@ impl Extractor<'_> {
     fn check_space(&self) -> Result<()> {
         let tree = &self.image.tree;
         let needed: u64 = self.files.keys().map(|&id| tree.content_entry(tree.entry(id)).size).sum();
-        if let Some(free) = crate::limits::free_space(&self.dest) {
-            if needed > free {
-                return Err(Error::TooLarge(format!(
-                    "extracting needs {} but {} has {} free",
-                    crate::text::size(needed),
-                    self.dest.display(),
-                    crate::text::size(free)
-                )));
-            }
+        if let Some(free) = crate::limits::free_space(&self.dest)
+            && needed > free
+        {
+            return Err(Error::TooLarge(format!(
+                "extracting needs {} but {} has {} free",
+                crate::text::size(needed),
+                self.dest.display(),
+                crate::text::size(free)
+            )));
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Loading an image: resolve the archive, read the layers in parallel, merge them in order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -296,6 +296,8 @@ pub struct Loader {
     /// Where the image came from, and what the source warned about.
     origin: Option<Origin>,
     source_warnings: Vec<Warning>,
+    /// Layers the source read already (as their blobs arrived), by blob digest.
+    prepared: std::sync::Mutex<HashMap<String, ParsedLayer>>,
 }
 
 /// Open `input` and choose the image `selection` names.
@@ -311,7 +313,15 @@ pub fn open_with(input: &Input, selection: &Selection, options: ReadOptions) -> 
 /// Choose the image `selection` names from an archive already opened (or composed by a source).
 pub fn open_archive(archive: Archive, selection: &Selection, options: ReadOptions) -> Result<Loader> {
     let resolved = format::resolve(&archive, selection, &options.limits)?;
-    Ok(Loader { archive, resolved, options, records: None, origin: None, source_warnings: Vec::new() })
+    Ok(Loader {
+        archive,
+        resolved,
+        options,
+        records: None,
+        origin: None,
+        source_warnings: Vec::new(),
+        prepared: std::sync::Mutex::default(),
+    })
 }
 
 /// Choose the image from what a source opened, keeping where it came from and what the source
@@ -327,6 +337,7 @@ pub fn open_source(opened: Opened, cache: Option<&Cache>, options: ReadOptions) 
     }
     loader.origin = Some(opened.origin);
     loader.source_warnings = opened.warnings;
+    loader.prepared = std::sync::Mutex::new(opened.parsed.into_iter().collect());
     Ok(loader)
 }
 
@@ -376,7 +387,7 @@ impl Loader {
                 &own_progress
             }
         };
-        let Loader { archive, resolved, options, records, origin, source_warnings } = self;
+        let Loader { archive, resolved, options, records, origin, source_warnings, prepared } = self;
         let sources = &resolved.layers;
         // A blob checked against the digest its manifest names can have its records kept.
         let keys: Vec<Option<&str>> = sources
@@ -385,12 +396,20 @@ impl Loader {
                 let verified = archive.verified_digest(&src.entry)?;
                 // Without a blob digest (`docker save` before 25) the layer is its tar: its DiffID.
                 let declared = src.blob_digest.as_deref().or(src.diff_id.as_deref());
-                (records.is_some() && declared == Some(verified)).then_some(verified)
+                (declared == Some(verified)).then_some(verified)
             })
             .collect();
-        let read = |i: usize, src: &LayerSource| match (&records, keys[i]) {
-            (Some(cache), Some(key)) => read_or_recall(cache, key, i, src, progress, &options),
-            _ => layer::read_layer(i, src, Some(progress), &options),
+        let read = |i: usize, src: &LayerSource| {
+            let Some(key) = keys[i] else { return layer::read_layer(i, src, Some(progress), &options) };
+            let early = prepared.lock().ok().and_then(|mut p| p.remove(key));
+            if let Some(parsed) = early.filter(|p| !options.verify || p.digests.is_some()) {
+                mark_done(progress, i);
+                return Ok(parsed);
+            }
+            match &records {
+                Some(cache) => read_or_recall(cache, key, i, src, progress, &options),
+                None => layer::read_layer(i, src, Some(progress), &options),
+            }
         };
         let mut builder = TreeBuilder::with_limits(&options.limits);
         let mut parsed_info = Vec::with_capacity(sources.len());
@@ -421,16 +440,16 @@ impl Loader {
                 warnings.extend(problems);
                 ok
             });
-            if let (Some(mt), Some(c)) = (&src.media_type, compression) {
-                if let Some(declared) = media_type_compression(mt) {
-                    if declared != c && c != Compression::Empty {
-                        warnings.push(Warning::layer(
-                            WarningKind::MetadataMismatch,
-                            i,
-                            format!("the media type {mt} says {declared} but the blob is {c}"),
-                        ));
-                    }
-                }
+            if let (Some(mt), Some(c)) = (&src.media_type, compression)
+                && let Some(declared) = media_type_compression(mt)
+                && declared != c
+                && c != Compression::Empty
+            {
+                warnings.push(Warning::layer(
+                    WarningKind::MetadataMismatch,
+                    i,
+                    format!("the media type {mt} says {declared} but the blob is {c}"),
+                ));
             }
             let blob_digest = match (&src.blob_digest, compression) {
                 (Some(d), _) => Some(d.clone()),
@@ -491,19 +510,24 @@ fn read_or_recall(
     progress: &Progress,
     options: &ReadOptions,
 ) -> Result<ParsedLayer> {
-    if let Some(parsed) = cache.records(key, index, &options.limits) {
-        if let (Some(read), Some(&total)) = (progress.bytes_read.get(index), progress.bytes_total.get(index)) {
-            read.store(total, Ordering::Relaxed);
-        }
-        if let Some(done) = progress.done.get(index) {
-            done.store(true, Ordering::Relaxed);
-        }
+    if let Some(parsed) = cache.records(key, index, &options.limits, options.verify) {
+        mark_done(progress, index);
         return Ok(parsed);
     }
-    let parsed = layer::read_layer(index, src, Some(progress), &ReadOptions { verify: true, ..*options })?;
+    let parsed = layer::read_layer(index, src, Some(progress), options)?;
     // A cache that cannot be written only costs the next run a parse.
     let _ = cache.store_records(key, &parsed);
     Ok(parsed)
+}
+
+/// Show layer `index` as read.
+fn mark_done(progress: &Progress, index: usize) {
+    if let (Some(read), Some(&total)) = (progress.bytes_read.get(index), progress.bytes_total.get(index)) {
+        read.store(total, Ordering::Relaxed);
+    }
+    if let Some(done) = progress.done.get(index) {
+        done.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Parse layers on worker threads, roughly in order, and hand them to `merge` strictly in order.

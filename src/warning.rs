@@ -78,10 +78,10 @@ impl fmt::Display for Warning {
             write!(f, "layer {layer}: ")?;
         }
         f.write_str(&self.message)?;
-        if let Some(path) = &self.path {
-            if !self.message.contains(path.as_str()) {
-                write!(f, " ({path})")?;
-            }
+        if let Some(path) = &self.path
+            && !self.message.contains(path.as_str())
+        {
+            write!(f, " ({path})")?;
         }
         Ok(())
     }

@@ -177,7 +177,7 @@ fn compressed_image(comp: Comp) -> layerscope::Image {
 }
 
 fn expected(i: usize, layer: usize) -> Vec<u8> {
-    if layer == 1 && i % 7 == 0 {
+    if layer == 1 && i.is_multiple_of(7) {
         format!("top {i} ").repeat(i * 53 + 3).into_bytes()
     } else {
         format!("base {i} ").repeat(i * 37 + 1).into_bytes()

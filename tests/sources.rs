@@ -103,8 +103,11 @@ fn a_pull_reads_as_its_archive_and_opens_offline_from_the_cache() {
     assert_eq!(first["image"]["origin"]["kind"], "registry");
     assert_eq!(first["image"]["origin"]["from_cache"], false);
     assert_eq!(first["image"]["origin"]["address"], format!("http://{}", registry.host()));
-    assert!(first["layers"].as_array().unwrap().iter().all(|l| l["verified"] == true), "every blob is checked");
+    // Each blob was checked against its digest as it arrived; DiffIDs only with --verify.
+    assert!(first["layers"].as_array().unwrap().iter().all(|l| l["verified"].is_null()), "{first}");
     assert_eq!(first["warnings"], json!([]));
+    let verified = json_of(&layerscope(home.path(), &["--json", "-", "--verify", &name], &[]));
+    assert!(verified["layers"].as_array().unwrap().iter().all(|l| l["verified"] == true), "{verified}");
 
     // The same again, registry up: only the tag is asked about; blobs and records come from the cache.
     let second = json_of(&layerscope(home.path(), &["--json", "-", &name], &[]));
@@ -429,4 +432,64 @@ fn containerd_images_read_through_ctr_export() {
     let out = layerscope(home.path(), &["--json", "-", "containerd://team/app:1"], &env);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("containerd ("), "{}", stderr(&out));
+}
+
+#[test]
+fn the_bearer_token_flow_gets_anonymous_and_credentialed_tokens() {
+    let Some(tokens) = crate::support::servers::TokenService::start() else { return };
+    let auth = Auth::Token {
+        realm: tokens.realm(),
+        service: "layerscope-registry".into(),
+        issuer: "layerscope-test".into(),
+        cert: tokens.cert.clone(),
+    };
+    let Some(registry) = Registry::start(auth) else { return };
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, sample().docker_archive()).unwrap();
+    let src = format!("docker-archive:{}", archive.display());
+    for name in ["public/app:1", "private/app:1"] {
+        if !registry.push(&src, name, &["--dest-creds", "alice:wonderland"]) {
+            return;
+        }
+    }
+    tokens.requests.lock().unwrap().clear();
+    let public =
+        layerscope(home.path(), &["--json", "-", &format!("registry://{}/public/app:1", registry.host())], &[]);
+    assert_eq!(json_of(&public)["image"]["layer_count"], 3);
+    {
+        let seen = tokens.requests.lock().unwrap();
+        assert!(!seen.is_empty(), "the token service was asked");
+        assert!(
+            seen.iter().all(|r| r.contains("scope=repository%3Apublic%2Fapp%3Apull")
+                || r.contains("scope=repository:public/app:pull")),
+            "{seen:?}"
+        );
+        assert!(seen.iter().all(|r| !r.to_ascii_lowercase().contains("authorization:")), "anonymous: {seen:?}");
+    }
+    let private = format!("registry://{}/private/app:1", registry.host());
+    let denied = layerscope(home.path(), &["--json", "-", &private], &[]);
+    assert_eq!(denied.status.code(), Some(2));
+    assert!(stderr(&denied).contains("401 unauthorized"), "{}", stderr(&denied));
+
+    let auth_file = home.path().join("auth.json");
+    let auth = json!({"auths": {registry.host(): {"auth": "YWxpY2U6d29uZGVybGFuZA=="}}});
+    std::fs::write(&auth_file, auth.to_string()).unwrap();
+    tokens.requests.lock().unwrap().clear();
+    let allowed =
+        layerscope(home.path(), &["--json", "-", &private], &[("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())]);
+    assert_eq!(json_of(&allowed)["image"]["layer_count"], 3);
+    let seen = tokens.requests.lock().unwrap();
+    assert!(seen.iter().any(|r| r.to_ascii_lowercase().contains("authorization: basic")), "{seen:?}");
+}
+
+#[test]
+fn a_flaky_registry_is_retried() {
+    let Some((registry, home)) = registry_with_sample("app:1") else { return };
+    let proxy = crate::support::servers::FlakyProxy::start(registry.port);
+    let out = layerscope(home.path(), &["--json", "-", &format!("registry://127.0.0.1:{}/app:1", proxy.port)], &[]);
+    let report = json_of(&out);
+    assert_eq!(report["image"]["layer_count"], 3);
+    // The config and three layers each failed once (503 or 429) and came on the next try.
+    assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::Relaxed), 4);
 }

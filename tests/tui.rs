@@ -170,6 +170,37 @@ fn snapshot_of_the_loading_view() {
     insta::assert_snapshot!("loading_80x24", screen(&mut a));
 }
 
+#[test]
+fn the_loading_view_shows_a_pull_blob_by_blob() {
+    use layerscope::source::{BlobProgress, BlobState, Transfer};
+    let mut a = App::loading("registry://ghcr.io/acme/app:1", 100, 24, false);
+    let transfer = Arc::new(Transfer::default());
+    transfer.step("downloading 5.0 MB from https://ghcr.io");
+    let blobs: Vec<Arc<BlobProgress>> = [("config", 1_000), ("layer 0", 3_000_000), ("layer 1", 2_000_000)]
+        .iter()
+        .map(|(label, size)| Arc::new(BlobProgress::new(*label, "sha256:00", *size)))
+        .collect();
+    blobs[0].set(BlobState::Cached);
+    blobs[1].set(BlobState::Downloading);
+    blobs[1].done.store(1_500_000, Ordering::Relaxed);
+    *transfer.blobs.lock().unwrap() = blobs;
+    a.transfer(Arc::clone(&transfer));
+    let text = screen(&mut a);
+    assert!(text.contains("downloading 5.0 MB from https://ghcr.io…"), "{text}");
+    assert!(text.contains("1.5 MB of 5.0 MB"), "{text}");
+    assert!(text.contains("1 of 3 blobs ready (1 from the cache)"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let row = |label: &str| lines.iter().position(|l| l.contains(label)).unwrap();
+    // The moving blob first, then the waiting one, the cached one last.
+    assert!(row("layer 0") < row("layer 1") && row("layer 1") < row("config"), "{text}");
+    assert!(lines[row("layer 0")].contains(" 50 % of"), "{text}");
+    assert!(lines[row("config")].contains("cached"), "{text}");
+    assert!(lines[row("layer 1")].contains("waiting"), "{text}");
+    // Once the layers are read, the reading progress takes over.
+    a.progress(Arc::new(layerscope::layer::Progress::new(&[3_000_000, 2_000_000])));
+    assert!(screen(&mut a).contains("reading layers…"));
+}
+
 // ---------------------------------------------------------------- journeys
 
 #[test]

@@ -148,10 +148,10 @@ fn from_history(image: &Image) -> Option<(usize, BaseMethod)> {
     let total_layers = image.layers.len();
     let valid = |k: usize| (k > 0 && k < total_layers).then_some(k);
 
-    if let Some(i) = history.iter().position(|h| h.comment.as_deref().is_some_and(|c| c.starts_with("FROM "))) {
-        if let Some(k) = valid(layers_before(i)) {
-            return Some((k, BaseMethod::HistoryFromComment));
-        }
+    if let Some(i) = history.iter().position(|h| h.comment.as_deref().is_some_and(|c| c.starts_with("FROM ")))
+        && let Some(k) = valid(layers_before(i))
+    {
+        return Some((k, BaseMethod::HistoryFromComment));
     }
     // The base's own CMD/ENTRYPOINT, with user layers after it.
     let is_cmd = |h: &crate::format::History| {
@@ -173,11 +173,11 @@ fn from_history(image: &Image) -> Option<(usize, BaseMethod)> {
         history.iter().filter(|h| !h.is_empty_layer()).map(|h| h.created.as_deref().and_then(parse_rfc3339)).collect();
     let mut boundary = None;
     for k in (1..times.len().min(total_layers)).rev() {
-        if let (Some(a), Some(b)) = (times[k - 1], times[k]) {
-            if b - a > 3600 {
-                boundary = Some(k);
-                break;
-            }
+        if let (Some(a), Some(b)) = (times[k - 1], times[k])
+            && b - a > 3600
+        {
+            boundary = Some(k);
+            break;
         }
     }
     boundary.and_then(valid).map(|k| (k, BaseMethod::HistoryTimeGap))

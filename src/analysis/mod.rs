@@ -107,13 +107,13 @@ pub fn analyze(image: &Image, options: &Options) -> Analysis {
 
 /// Check the options against the image they are for (`--base-layers` within the layer count).
 pub fn check_options(image: &Image, options: &Options) -> crate::Result<()> {
-    if let Some(n) = options.base_layers {
-        if n > image.layers.len() {
-            return Err(crate::Error::InvalidArgument(format!(
-                "--base-layers {n}: the image has only {}",
-                crate::text::plural(image.layers.len(), "layer", "layers")
-            )));
-        }
+    if let Some(n) = options.base_layers
+        && n > image.layers.len()
+    {
+        return Err(crate::Error::InvalidArgument(format!(
+            "--base-layers {n}: the image has only {}",
+            crate::text::plural(image.layers.len(), "layer", "layers")
+        )));
     }
     Ok(())
 }

@@ -247,11 +247,11 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
                 None => l.wasted_by_layer.push((copy.hidden, copy.bytes)),
             }
         }
-        if copy.hidden != shipped {
-            if let Some(l) = layers.get_mut(copy.hidden) {
-                l.hides_bytes += copy.bytes;
-                l.hides_by_cause.add(copy.cause, copy.bytes);
-            }
+        if copy.hidden != shipped
+            && let Some(l) = layers.get_mut(copy.hidden)
+        {
+            l.hides_bytes += copy.bytes;
+            l.hides_by_cause.add(copy.cause, copy.bytes);
         }
         dead.push(copy);
     }

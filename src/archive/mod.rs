@@ -540,15 +540,15 @@ fn stream_error(display: &str, c: Compression, written: u64, e: io::Error) -> Er
 
 /// Refuse to fill the temporary directory's file system past `reserve` bytes of free space.
 fn check_free_space(file: &File, dir: &std::path::Path, reserve: u64, display: &str) -> Result<()> {
-    if let Some(free) = crate::limits::free_space_of(file) {
-        if free < reserve.saturating_add(SPACE_CHECK) {
-            return Err(Error::TooLarge(format!(
-                "{display}: reading it means writing it to a temporary file in {}, which would leave \
+    if let Some(free) = crate::limits::free_space_of(file)
+        && free < reserve.saturating_add(SPACE_CHECK)
+    {
+        return Err(Error::TooLarge(format!(
+            "{display}: reading it means writing it to a temporary file in {}, which would leave \
                  less than {} free (set TMPDIR to a larger file system)",
-                dir.display(),
-                crate::text::size(reserve)
-            )));
-        }
+            dir.display(),
+            crate::text::size(reserve)
+        )));
     }
     Ok(())
 }

@@ -662,17 +662,17 @@ fn field(bytes: &[u8]) -> &[u8] {
 /// A numeric field: octal text (spaces and NULs around it), or GNU's base-256 when the first
 /// byte has its high bit set.
 fn number(bytes: &[u8]) -> Option<u64> {
-    if let Some(&first) = bytes.first() {
-        if first & 0x80 != 0 {
-            if first == 0xff {
-                return None; // negative
-            }
-            let mut v: u64 = u64::from(first & 0x7f);
-            for &b in &bytes[1..] {
-                v = v.checked_mul(256)?.checked_add(u64::from(b))?;
-            }
-            return Some(v);
+    if let Some(&first) = bytes.first()
+        && first & 0x80 != 0
+    {
+        if first == 0xff {
+            return None; // negative
         }
+        let mut v: u64 = u64::from(first & 0x7f);
+        for &b in &bytes[1..] {
+            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
+        }
+        return Some(v);
     }
     // Octal digits, with spaces and NULs around them (every header has six such fields).
     let text = field(bytes);

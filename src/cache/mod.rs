@@ -148,24 +148,39 @@ impl Cache {
     }
 
     /// The parsed records of the layer whose blob has this digest, as layer `index` of the
-    /// image being read; `None` when absent, unreadable or written by another version.
-    pub fn records(&self, blob_digest: &str, index: usize, limits: &Limits) -> Option<ParsedLayer> {
+    /// image being read; `None` when absent, unreadable, written by another version, or (with
+    /// `need_digests`, for `--verify`) made without hashing the layer.
+    pub fn records(&self, blob_digest: &str, index: usize, limits: &Limits, need_digests: bool) -> Option<ParsedLayer> {
         let path = self.root.join(RECORDS_DIR).join(sha256_hex(blob_digest)?);
         let bytes = fs::read(&path).ok()?;
         let parsed = records::decode(&bytes, index, limits)?;
-        // A record is only ever stored for the blob it was parsed from.
-        if parsed.digests.as_ref().map(|d| d.blob.as_str()) != Some(blob_digest) {
-            return None;
+        match &parsed.digests {
+            // A record is only ever stored under the blob it was parsed from.
+            Some(d) if d.blob != blob_digest => return None,
+            None if need_digests => return None,
+            _ => {}
         }
         touch(&path);
         Some(parsed)
     }
 
-    /// Remember the parsed records of a layer whose blob has this digest (and was hashed while
-    /// parsing, so the record carries both digests).
+    /// Whether records of the layer whose blob has this digest are there (with its digests, when
+    /// `need_digests`), without reading them whole.
+    pub fn has_records(&self, blob_digest: &str, need_digests: bool) -> bool {
+        let Some(hex) = sha256_hex(blob_digest) else { return false };
+        let path = self.root.join(RECORDS_DIR).join(hex);
+        if !need_digests {
+            return path.is_file();
+        }
+        // Decoding is what tells; a record is small next to its layer.
+        self.records(blob_digest, 0, &Limits::default(), true).is_some()
+    }
+
+    /// Remember the parsed records of the layer whose blob has this digest (a digest the caller
+    /// checked the blob against).
     pub fn store_records(&self, blob_digest: &str, parsed: &ParsedLayer) -> io::Result<()> {
         let hex = sha256_hex(blob_digest).ok_or_else(|| bad_digest(blob_digest))?;
-        if parsed.digests.as_ref().map(|d| d.blob.as_str()) != Some(blob_digest) {
+        if parsed.digests.as_ref().is_some_and(|d| d.blob != blob_digest) {
             return Err(io::Error::other("the records were not parsed from this blob"));
         }
         let dir = self.root.join(RECORDS_DIR);

@@ -43,23 +43,23 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, has_index: bool)
     let config: ImageConfig =
         serde_json::from_slice(&config_bytes).map_err(|e| Error::bad_json(config_name, "image config", &e))?;
     let platform = config_platform(&config);
-    if let (Some(wanted), Some(have)) = (&selection.platform, &platform) {
-        if !have.satisfies(wanted) {
-            return Err(Error::PlatformNotFound { wanted: wanted.to_string(), available: vec![have.to_string()] });
-        }
+    if let (Some(wanted), Some(have)) = (&selection.platform, &platform)
+        && !have.satisfies(wanted)
+    {
+        return Err(Error::PlatformNotFound { wanted: wanted.to_string(), available: vec![have.to_string()] });
     }
 
     let diff_ids = config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
     let mut warnings = Vec::new();
     let config_digest = sha256_digest(&config_bytes);
     // Writers name the config by its digest (`<hex>.json`, `blobs/sha256/<hex>`, `sha256:<hex>`).
-    if let Some(named) = digest_from_name(config_name.strip_suffix(".json").map_or(config_name, |n| n)) {
-        if named != config_digest {
-            warnings.push(Warning::image(
-                WarningKind::DigestMismatch,
-                format!("the config {config_name} hashes to {config_digest}"),
-            ));
-        }
+    if let Some(named) = digest_from_name(config_name.strip_suffix(".json").map_or(config_name, |n| n))
+        && named != config_digest
+    {
+        warnings.push(Warning::image(
+            WarningKind::DigestMismatch,
+            format!("the config {config_name} hashes to {config_digest}"),
+        ));
     }
     if diff_ids.len() != entry.layers.len() {
         warnings.push(Warning::image(

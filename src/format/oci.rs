@@ -78,10 +78,10 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, limits: &Limits)
         if let Some(&g) = by_digest.get(&desc.digest) {
             // Another tag of an image already seen.
             let group = &mut walk.groups[g];
-            if let Some(name) = name {
-                if group.name_set.insert(name.clone()) {
-                    group.names.push(name);
-                }
+            if let Some(name) = name
+                && group.name_set.insert(name.clone())
+            {
+                group.names.push(name);
             }
             continue;
         }
@@ -143,13 +143,14 @@ pub(super) fn resolve(archive: &Archive, selection: &Selection, limits: &Limits)
     let platform = platforms[chosen].clone().or_else(|| config_platform(&config));
 
     let mut warnings = std::mem::take(&mut walk.warnings);
-    if let Some(declared) = candidate.manifest.config.as_ref().map(|d| &d.digest) {
-        if declared.starts_with("sha256:") && *declared != config_digest {
-            warnings.push(Warning::image(
-                WarningKind::DigestMismatch,
-                format!("the config blob {declared} hashes to {config_digest}"),
-            ));
-        }
+    if let Some(declared) = candidate.manifest.config.as_ref().map(|d| &d.digest)
+        && declared.starts_with("sha256:")
+        && *declared != config_digest
+    {
+        warnings.push(Warning::image(
+            WarningKind::DigestMismatch,
+            format!("the config blob {declared} hashes to {config_digest}"),
+        ));
     }
     let diff_ids = config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
     if diff_ids.len() != candidate.manifest.layers.len() {

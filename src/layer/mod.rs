@@ -383,17 +383,16 @@ pub fn read_layer(
         // Data skipped by seeking was never read: a truncated blob must still be noticed.
         if let Some(e) =
             parsed.entries.iter().filter(|e| e.kind == EntryKind::File).max_by_key(|e| e.data_offset + e.stored)
+            && e.data_offset + e.stored > blob.len()
         {
-            if e.data_offset + e.stored > blob.len() {
-                let path = String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned();
-                return Err(fail(format!("the archive ends inside /{path} (truncated file?)")));
-            }
+            let path = String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned();
+            return Err(fail(format!("the archive ends inside /{path} (truncated file?)")));
         }
     }
-    if let Some(p) = progress {
-        if let Some(done) = p.done.get(index) {
-            done.store(true, Ordering::Relaxed);
-        }
+    if let Some(p) = progress
+        && let Some(done) = p.done.get(index)
+    {
+        done.store(true, Ordering::Relaxed);
     }
     Ok(parsed)
 }

@@ -246,6 +246,7 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
         warnings: Vec::new(),
         cacheable: options.cache.is_some(),
         from_registry: false,
+        parsed: Vec::new(),
     };
     let display = format!("{engine_name}://{name}");
     transfer.step(format!("asking {engine_label} for {name}"));
@@ -259,10 +260,10 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
                 diff_ids: inspected.root_fs.and_then(|r| r.layers).unwrap_or_default(),
                 tags: inspected.repo_tags.unwrap_or_default(),
             };
-            if options.cache.is_some() {
-                if let Some(archive) = from_cache(&cache, &inspected, &display) {
-                    return Ok(opened(archive, true));
-                }
+            if options.cache.is_some()
+                && let Some(archive) = from_cache(&cache, &inspected, &display)
+            {
+                return Ok(opened(archive, true));
             }
             transfer.step(format!("exporting {name} from {engine_label}"));
             let (tx, rx) = mpsc::sync_channel::<io::Result<bytes::Bytes>>(16);
@@ -287,12 +288,12 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
         }
         Endpoint::Command(tool) => {
             let podman = kind == EngineKind::Podman;
-            if podman && options.cache.is_some() {
-                if let Some(inspected) = podman_inspect(tool, name) {
-                    if let Some(archive) = from_cache(&cache, &inspected, &display) {
-                        return Ok(opened(archive, true));
-                    }
-                }
+            if podman
+                && options.cache.is_some()
+                && let Some(inspected) = podman_inspect(tool, name)
+                && let Some(archive) = from_cache(&cache, &inspected, &display)
+            {
+                return Ok(opened(archive, true));
             }
             let mut command = if podman { podman_command(tool) } else { Command::new(tool) };
             if podman {

@@ -24,6 +24,7 @@ use crate::archive::{Archive, Input};
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::format::Selection;
+use crate::layer::{ParsedLayer, ReadOptions};
 use crate::limits::Limits;
 use crate::warning::Warning;
 
@@ -353,6 +354,9 @@ pub struct SourceOptions {
     pub selection: Selection,
     /// Bounds on what reading may cost.
     pub limits: Limits,
+    /// Read each layer as soon as its blob is in, with these options, so reading overlaps the
+    /// download (the loader then takes the layers read): what `--verify` and the limits say.
+    pub read_ahead: Option<ReadOptions>,
     /// containerd's namespace (`--containerd-namespace`, else `CONTAINERD_NAMESPACE`, else
     /// `default`).
     pub containerd_namespace: String,
@@ -365,6 +369,7 @@ impl Default for SourceOptions {
             insecure_registries: Vec::new(),
             selection: Selection::default(),
             limits: Limits::default(),
+            read_ahead: None,
             containerd_namespace: "default".into(),
         }
     }
@@ -385,6 +390,8 @@ pub struct Opened {
     pub cacheable: bool,
     /// Whether the source was a registry (the report's format says so).
     pub from_registry: bool,
+    /// Layers read while their blobs arrived, by blob digest.
+    pub parsed: Vec<(String, ParsedLayer)>,
 }
 
 /// The cache blobs go to: the user's, or for `--no-cache` a folder removed when the guard drops
@@ -419,7 +426,15 @@ pub fn open(target: &Target, options: &SourceOptions, transfer: &Transfer) -> Re
                 selection.image.clone_from(image);
             }
             let origin = file_origin("file", path.display().to_string());
-            Ok(Opened { archive, origin, selection, warnings: Vec::new(), cacheable: false, from_registry: false })
+            Ok(Opened {
+                archive,
+                origin,
+                selection,
+                warnings: Vec::new(),
+                cacheable: false,
+                from_registry: false,
+                parsed: Vec::new(),
+            })
         }
         Target::Stdin => {
             let archive = Archive::open_with(&Input::Stdin, &options.limits)?;
@@ -430,6 +445,7 @@ pub fn open(target: &Target, options: &SourceOptions, transfer: &Transfer) -> Re
                 warnings: Vec::new(),
                 cacheable: false,
                 from_registry: false,
+                parsed: Vec::new(),
             })
         }
         Target::Registry(name) => registry::pull(name, options, transfer),
@@ -471,6 +487,7 @@ pub fn from_input(input: &Input, options: &SourceOptions) -> Result<Opened> {
         warnings: Vec::new(),
         cacheable: false,
         from_registry: false,
+        parsed: Vec::new(),
     })
 }
 

@@ -25,7 +25,8 @@ use crate::archive::{Archive, BlobLoc};
 use crate::cache::{Cache, TagRecord, sha256_hex};
 use crate::error::{Error, Result};
 use crate::format::config::{Descriptor, ImageIndex, ImageManifest, media};
-use crate::format::sha256_digest;
+use crate::format::{LayerSource, sha256_digest};
+use crate::layer::ParsedLayer;
 use crate::warning::{Warning, WarningKind};
 
 /// Manifest types asked for, most wanted first.
@@ -157,7 +158,15 @@ impl<'a> Puller<'a> {
         for (i, layer) in manifest.layers.iter().enumerate() {
             wanted.push((format!("layer {i}"), layer.clone()));
         }
-        let blobs = self.fetch_blobs(&wanted).await?;
+        let fetched = self.fetch_blobs(&wanted).await?;
+        let mut blobs = Vec::with_capacity(fetched.len());
+        let mut parsed = Vec::new();
+        for (digest, loc, layer) in fetched {
+            if let Some(layer) = layer {
+                parsed.push((digest.clone(), layer));
+            }
+            blobs.push((digest, loc));
+        }
 
         let mut entries = Vec::with_capacity(blobs.len() + 3);
         let ref_name = self.name();
@@ -196,6 +205,7 @@ impl<'a> Puller<'a> {
             warnings: std::mem::take(&mut self.warnings),
             cacheable: self.options.cache.is_some(),
             from_registry: true,
+            parsed,
         })
     }
 
@@ -280,7 +290,7 @@ impl<'a> Puller<'a> {
     }
 
     /// Every blob in `wanted`, from the cache or downloaded into it, opened.
-    async fn fetch_blobs(&mut self, wanted: &[(String, Descriptor)]) -> Result<Vec<(String, BlobLoc)>> {
+    async fn fetch_blobs(&mut self, wanted: &[(String, Descriptor)]) -> Result<Vec<Fetched>> {
         let mut progress = Vec::with_capacity(wanted.len());
         let mut missing_bytes = 0u64;
         for (label, desc) in wanted {
@@ -305,8 +315,16 @@ impl<'a> Puller<'a> {
             self.transfer.step(format!("downloading {} from {}", crate::text::size(missing_bytes), self.address));
         }
         let this = &*self;
-        let results: Vec<Result<(String, BlobLoc)>> = futures_util::stream::iter(wanted.iter().zip(&progress))
-            .map(|((label, desc), p)| this.blob(label, desc, p))
+        let results: Vec<Result<Fetched>> = futures_util::stream::iter(wanted.iter().zip(&progress).enumerate())
+            .map(|(n, ((label, desc), p))| async move {
+                let (digest, loc) = this.blob(label, desc, p).await?;
+                // Entry 0 is the config; the layers follow in order.
+                let layer = match n.checked_sub(1) {
+                    Some(index) => this.read_ahead(index, desc, &loc).await,
+                    None => None,
+                };
+                Ok((digest, loc, layer))
+            })
             .buffered(PARALLEL_BLOBS)
             .collect()
             .await;
@@ -330,6 +348,38 @@ impl<'a> Puller<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Read layer `index` now that its blob is in (while the others still download), unless the
+    /// cache holds its records already; a layer that fails here is read again, and its error
+    /// reported, by the loader.
+    async fn read_ahead(&self, index: usize, desc: &Descriptor, loc: &BlobLoc) -> Option<ParsedLayer> {
+        let options = self.options.read_ahead?;
+        let cacheable = self.options.cache.is_some();
+        if cacheable && self.cache.has_records(&desc.digest, options.verify) {
+            return None;
+        }
+        let source = LayerSource {
+            entry: format!("blobs/sha256/{}", hex(&desc.digest)),
+            blob: Some(loc.clone()),
+            blob_digest: Some(desc.digest.clone()),
+            media_type: desc.media_type.clone(),
+            diff_id: None,
+            urls: desc.urls.clone(),
+        };
+        let cache = self.cache.clone();
+        let digest = desc.digest.clone();
+        tokio::task::spawn_blocking(move || {
+            let parsed = crate::layer::read_layer(index, &source, None, &options).ok()?;
+            if cacheable {
+                // A cache that cannot be written only costs the next open a read.
+                let _ = cache.store_records(&digest, &parsed);
+            }
+            Some(parsed)
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// One blob, from the cache or downloaded, checked, stored and opened.
@@ -462,6 +512,9 @@ impl<'a> Puller<'a> {
         self.fail(crate::text::one_line(&detail))
     }
 }
+
+/// A blob's digest, where it is, and for a layer its records when read ahead.
+type Fetched = (String, BlobLoc, Option<ParsedLayer>);
 
 enum Download {
     Cancelled,

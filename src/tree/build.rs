@@ -206,12 +206,12 @@ impl TreeBuilder {
         let parent = self.tree.nodes[node as usize].parent;
         self.ensure_dir(parent, layer);
         let last = self.tree.nodes[node as usize].events.last().copied();
-        if let Some(Event { layer: l, action: Action::Write(_) }) = last {
-            if l == layer {
-                self.warn(WarningKind::DuplicateEntry, layer, node, |p| {
-                    format!("{p} occurs twice in the layer tar; the later entry wins")
-                });
-            }
+        if let Some(Event { layer: l, action: Action::Write(_) }) = last
+            && l == layer
+        {
+            self.warn(WarningKind::DuplicateEntry, layer, node, |p| {
+                format!("{p} occurs twice in the layer tar; the later entry wins")
+            });
         }
         if kind != EntryKind::Dir && self.is_present_dir(node) {
             // Replacing a directory by a non-directory unlinks the whole subtree.

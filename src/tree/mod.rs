@@ -528,10 +528,11 @@ impl Links<'_> {
             _ => false,
         };
         // Usually the path the link names still holds the bytes.
-        if let Some(target) = tree.link(entry).and_then(|t| tree.lookup(t)) {
-            if target != entry.node && shows_inode(target, self.layer) {
-                return Some(target);
-            }
+        if let Some(target) = tree.link(entry).and_then(|t| tree.lookup(t))
+            && target != entry.node
+            && shows_inode(target, self.layer)
+        {
+            return Some(target);
         }
         let layer = self.layer;
         let holders = self.holders.entry(entry.inode).or_insert_with(|| {

@@ -599,10 +599,10 @@ impl Explorer {
         }
         self.refresh_marks();
         // Put the cursor on the first match.
-        if let Some(&first) = self.rows.matches.first() {
-            if !self.rows.matches.contains(&(self.cursor as u32)) {
-                self.cursor = first as usize;
-            }
+        if let Some(&first) = self.rows.matches.first()
+            && !self.rows.matches.contains(&(self.cursor as u32))
+        {
+            self.cursor = first as usize;
         }
     }
 
@@ -761,11 +761,11 @@ impl Explorer {
                 if row >= top {
                     let lines =
                         super::view::layers::line_layers(self, usize::from(panes.layers.height.saturating_sub(3)));
-                    if let Some(Some(layer)) = lines.get(usize::from(row - top)) {
-                        if *layer != self.layer {
-                            self.layer = *layer;
-                            self.refresh_marks();
-                        }
+                    if let Some(Some(layer)) = lines.get(usize::from(row - top))
+                        && *layer != self.layer
+                    {
+                        self.layer = *layer;
+                        self.refresh_marks();
                     }
                 }
             }

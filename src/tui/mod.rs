@@ -280,10 +280,10 @@ fn explore(
     if matches!(app.phase, app::Phase::Loading { .. }) {
         // Quit during loading: stop the download and the readers instead of waiting for them.
         transfer.cancel.store(true, Ordering::Relaxed);
-        if let Ok(c) = cancel.lock() {
-            if let Some(p) = c.as_ref() {
-                p.cancel.store(true, Ordering::Relaxed);
-            }
+        if let Ok(c) = cancel.lock()
+            && let Some(p) = c.as_ref()
+        {
+            p.cancel.store(true, Ordering::Relaxed);
         }
         drop(loader);
         return Ok(());

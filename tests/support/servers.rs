@@ -304,3 +304,172 @@ pub fn podman_storage(dir: &Path) -> Option<PathBuf> {
     .unwrap();
     Some(conf)
 }
+
+/// A token service for the registry's token auth (the distribution registry has none of its
+/// own): it hands out JWTs signed with a key made by `openssl`, pull on `public/…` to anyone,
+/// everything to `alice:wonderland`. It records the requests it saw.
+pub struct TokenService {
+    pub port: u16,
+    pub cert: PathBuf,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+/// `alice:wonderland`, base64.
+const TOKEN_USER: &str = "YWxpY2U6d29uZGVybGFuZA==";
+
+impl TokenService {
+    pub fn start() -> Option<TokenService> {
+        let openssl = tool("openssl", "REGISTRY", "openssl")?;
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        let out = Command::new(&openssl)
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=layerscope test token"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let der = Command::new(&openssl).args(["x509", "-outform", "DER", "-in"]).arg(&cert).output().unwrap().stdout;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, stopping) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let request = read_request(&mut stream);
+                seen.lock().unwrap().push(request.clone());
+                let response = token_response(&request, &openssl, &key, &der);
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Some(TokenService { port, cert, requests, stop, _dir: dir })
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+}
+
+impl Drop for TokenService {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// The request line and headers of one HTTP request.
+fn read_request(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+fn token_response(request: &str, openssl: &Path, key: &Path, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let query = request.split_whitespace().nth(1).unwrap_or("").split_once('?').map_or("", |(_, q)| q).to_string();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(|v| v.replace("%3A", ":").replace("%2F", "/"))
+    };
+    let authed = request.lines().any(|l| l.eq_ignore_ascii_case(&format!("authorization: basic {TOKEN_USER}")));
+    let mut access = Vec::new();
+    for scope in query.split('&').filter_map(|kv| kv.strip_prefix("scope=")) {
+        let scope = scope.replace("%3A", ":").replace("%2F", "/").replace("%2C", ",");
+        let mut parts = scope.splitn(3, ':');
+        let (kind, name, actions) =
+            (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let granted: Vec<&str> =
+            actions.split(',').filter(|a| authed || (*a == "pull" && name.starts_with("public/"))).collect();
+        access.push(serde_json::json!({"type": kind, "name": name, "actions": granted}));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5c": [base64::engine::general_purpose::STANDARD.encode(der)]});
+    let claims = serde_json::json!({
+        "iss": "layerscope-test", "sub": if authed { "alice" } else { "" },
+        "aud": param("service").unwrap_or_default(), "exp": now + 600, "nbf": now - 60, "iat": now,
+        "jti": format!("{now}-{}", access.len()), "access": access,
+    });
+    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let mut child = Command::new(openssl)
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(signing_input.as_bytes()).unwrap();
+    let signature = child.wait_with_output().unwrap().stdout;
+    let token = format!("{signing_input}.{}", b64(&signature));
+    let body = serde_json::json!({"token": token, "access_token": token, "expires_in": 600}).to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A proxy in front of a registry that answers the first request for each blob with an error
+/// (503, then 429 for the next blob, alternating) and forwards the rest, one request per
+/// connection: how a flaky registry or a rate limit looks to a client.
+pub struct FlakyProxy {
+    pub port: u16,
+    /// How many requests it failed.
+    pub failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyProxy {
+    pub fn start(upstream: u16) -> FlakyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = failed.clone();
+        std::thread::spawn(move || {
+            let failed_paths = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+            for stream in listener.incoming() {
+                let Ok(mut client) = stream else { continue };
+                let (failed_paths, counter) = (failed_paths.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let head = read_request(&mut client);
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    if path.contains("/blobs/") && failed_paths.lock().unwrap().insert(path) {
+                        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let status = if n % 2 == 0 { "503 Service Unavailable" } else { "429 Too Many Requests" };
+                        let _ = client.write_all(
+                            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                        );
+                        return;
+                    }
+                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+                    let mut forwarded: String = head
+                        .trim_end()
+                        .lines()
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    forwarded.push_str("Connection: close\r\n\r\n");
+                    if server.write_all(forwarded.as_bytes()).is_ok() {
+                        let _ = std::io::copy(&mut server, &mut client);
+                    }
+                });
+            }
+        });
+        FlakyProxy { port, failed }
+    }
+}
