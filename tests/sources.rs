@@ -255,6 +255,33 @@ fn basic_auth_credentials_come_from_podman_and_docker_files() {
         layerscope(fresh.path(), &["--json", "-", &name], &[("DOCKER_CONFIG", docker_dir.to_str().unwrap())]);
     assert_eq!(json_of(&with_docker)["image"]["layer_count"], 3);
 
+    // A credential helper, as `docker login` with a credsStore leaves it: the config names it,
+    // layerscope runs `docker-credential-NAME get` with the registry on stdin.
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-lstest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = {} ] && exec echo '{{\"Username\":\"alice\",\"Secret\":\"wonderland\"}}'\necho no credentials >&2; exit 1\n",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let helper_dir = home.path().join("helper");
+    std::fs::create_dir_all(&helper_dir).unwrap();
+    std::fs::write(helper_dir.join("config.json"), json!({"credHelpers": {registry.host(): "lstest"}}).to_string())
+        .unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let fresh = tempfile::tempdir().unwrap();
+    let with_helper = layerscope(
+        fresh.path(),
+        &["--json", "-", &name],
+        &[("DOCKER_CONFIG", helper_dir.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(json_of(&with_helper)["image"]["layer_count"], 3);
+
     std::fs::write(&podman_file, entry("alice:wrong")).unwrap();
     let fresh = tempfile::tempdir().unwrap();
     let wrong =

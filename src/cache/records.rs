@@ -82,7 +82,7 @@ pub fn decode(bytes: &[u8], index: usize, limits: &Limits) -> Option<ParsedLayer
         return None;
     }
     let stored: Stored = postcard::from_bytes(payload).ok()?;
-    if stored.writer != WRITER {
+    if stored.writer != WRITER || !well_formed(&stored) {
         return None;
     }
     let mut warnings = WarningLog::new(limits.warnings_per_kind);
@@ -108,6 +108,24 @@ pub fn decode(bytes: &[u8], index: usize, limits: &Limits) -> Option<ParsedLayer
     })
 }
 
+/// Whether the records are what the layer reader makes: spans inside the arena, paths normalised
+/// (no empty, `.` or `..` component, no leading `/`), sparse maps that exist. A record is written
+/// by layerscope, but the cache is a folder anything can write to.
+fn well_formed(stored: &Stored) -> bool {
+    let within = |span: crate::layer::Span| {
+        (span.start as usize).checked_add(span.len as usize).is_some_and(|end| end <= stored.bytes.len())
+    };
+    stored.entries.iter().all(|e| {
+        within(e.path)
+            && e.link.is_none_or(within)
+            && (e.sparse == crate::layer::NO_SPARSE || (e.sparse as usize) < stored.sparse.len())
+            && {
+                let path = e.path.of(&stored.bytes);
+                path.is_empty() || path.split(|&b| b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
+            }
+    })
+}
+
 /// The path arena as one byte string: serde's default writes a `Vec<u8>` element by element.
 mod arena_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -118,5 +136,59 @@ mod arena_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         <&'de [u8]>::deserialize(d).map(<[u8]>::to_vec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{EntryKind, NO_SPARSE, Span};
+
+    fn layer(path: &[u8]) -> ParsedLayer {
+        let limits = Limits::default();
+        let mut parsed = ParsedLayer::new(&limits);
+        parsed.bytes = path.to_vec();
+        parsed.entries.push(RawEntry {
+            path: Span { start: 0, len: path.len() as u32 },
+            kind: EntryKind::File,
+            size: 3,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 1,
+            link: None,
+            content: 42,
+            data_offset: 512,
+            hashed: true,
+            stored: 3,
+            sparse: NO_SPARSE,
+        });
+        parsed.warnings.push(Warning::layer(WarningKind::DuplicateEntry, 7, "twice").with_path("/etc/x"));
+        parsed
+    }
+
+    #[test]
+    fn a_record_round_trips_as_the_layer_it_is_read_as() {
+        let bytes = encode(&layer(b"etc/x"));
+        let back = decode(&bytes, 3, &Limits::default()).unwrap();
+        assert_eq!(back.entries.len(), 1);
+        assert_eq!(back.entries[0].path.of(&back.bytes), b"etc/x");
+        assert_eq!(back.entries[0].content, 42);
+        // The warning moves with the layer to its position in this image.
+        assert_eq!(back.warnings.parts().0[0].layer, Some(3));
+    }
+
+    #[test]
+    fn damaged_foreign_or_malformed_records_are_not_read() {
+        let mut bytes = encode(&layer(b"etc/x"));
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(decode(&bytes, 0, &Limits::default()).is_none(), "checksum");
+        for path in [&b"../etc/x"[..], b"/etc/x", b"etc//x", b"etc/./x"] {
+            assert!(decode(&encode(&layer(path)), 0, &Limits::default()).is_none(), "{path:?}");
+        }
+        let mut out_of_range = layer(b"etc/x");
+        out_of_range.entries[0].path.len = 99;
+        assert!(decode(&encode(&out_of_range), 0, &Limits::default()).is_none());
     }
 }

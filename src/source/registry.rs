@@ -683,6 +683,11 @@ mod tests {
         assert!(is_reference("127.0.0.1:5000/busybox:latest"));
         assert!(!is_reference("Upper/Case"));
         assert!(!is_reference(""));
+        // Docker Hub's normalisation, as the engines do it.
+        let hub = Reference::try_from("nginx").unwrap();
+        assert_eq!(hub.whole(), "docker.io/library/nginx:latest");
+        assert_eq!(hub.resolve_registry(), "index.docker.io");
+        assert_eq!(Reference::try_from("acme/app:1").unwrap().whole(), "docker.io/acme/app:1");
     }
 
     #[test]
