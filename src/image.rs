@@ -11,6 +11,7 @@ use crate::archive::compression::{self, Compression};
 use crate::archive::tar::SparseReader;
 use crate::archive::{Archive, BlobLoc, Input};
 use crate::cache::Cache;
+use crate::cache::snapshot::{self, Snapshot, SnapshotLayer};
 use crate::error::{Error, Result};
 use crate::format::{self, ArchiveFormat, History, ImageConfig, LayerSource, Platform, ResolvedImage, Selection};
 use crate::layer::{self, EntryKind, LayerDigests, ParsedLayer, Progress, ReadOptions};
@@ -411,15 +412,48 @@ impl Loader {
                 None => layer::read_layer(i, src, Some(progress), &options),
             }
         };
-        let mut builder = TreeBuilder::with_limits(&options.limits);
-        let mut parsed_info = Vec::with_capacity(sources.len());
-        read_and_merge(sources, progress, read, |parsed| {
-            let range = builder.apply(&parsed)?;
-            parsed_info.push((range, parsed.compression, parsed.content_bytes, parsed.warnings, parsed.digests));
-            Ok(())
-        })?;
-        let (mut tree, tree_warnings) = builder.finish();
-        hash_needed_files(&mut tree, sources, progress)?;
+        // With every blob verified, the whole stack may have been merged before: its tree is kept
+        // under the chain of blob digests.
+        let chain = match (&records, keys.iter().copied().collect::<Option<Vec<&str>>>()) {
+            (Some(_), Some(digests)) if !digests.is_empty() => Some(snapshot::chain_key(&digests)),
+            _ => None,
+        };
+        let cached = chain.as_deref().and_then(|c| {
+            let cache = records.as_ref()?;
+            cache.tree(c, sources.len(), &options.limits, options.verify)
+        });
+        let snapshot = match cached {
+            Some(snapshot) => {
+                (0..sources.len()).for_each(|i| mark_done(progress, i));
+                snapshot
+            }
+            None => {
+                let mut builder = TreeBuilder::with_limits(&options.limits);
+                let mut layers = Vec::with_capacity(sources.len());
+                read_and_merge(sources, progress, read, |parsed| {
+                    let entries = builder.apply(&parsed)?;
+                    layers.push(SnapshotLayer {
+                        entries,
+                        compression: parsed.compression,
+                        content_bytes: parsed.content_bytes,
+                        warnings: parsed.warnings,
+                        digests: parsed.digests,
+                    });
+                    Ok(())
+                })?;
+                let (mut tree, warnings) = builder.finish();
+                hash_needed_files(&mut tree, sources, progress)?;
+                let snapshot = Snapshot { tree, layers, warnings };
+                if let (Some(cache), Some(chain)) = (&records, &chain) {
+                    // A cache that cannot be written only costs the next open a merge.
+                    let _ = cache.store_tree(chain, &snapshot);
+                }
+                snapshot
+            }
+        };
+        let Snapshot { tree, layers: parsed_info, warnings: tree_warnings } = snapshot;
+        let parsed_info =
+            parsed_info.into_iter().map(|l| (l.entries, l.compression, l.content_bytes, l.warnings, l.digests));
 
         let mut warnings = source_warnings;
         warnings.extend(resolved.warnings.iter().cloned());

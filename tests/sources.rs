@@ -136,6 +136,7 @@ fn a_pull_reads_as_its_archive_and_opens_offline_from_the_cache() {
     let shown = layerscope(home.path(), &["cache"], &[]);
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("records    3 "), "{text}");
+    assert!(text.contains("trees      1 "), "{text}");
     assert!(text.contains("tags       1 "), "{text}");
     let pruned = layerscope(home.path(), &["cache", "prune"], &[]);
     assert_eq!(pruned.status.code(), Some(0), "{}", stderr(&pruned));

@@ -5,6 +5,7 @@
 //! ```text
 //! ROOT/blobs/sha256/HEX          a blob whose sha256 is HEX (layers, configs, manifests, indexes)
 //! ROOT/records/v1/sha256/HEX     the parsed records of the layer whose blob is HEX
+//! ROOT/trees/v1/sha256/HEX       the merged tree of the layer chain HEX (snapshot::chain_key)
 //! ROOT/refs/REGISTRY/REPO/@TAG   the manifest digest REGISTRY/REPO:TAG named, and when
 //! ROOT/tmp/                      entries being written
 //! ```
@@ -14,6 +15,7 @@
 //! none. A blob's name is its digest, so two runs writing the same one write the same bytes.
 
 pub mod records;
+pub mod snapshot;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -25,9 +27,13 @@ use tempfile::NamedTempFile;
 
 use crate::layer::ParsedLayer;
 use crate::limits::Limits;
+use snapshot::Snapshot;
 
 /// The folder of the records format in use: older formats are left for `cache prune`.
 const RECORDS_DIR: &str = "records/v1/sha256";
+
+/// The folder of merged trees, by layer chain.
+const TREES_DIR: &str = "trees/v1/sha256";
 
 /// Temporary entries older than this belong to a run that died; `prune` removes them.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -63,6 +69,10 @@ pub struct Usage {
     pub record_bytes: u64,
     /// Number of layer records.
     pub records: u64,
+    /// Bytes of merged trees.
+    pub tree_bytes: u64,
+    /// Number of merged trees.
+    pub trees: u64,
     /// Number of tags remembered.
     pub tags: u64,
     /// Bytes of entries being written (or left by a run that died).
@@ -72,7 +82,7 @@ pub struct Usage {
 impl Usage {
     /// Every byte the cache holds.
     pub fn total_bytes(&self) -> u64 {
-        self.blob_bytes + self.record_bytes + self.temp_bytes
+        self.blob_bytes + self.record_bytes + self.tree_bytes + self.temp_bytes
     }
 }
 
@@ -191,6 +201,31 @@ impl Cache {
         Ok(())
     }
 
+    /// The merged tree of the layer chain `chain` for an image of `layers` layers; `None` when
+    /// absent, damaged, of another version, or (with `need_digests`) made without hashing every
+    /// layer.
+    pub fn tree(&self, chain: &str, layers: usize, limits: &Limits, need_digests: bool) -> Option<Snapshot> {
+        let path = self.root.join(TREES_DIR).join(sha256_hex(chain)?);
+        let bytes = fs::read(&path).ok()?;
+        let snapshot = snapshot::decode(&bytes, layers, limits)?;
+        if need_digests && snapshot.layers.iter().any(|l| l.digests.is_none()) {
+            return None;
+        }
+        touch(&path);
+        Some(snapshot)
+    }
+
+    /// Remember the merged tree of the layer chain `chain`.
+    pub fn store_tree(&self, chain: &str, snapshot: &Snapshot) -> io::Result<()> {
+        let hex = sha256_hex(chain).ok_or_else(|| bad_digest(chain))?;
+        let dir = self.root.join(TREES_DIR);
+        fs::create_dir_all(&dir)?;
+        let mut file = self.temp_file()?;
+        file.write_all(&snapshot::encode(snapshot))?;
+        file.persist(dir.join(hex)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
     /// What `registry/repository:tag` named when last fetched.
     pub fn tag(&self, registry: &str, repository: &str, tag: &str) -> Option<TagRecord> {
         let bytes = fs::read(self.tag_path(registry, repository, tag)?).ok()?;
@@ -237,6 +272,10 @@ impl Cache {
             usage.records += 1;
             usage.record_bytes += file.bytes;
         }
+        for file in files_under(&self.root.join("trees"))? {
+            usage.trees += 1;
+            usage.tree_bytes += file.bytes;
+        }
         usage.tags = files_under(&self.root.join("refs"))?.len() as u64;
         usage.temp_bytes = files_under(&self.root.join("tmp"))?.iter().map(|f| f.bytes).sum();
         Ok(usage)
@@ -263,6 +302,7 @@ impl Cache {
         }
         let mut files = files_under(&self.root.join("blobs"))?;
         files.extend(files_under(&self.root.join("records"))?);
+        files.extend(files_under(&self.root.join("trees"))?);
         match max_bytes {
             None => {
                 for file in &files {

@@ -16,7 +16,7 @@ mod names;
 
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 pub use build::TreeBuilder;
@@ -25,7 +25,7 @@ use names::Names;
 use crate::layer::{EntryKind, Span};
 
 /// Index of a node in the arena. The root is node 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u32);
 
 impl NodeId {
@@ -41,7 +41,7 @@ impl NodeId {
 pub type EntryId = u32;
 
 /// Why a node stopped being visible.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemoveCause {
     /// A whiteout named it.
@@ -55,7 +55,7 @@ pub enum RemoveCause {
 }
 
 /// What one layer did to one node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     /// The layer wrote this path (the entry has the details).
     Write(EntryId),
@@ -66,7 +66,7 @@ pub enum Action {
 }
 
 /// One step of a node's history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The layer that acted.
     pub layer: u16,
@@ -81,7 +81,7 @@ impl Event {
 }
 
 /// One change record of a layer, attached to the node of its path.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Entry {
     /// The path written, or for a whiteout the path hidden, or for an opaque marker its directory.
     pub node: NodeId,
@@ -173,7 +173,7 @@ impl Change {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Node {
     name: u32,
     parent: u32,
@@ -184,8 +184,8 @@ struct Node {
 
 const NONE: u32 = u32::MAX;
 
-/// The merged tree of an image.
-#[derive(Debug)]
+/// The merged tree of an image (serialisable, so the cache can keep a built one).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Tree {
     names: Names,
     nodes: Vec<Node>,
@@ -202,6 +202,52 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// Whether every index in the tree points where it may: a tree read back from the cache is
+    /// checked before use, so no stored tree can send a lookup out of bounds or a walk in circles
+    /// (a node's parent always comes before it, as the builder makes them).
+    pub fn is_consistent(&self) -> bool {
+        let (nodes, entries) = (self.nodes.len(), self.entries.len());
+        let within =
+            |span: Span, len: usize| (span.start as usize).checked_add(span.len as usize).is_some_and(|e| e <= len);
+        let layers = self.layer_count;
+        self.names.is_consistent()
+            && nodes > 0
+            && self.child_start.len() == nodes + 1
+            && self.child_start.windows(2).all(|w| w[0] <= w[1])
+            && self.child_start.last().is_some_and(|&l| l as usize == self.children.len())
+            && self.nodes.iter().enumerate().all(|(i, n)| {
+                (n.name as usize) < self.names.len()
+                    && (i == 0 || (n.parent as usize) < i)
+                    && n.events.iter().all(|e| {
+                        usize::from(e.layer) < layers
+                            && match e.action {
+                                Action::Write(id) => (id as usize) < entries,
+                                _ => true,
+                            }
+                    })
+                    && self.children[self.child_start[i] as usize..self.child_start[i + 1] as usize]
+                        .iter()
+                        .all(|c| c.index() < nodes && c.index() > i && self.nodes[c.index()].parent as usize == i)
+            })
+            && self.entries.iter().all(|e| {
+                e.node.index() < nodes
+                    && usize::from(e.layer) < layers
+                    && (e.inode as usize) < entries
+                    && e.link.is_none_or(|l| within(l, self.links.len()))
+                    && (e.sparse == crate::layer::NO_SPARSE || (e.sparse as usize) < self.sparse.len())
+            })
+            && self.hardlinks.iter().all(|(k, v)| (*k as usize) < entries && v.iter().all(|&e| (e as usize) < entries))
+    }
+
+    /// Point the last node's parent past itself, as damage could (tests of the consistency check).
+    #[cfg(test)]
+    pub(crate) fn corrupt_for_tests(&mut self) {
+        let n = self.nodes.len() as u32;
+        if let Some(last) = self.nodes.last_mut() {
+            last.parent = n;
+        }
+    }
+
     /// Number of nodes, the root included (every path any layer mentioned).
     pub fn node_count(&self) -> usize {
         self.nodes.len()

@@ -5,12 +5,15 @@ use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Names {
     bytes: Vec<u8>,
     spans: Vec<(u32, u32)>,
-    /// (hash, id): the hash is kept so growing the table never re-reads the names.
+    /// (hash, id): the hash is kept so growing the table never re-reads the names. Only needed
+    /// while building, so never stored.
+    #[serde(skip)]
     index: HashTable<(u64, u32)>,
+    #[serde(skip)]
     hasher: FixedState,
 }
 
@@ -51,6 +54,18 @@ impl Names {
     pub(super) fn get(&self, id: u32) -> &[u8] {
         let (start, len) = self.spans[id as usize];
         &self.bytes[start as usize..(start + len) as usize]
+    }
+
+    /// Number of names.
+    pub(super) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether every name lies inside the arena.
+    pub(super) fn is_consistent(&self) -> bool {
+        self.spans
+            .iter()
+            .all(|&(start, len)| (start as usize).checked_add(len as usize).is_some_and(|end| end <= self.bytes.len()))
     }
 
     /// Free the lookup table once no more names will be added.
