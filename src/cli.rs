@@ -480,7 +480,12 @@ fn load(target: &Target, select: &SelectArgs, sources: &SourceArgs, options: &Re
         if named { err } else { err.context(format!("cannot read {name}")) }
     };
     let transfer = Transfer::default();
-    let opened = source::open(target, &options_for_source, &transfer).map_err(with_name)?;
+    let opened = {
+        // Ctrl+C while a pull or an export runs stops it cleanly (partial files removed); a second
+        // one, or one while the layers are read, ends the process as usual.
+        let _signals = CancelOnSignal::register(&transfer);
+        source::open(target, &options_for_source, &transfer).map_err(with_name)?
+    };
     if matches!(target, Target::Name(_)) {
         // A bare name could have come from several places: say which.
         eprintln!("layerscope: reading {}", crate::text::terminal_safe(&opened.origin.to_string()));
@@ -575,6 +580,32 @@ fn run_cache(args: &CacheArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// While alive, SIGINT and SIGTERM cancel a transfer instead of ending the process; a second one
+/// ends it (exit 130).
+struct CancelOnSignal {
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl CancelOnSignal {
+    fn register(transfer: &Transfer) -> CancelOnSignal {
+        let mut ids = Vec::new();
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // The shutdown check runs first: it sees the flag the first signal set.
+            ids.extend(signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&transfer.cancel)));
+            ids.extend(signal_hook::flag::register(signal, Arc::clone(&transfer.cancel)));
+        }
+        CancelOnSignal { ids }
+    }
+}
+
+impl Drop for CancelOnSignal {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
 }
 
 /// Warnings shown on stderr, for commands whose stdout carries data.

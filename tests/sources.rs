@@ -521,3 +521,32 @@ fn a_flaky_registry_is_retried() {
     // The config and three layers each failed once (503 or 429) and came on the next try.
     assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::Relaxed), 4);
 }
+
+#[test]
+fn ctrl_c_cancels_a_stalled_pull_and_leaves_no_partial_files() {
+    let Some((registry, home)) = registry_with_sample("app:1") else { return };
+    let proxy = crate::support::servers::FlakyProxy::stalling(registry.port);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["--json", "/dev/null", &format!("registry://127.0.0.1:{}/app:1", proxy.port)])
+        .env("HOME", home.path())
+        .env("LAYERSCOPE_CACHE_DIR", home.path().join("cache"))
+        .env_remove("CI")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the blobs are asked for (and stall).
+    let start = std::time::Instant::now();
+    while proxy.failed.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        assert!(start.elapsed().as_secs() < 20, "the pull never reached the blobs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let interrupted = std::time::Instant::now();
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(interrupted.elapsed().as_secs_f64() < 3.0, "cancelled in {:?}", interrupted.elapsed());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    let tmp = home.path().join("cache/tmp");
+    let left = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "partial downloads are removed");
+}

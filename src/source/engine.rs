@@ -278,7 +278,7 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
                 }
             });
             let archive = ingest::ingest(
-                ChannelReader { rx, chunk: bytes::Bytes::new() },
+                ChannelReader { rx, chunk: bytes::Bytes::new(), transfer },
                 &display,
                 &cache,
                 transfer,
@@ -437,20 +437,26 @@ fn api_error(e: &bollard::errors::Error, name: &str) -> String {
     }
 }
 
-/// A reader over chunks a task sends.
-struct ChannelReader {
+/// A reader over chunks a task sends; it gives up when the transfer is cancelled, even while
+/// the engine sends nothing.
+struct ChannelReader<'a> {
     rx: mpsc::Receiver<io::Result<bytes::Bytes>>,
     chunk: bytes::Bytes,
+    transfer: &'a Transfer,
 }
 
-impl Read for ChannelReader {
+impl Read for ChannelReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
-            match self.rx.recv() {
+            match self.rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Ok(chunk)) => self.chunk = chunk,
                 Ok(Err(e)) => return Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) if self.transfer.cancelled() => {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // The sender is done: the end of the stream.
-                Err(_) => return Ok(0),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
             }
         }
         let n = buf.len().min(self.chunk.len());

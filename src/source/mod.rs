@@ -303,8 +303,8 @@ pub struct Transfer {
     pub blobs: Mutex<Vec<Arc<BlobProgress>>>,
     /// Bytes received from an engine's stream (which has no per-blob sizes up front).
     pub streamed: AtomicU64,
-    /// Set to stop: the source returns [`Error::Cancelled`].
-    pub cancel: AtomicBool,
+    /// Set to stop: the source returns [`Error::Cancelled`] (shared, so a signal handler can set it).
+    pub cancel: Arc<AtomicBool>,
     /// When the transfer started, for rates.
     pub started: Instant,
 }
@@ -315,7 +315,7 @@ impl Default for Transfer {
             step: Mutex::new(String::new()),
             blobs: Mutex::new(Vec::new()),
             streamed: AtomicU64::new(0),
-            cancel: AtomicBool::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
             started: Instant::now(),
         }
     }
@@ -332,6 +332,19 @@ impl Transfer {
     /// Whether the user asked to stop.
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Wait for `future`, giving up when the transfer is cancelled (checked ten times a second:
+    /// a stalled server must not hold a Ctrl+C).
+    pub(crate) async fn unless_cancelled<T>(&self, future: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut future = std::pin::pin!(future);
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_millis(100), &mut future).await {
+                Ok(value) => return Some(value),
+                Err(_) if self.cancelled() => return None,
+                Err(_) => {}
+            }
+        }
     }
 
     /// (bytes received, bytes expected) over every blob.

@@ -407,7 +407,7 @@ impl<'a> Puller<'a> {
                         return Err(self.explain(failure, &format!("{label} ({})", desc.digest)));
                     }
                     progress.done.store(0, std::sync::atomic::Ordering::Relaxed);
-                    tokio::time::sleep(backoff(attempt)).await;
+                    self.transfer.unless_cancelled(tokio::time::sleep(backoff(attempt))).await;
                 }
             }
         }
@@ -427,16 +427,17 @@ impl<'a> Puller<'a> {
             ..OciDescriptor::default()
         };
         self.client.store_auth_if_needed(self.reference.resolve_registry(), &self.auth).await;
-        let mut stream =
-            self.client.pull_blob_stream(&self.reference, &oci).await.map_err(|e| Download::Failed(classify(&e)))?;
+        let mut stream = self
+            .transfer
+            .unless_cancelled(self.client.pull_blob_stream(&self.reference, &oci))
+            .await
+            .ok_or(Download::Cancelled)?
+            .map_err(|e| Download::Failed(classify(&e)))?;
         let mut file = self.cache.temp_file().map_err(fatal)?;
         let mut hasher = Sha256::new();
         let mut received = 0u64;
         progress.set(BlobState::Downloading);
-        while let Some(chunk) = stream.next().await {
-            if self.transfer.cancelled() {
-                return Err(Download::Cancelled);
-            }
+        while let Some(chunk) = self.transfer.unless_cancelled(stream.next()).await.ok_or(Download::Cancelled)? {
             let chunk = chunk.map_err(|e| Download::Failed(Failure::Dropped(e.to_string())))?;
             received += chunk.len() as u64;
             if received > expected {
@@ -473,14 +474,15 @@ impl<'a> Puller<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match request().await {
+            let Some(answer) = self.transfer.unless_cancelled(request()).await else { return Err(Failure::Cancelled) };
+            match answer {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     let failure = classify(&e);
-                    if attempt >= ATTEMPTS || !failure.retryable() || self.transfer.cancelled() {
+                    if attempt >= ATTEMPTS || !failure.retryable() {
                         return Err(failure);
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
+                    self.transfer.unless_cancelled(tokio::time::sleep(backoff(attempt))).await;
                 }
             }
         }
@@ -488,6 +490,9 @@ impl<'a> Puller<'a> {
 
     /// A failure as a sentence that says what to do.
     fn explain(&self, failure: Failure, what: &str) -> Error {
+        if matches!(failure, Failure::Cancelled) {
+            return Error::Cancelled;
+        }
         let registry = self.reference.registry();
         let repository = self.reference.repository();
         let detail = match failure {
@@ -508,6 +513,7 @@ impl<'a> Puller<'a> {
             Failure::Throttled(m) => format!("the registry kept answering 429 too many requests{}", tail(&m)),
             Failure::Server(code, m) => format!("the registry failed with HTTP {code}{}", tail(&m)),
             Failure::Dropped(m) | Failure::Other(m) => format!("fetching {what}: {m}"),
+            Failure::Cancelled => "cancelled".into(),
         };
         self.fail(crate::text::one_line(&detail))
     }
@@ -535,6 +541,7 @@ enum Failure {
     Server(u16, String),
     Dropped(String),
     Other(String),
+    Cancelled,
 }
 
 impl Failure {

@@ -436,6 +436,15 @@ pub struct FlakyProxy {
 
 impl FlakyProxy {
     pub fn start(upstream: u16) -> FlakyProxy {
+        Self::start_with(upstream, false)
+    }
+
+    /// Forward everything but blob requests, which it answers never (a stalled download).
+    pub fn stalling(upstream: u16) -> FlakyProxy {
+        Self::start_with(upstream, true)
+    }
+
+    fn start_with(upstream: u16, stall: bool) -> FlakyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -448,6 +457,11 @@ impl FlakyProxy {
                 std::thread::spawn(move || {
                     let head = read_request(&mut client);
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    if stall && path.contains("/blobs/") {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_secs(120));
+                        return;
+                    }
                     if path.contains("/blobs/") && failed_paths.lock().unwrap().insert(path) {
                         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let status = if n % 2 == 0 { "503 Service Unavailable" } else { "429 Too Many Requests" };
