@@ -526,7 +526,7 @@ fn a_flaky_registry_is_retried() {
 fn ctrl_c_cancels_a_stalled_pull_and_leaves_no_partial_files() {
     let Some((registry, home)) = registry_with_sample("app:1") else { return };
     let proxy = crate::support::servers::FlakyProxy::stalling(registry.port);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
+    let child = Command::new(env!("CARGO_BIN_EXE_layerscope"))
         .args(["--json", "/dev/null", &format!("registry://127.0.0.1:{}/app:1", proxy.port)])
         .env("HOME", home.path())
         .env("LAYERSCOPE_CACHE_DIR", home.path().join("cache"))
