@@ -546,6 +546,12 @@ fn run_cache(args: &CacheArgs) -> anyhow::Result<Outcome> {
                 usage.trees,
                 crate::text::size(usage.tree_bytes)
             )?;
+            writeln!(
+                out,
+                "figures    {} ({})   analyses of those trees, so an image is never analysed twice",
+                usage.derived,
+                crate::text::size(usage.derived_bytes)
+            )?;
             writeln!(out, "tags       {}   what each pulled tag named, for offline use", usage.tags)?;
             if usage.temp_bytes > 0 {
                 writeln!(
@@ -872,13 +878,9 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
     let image = load(&target, &args.select, &args.sources, &read)?;
     analysis::check_options(&image, &options)?;
     // Every report carries dive's figures beside layerscope's; the explorer shows none, so only
-    // here. The two are independent: one core each.
-    let (analysis, dive) = std::thread::scope(|scope| {
-        let dive = scope.spawn(|| analysis::dive::figures(&image));
-        let analysis = analysis::analyze(&image, &options);
-        (analysis, dive.join())
-    });
-    let dive = dive.map_err(|_| anyhow::anyhow!("computing dive's figures failed"))?;
+    // here (with_dive).
+    let (analysis, dive) = analysis::analyze_cached(&image, &options, true);
+    let dive = dive.unwrap_or_else(|| analysis::dive::figures(&image));
     let verdict = policy.as_ref().map(|p| ci::evaluate(&analysis, &dive, &image.integrity(), p));
     let seconds = started.elapsed().as_secs_f64();
     let dive_text = args.analysis.dive_compat;

@@ -20,7 +20,7 @@ use crate::tree::{Change, EntryId, NodeId, Tree, TreeBuilder};
 use crate::warning::{Warning, WarningKind, WarningLog};
 
 /// How many paths one layer added, changed or removed (directories included).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChangeCounts {
     /// Paths that did not exist below.
     pub added: u64,
@@ -109,6 +109,9 @@ pub struct Image {
     pub warnings: Vec<Warning>,
     /// Where each layer's blob is, to read file contents on demand.
     blobs: Vec<Option<BlobLoc>>,
+    /// Where figures computed from this tree are cached, when the tree's layers are known by
+    /// verified digests.
+    tree_entry: Option<crate::cache::TreeEntry>,
 }
 
 /// What the `complete-image` CI rule judges: blobs the archive lacks and digests that do not
@@ -122,6 +125,9 @@ pub struct Integrity {
     /// The warnings about missing blobs and digest mismatches.
     pub problems: Vec<Warning>,
 }
+
+/// Files read whole up to this size are kept in the cache beside a cached tree.
+const KEPT_CONTENT: u64 = 64 << 10;
 
 /// File contents larger than this are not read into memory by [`Image::read_content`].
 pub const CONTENT_LIMIT: u64 = 64 << 20;
@@ -165,6 +171,24 @@ impl Image {
         let mut out = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
         self.open_content(entry)?.read_to_end(&mut out).map_err(|err| self.layer_error(usize::from(e.layer), err))?;
         Ok(Some(out))
+    }
+
+    /// [`Image::read_content`] for a small file the analysis reads on every run (os-release for
+    /// the base image), kept beside a cached tree: in a compressed layer, reaching it can mean
+    /// inflating most of the blob.
+    pub fn read_content_kept(&self, entry: EntryId, limit: u64) -> Result<Option<Vec<u8>>> {
+        let e = self.tree.content_entry(self.tree.entry(entry));
+        let kept = (e.size <= limit.min(KEPT_CONTENT)).then_some(self.tree_entry.as_ref()).flatten();
+        let kind = format!("content-{}", e.inode);
+        if let Some(bytes) = kept.and_then(|k| k.derived(&kind)).filter(|b| b.len() as u64 == e.size) {
+            return Ok(Some(bytes));
+        }
+        let out = self.read_content(entry, limit)?;
+        if let (Some(k), Some(bytes)) = (kept, &out) {
+            // A cache that cannot be written only costs the next run this read.
+            let _ = k.store_derived(&kind, bytes);
+        }
+        Ok(out)
     }
 
     /// Stream the bytes of many regular files (or hard links) with `f`, in (layer, offset) order,
@@ -248,6 +272,11 @@ impl Image {
                 .cloned()
                 .collect(),
         }
+    }
+
+    /// Where figures computed from this image's tree may be cached.
+    pub fn tree_entry(&self) -> Option<&crate::cache::TreeEntry> {
+        self.tree_entry.as_ref()
     }
 
     /// The index of the last layer (None for an image without layers).
@@ -418,6 +447,7 @@ impl Loader {
             (Some(_), Some(digests)) if !digests.is_empty() => Some(snapshot::chain_key(&digests)),
             _ => None,
         };
+        let tree_entry = chain.as_deref().and_then(|c| records.as_ref()?.tree_entry(c));
         let cached = chain.as_deref().and_then(|c| {
             let cache = records.as_ref()?;
             cache.tree(c, sources.len(), &options.limits, options.verify)
@@ -508,7 +538,23 @@ impl Loader {
                 counts: ChangeCounts::default(),
             });
         }
-        count_changes(&tree, &mut layers);
+        // A walk of every node: kept beside a cached tree, like the analysis.
+        let stored_counts = tree_entry
+            .as_ref()
+            .and_then(|e| postcard::from_bytes::<Vec<ChangeCounts>>(&e.derived(COUNTS_KIND)?).ok())
+            .filter(|c| c.len() == layers.len());
+        match stored_counts {
+            Some(counts) => layers.iter_mut().zip(counts).for_each(|(l, c)| l.counts = c),
+            None => {
+                count_changes(&tree, &mut layers);
+                if let Some(e) = &tree_entry {
+                    let counts: Vec<ChangeCounts> = layers.iter().map(|l| l.counts).collect();
+                    if let Ok(bytes) = postcard::to_allocvec(&counts) {
+                        let _ = e.store_derived(COUNTS_KIND, &bytes);
+                    }
+                }
+            }
+        }
         let mut log = WarningLog::new(options.limits.warnings_per_kind);
         warnings.into_iter().for_each(|w| log.push(w));
         log.extend(layer_warnings);
@@ -530,6 +576,7 @@ impl Loader {
             tree,
             warnings,
             blobs: resolved.layers.iter().map(|l| l.blob.clone()).collect(),
+            tree_entry,
         })
     }
 }
@@ -755,6 +802,9 @@ fn map_history(
     }
     (per_layer, empties)
 }
+
+/// The kind of derived cache entry holding each layer's [`ChangeCounts`].
+const COUNTS_KIND: &str = "change-counts";
 
 fn count_changes(tree: &Tree, layers: &mut [Layer]) {
     for n in 0..tree.node_count() {

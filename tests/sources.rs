@@ -130,13 +130,33 @@ fn a_pull_reads_as_its_archive_and_opens_offline_from_the_cache() {
     let by_digest = format!("registry://{}/team/app@{digest}", registry.host());
     let pinned = json_of(&layerscope(home.path(), &["--json", "-", &by_digest], &[]));
     assert_eq!(pinned["warnings"], json!([]));
-    assert_eq!(comparable(pinned), comparable(from_archive));
+    assert_eq!(comparable(pinned), comparable(from_archive.clone()));
+
+    // The figures kept beside the tree are checked before use: damaged, they are computed again.
+    let derived = home.path().join("cache/derived/v1/sha256");
+    let mut kinds: Vec<String> = std::fs::read_dir(&derived)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().rsplit('.').next().unwrap().to_string())
+        .collect();
+    kinds.sort();
+    // content-1 is the image's os-release, which the base detection reads.
+    assert_eq!(kinds, ["change-counts", "content-1", "dive", "waste-top20"]);
+    for entry in std::fs::read_dir(&derived).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x55;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let recomputed = json_of(&layerscope(home.path(), &["--json", "-", &by_digest], &[]));
+    assert_eq!(comparable(recomputed), comparable(from_archive));
 
     // The cache says what it holds; pruned, the offline open fails and says why.
     let shown = layerscope(home.path(), &["cache"], &[]);
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("records    3 "), "{text}");
     assert!(text.contains("trees      1 "), "{text}");
+    assert!(text.contains("figures    4 "), "{text}");
     assert!(text.contains("tags       1 "), "{text}");
     let pruned = layerscope(home.path(), &["cache", "prune"], &[]);
     assert_eq!(pruned.status.code(), Some(0), "{}", stderr(&pruned));

@@ -222,7 +222,7 @@ fn file_after(image: &Image, path: &str, upto: usize) -> Option<String> {
     let layer = upto.checked_sub(1).or(image.top_layer())?;
     let State::Present { entry: Some(id), .. } = image.tree.state_at(node, Some(layer)) else { return None };
     let id: EntryId = follow_symlink(image, id, layer)?;
-    let bytes = image.read_content(id, 64 * 1024).ok()??;
+    let bytes = image.read_content_kept(id, 64 * 1024).ok()??;
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -23,6 +23,7 @@
 pub mod base;
 pub mod dive;
 mod gosort;
+mod stored;
 mod waste;
 
 use serde::Serialize;
@@ -82,7 +83,45 @@ pub struct Analysis {
 
 /// Analyse a loaded image.
 pub fn analyze(image: &Image, options: &Options) -> Analysis {
-    let waste = waste::compute(image, options.top.unwrap_or(DEFAULT_TOP));
+    from_waste(image, options, waste::compute(image, options.top.unwrap_or(DEFAULT_TOP)))
+}
+
+/// Analyse a loaded image, with dive's figures when `with_dive`, reusing what the cache kept for
+/// its tree and keeping what had to be computed. The two are independent: one core each.
+pub fn analyze_cached(image: &Image, options: &Options, with_dive: bool) -> (Analysis, Option<DiveFigures>) {
+    let top = options.top.unwrap_or(DEFAULT_TOP);
+    let entry = image.tree_entry();
+    let waste_kind = format!("waste-top{top}");
+    const DIVE_KIND: &str = "dive";
+    let waste = entry.and_then(|e| stored::decode_waste(&e.derived(&waste_kind)?, image));
+    let dive = if with_dive { entry.and_then(|e| stored::decode_dive(&e.derived(DIVE_KIND)?, image)) } else { None };
+    let need_dive = with_dive && dive.is_none();
+    let (waste, dive) = std::thread::scope(|scope| {
+        let computed_dive = need_dive.then(|| {
+            scope.spawn(|| {
+                let figures = dive::figures(image);
+                if let Some(e) = entry {
+                    // A cache that cannot be written only costs the next run this computation.
+                    let _ = e.store_derived(DIVE_KIND, &stored::encode_dive(&figures));
+                }
+                figures
+            })
+        });
+        let waste = waste.unwrap_or_else(|| {
+            let computed = waste::compute(image, top);
+            if let Some(e) = entry {
+                let _ = e.store_derived(&waste_kind, &stored::encode_waste(&computed));
+            }
+            computed
+        });
+        // A panic in the other thread is a bug; compute again here rather than lose the report.
+        let dive = dive.or_else(|| computed_dive.map(|h| h.join().unwrap_or_else(|_| dive::figures(image))));
+        (waste, dive)
+    });
+    (from_waste(image, options, waste), dive)
+}
+
+fn from_waste(image: &Image, options: &Options, waste: waste::WasteResult) -> Analysis {
     let base = base::detect(image, options.base_layers);
     let user = waste::user_figures(image, &waste, base.layers);
     let size = image.size_bytes();

@@ -4,14 +4,14 @@
 //! last layer shows it (directly or through a hard link); otherwise it is wasted, and the event that
 //! followed its write on its path says why and which layer did it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::image::Image;
 use crate::layer::EntryKind;
 use crate::tree::{Action, EntryId, NodeId, RemoveCause, State, Tree};
 
 /// Why a copy of some bytes is wasted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// Hidden by a whiteout, an opaque directory or a removed parent.
@@ -45,7 +45,7 @@ impl Cause {
 }
 
 /// Bytes by cause.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Causes {
     /// Hidden by deletion.
     pub deleted: u64,
@@ -80,7 +80,7 @@ impl Causes {
 }
 
 /// What one layer contributes to the waste.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LayerWaste {
     /// The layer.
     pub index: usize,
@@ -131,7 +131,7 @@ pub struct WastePath {
 }
 
 /// Identical content visible at several paths.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Duplicate {
     /// Size of one copy.
     pub size_bytes: u64,
@@ -161,7 +161,9 @@ pub(crate) struct WasteResult {
     /// Σ reclaimable bytes over every duplicate group (the list is cut).
     pub duplicate_bytes: u64,
     pub duplicates: Vec<Duplicate>,
-    pub dead: Vec<DeadCopy>,
+    /// Wasted bytes by (layer that shipped them, layer that hid them), in that order: what the
+    /// user figures need for any base.
+    pub dead_by_layers: Vec<(usize, usize, u64)>,
 }
 
 pub(crate) struct UserFigures {
@@ -265,7 +267,16 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
 
     let top = top_waste(tree, &dead, top_n);
     let (duplicate_bytes, duplicates) = duplicates(tree, contents, &first_path, &more_paths);
-    WasteResult { final_size, causes, layers, top, duplicate_bytes, duplicates, dead }
+    let mut pairs: Vec<(usize, usize, u64)> = dead.iter().map(|d| (d.shipped, d.hidden, d.bytes)).collect();
+    pairs.sort_unstable();
+    let mut dead_by_layers: Vec<(usize, usize, u64)> = Vec::new();
+    for (shipped, hidden, bytes) in pairs {
+        match dead_by_layers.last_mut() {
+            Some(last) if (last.0, last.1) == (shipped, hidden) => last.2 += bytes,
+            _ => dead_by_layers.push((shipped, hidden, bytes)),
+        }
+    }
+    WasteResult { final_size, causes, layers, top, duplicate_bytes, duplicates, dead_by_layers }
 }
 
 /// Why copy `id` (at `node`, shipped by layer `shipped`) is not visible, and who hid it.
@@ -454,11 +465,11 @@ pub(crate) fn user_figures(image: &Image, waste: &WasteResult, base_layers: usiz
     let size: u64 = image.layers.iter().skip(base_layers).map(|l| l.size_bytes).sum();
     let mut wasted = 0;
     let mut base_hidden = 0;
-    for d in &waste.dead {
-        if d.hidden >= base_layers {
-            wasted += d.bytes;
-            if d.shipped < base_layers {
-                base_hidden += d.bytes;
+    for &(shipped, hidden, bytes) in &waste.dead_by_layers {
+        if hidden >= base_layers {
+            wasted += bytes;
+            if shipped < base_layers {
+                base_hidden += bytes;
             }
         }
     }

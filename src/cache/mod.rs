@@ -6,6 +6,7 @@
 //! ROOT/blobs/sha256/HEX          a blob whose sha256 is HEX (layers, configs, manifests, indexes)
 //! ROOT/records/v1/sha256/HEX     the parsed records of the layer whose blob is HEX
 //! ROOT/trees/v1/sha256/HEX       the merged tree of the layer chain HEX (snapshot::chain_key)
+//! ROOT/derived/v1/sha256/HEX.KIND  figures computed from that tree (the analysis, dive's figures)
 //! ROOT/refs/REGISTRY/REPO/@TAG   the manifest digest REGISTRY/REPO:TAG named, and when
 //! ROOT/tmp/                      entries being written
 //! ```
@@ -34,6 +35,12 @@ const RECORDS_DIR: &str = "records/v1/sha256";
 
 /// The folder of merged trees, by layer chain.
 const TREES_DIR: &str = "trees/v1/sha256";
+
+/// The folder of figures computed from merged trees, by layer chain and kind.
+const DERIVED_DIR: &str = "derived/v1/sha256";
+
+/// The start of a derived entry; the xxh3 of the payload follows, then the payload.
+const DERIVED_MAGIC: &[u8; 8] = b"LSDER01\n";
 
 /// Temporary entries older than this belong to a run that died; `prune` removes them.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -73,6 +80,10 @@ pub struct Usage {
     pub tree_bytes: u64,
     /// Number of merged trees.
     pub trees: u64,
+    /// Bytes of figures computed from merged trees.
+    pub derived_bytes: u64,
+    /// Number of those.
+    pub derived: u64,
     /// Number of tags remembered.
     pub tags: u64,
     /// Bytes of entries being written (or left by a run that died).
@@ -82,7 +93,7 @@ pub struct Usage {
 impl Usage {
     /// Every byte the cache holds.
     pub fn total_bytes(&self) -> u64 {
-        self.blob_bytes + self.record_bytes + self.tree_bytes + self.temp_bytes
+        self.blob_bytes + self.record_bytes + self.tree_bytes + self.derived_bytes + self.temp_bytes
     }
 }
 
@@ -226,6 +237,12 @@ impl Cache {
         Ok(())
     }
 
+    /// Where figures computed from the merged tree of the layer chain `chain` are kept.
+    pub fn tree_entry(&self, chain: &str) -> Option<TreeEntry> {
+        sha256_hex(chain)?;
+        Some(TreeEntry { cache: self.clone(), chain: chain.to_string() })
+    }
+
     /// What `registry/repository:tag` named when last fetched.
     pub fn tag(&self, registry: &str, repository: &str, tag: &str) -> Option<TagRecord> {
         let bytes = fs::read(self.tag_path(registry, repository, tag)?).ok()?;
@@ -276,6 +293,10 @@ impl Cache {
             usage.trees += 1;
             usage.tree_bytes += file.bytes;
         }
+        for file in files_under(&self.root.join("derived"))? {
+            usage.derived += 1;
+            usage.derived_bytes += file.bytes;
+        }
         usage.tags = files_under(&self.root.join("refs"))?.len() as u64;
         usage.temp_bytes = files_under(&self.root.join("tmp"))?.iter().map(|f| f.bytes).sum();
         Ok(usage)
@@ -303,6 +324,7 @@ impl Cache {
         let mut files = files_under(&self.root.join("blobs"))?;
         files.extend(files_under(&self.root.join("records"))?);
         files.extend(files_under(&self.root.join("trees"))?);
+        files.extend(files_under(&self.root.join("derived"))?);
         match max_bytes {
             None => {
                 for file in &files {
@@ -326,6 +348,49 @@ impl Cache {
             }
         }
         Ok(pruned)
+    }
+}
+
+/// Figures computed from one merged tree, kept beside it: a function of the tree alone (and of
+/// the writer's version, which the chain key holds), so they are as good as the tree.
+#[derive(Clone, Debug)]
+pub struct TreeEntry {
+    cache: Cache,
+    chain: String,
+}
+
+impl TreeEntry {
+    /// The payload stored as `kind` (`[a-z0-9-]+`); `None` when absent or damaged.
+    pub fn derived(&self, kind: &str) -> Option<Vec<u8>> {
+        let path = self.path(kind)?;
+        let bytes = fs::read(&path).ok()?;
+        let rest = bytes.strip_prefix(DERIVED_MAGIC)?;
+        let (sum, payload) = rest.split_at_checked(8)?;
+        if u64::from_le_bytes(sum.try_into().ok()?) != xxhash_rust::xxh3::xxh3_64(payload) {
+            return None;
+        }
+        touch(&path);
+        Some(payload.to_vec())
+    }
+
+    /// Remember `payload` as `kind`.
+    pub fn store_derived(&self, kind: &str, payload: &[u8]) -> io::Result<()> {
+        let path = self.path(kind).ok_or_else(|| io::Error::other("invalid kind of derived entry"))?;
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut file = self.cache.temp_file()?;
+        file.write_all(DERIVED_MAGIC)?;
+        file.write_all(&xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes())?;
+        file.write_all(payload)?;
+        file.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn path(&self, kind: &str) -> Option<PathBuf> {
+        let hex = sha256_hex(&self.chain)?;
+        let safe = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        safe.then(|| self.cache.root.join(DERIVED_DIR).join(format!("{hex}.{kind}")))
     }
 }
 

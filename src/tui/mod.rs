@@ -256,7 +256,7 @@ fn explore(
             let image = opened.load(Some(&progress)).map_err(|e| e.to_string())?;
             analysis::check_options(&image, &options).map_err(|e| e.to_string())?;
             let _ = send(Event::Analysing);
-            let analysis = analysis::analyze(&image, &options);
+            let (analysis, _) = analysis::analyze_cached(&image, &options, false);
             Ok::<_, String>((image, analysis))
         })();
         let _ = send(match result {
