@@ -419,8 +419,17 @@ fn docker_engine_images_read_as_their_archive_and_the_second_open_exports_nothin
     assert_eq!(comparable(second), comparable(from_archive.clone()));
     // A bare name: the first engine holding it.
     let out = layerscope(home.path(), &["--json", "-", "team/app:1"], &env);
-    assert_eq!(comparable(json_of(&out)), comparable(from_archive));
+    assert_eq!(comparable(json_of(&out)), comparable(from_archive.clone()));
     assert!(stderr(&out).contains("from docker ("), "{}", stderr(&out));
+    // Without DOCKER_HOST: the active docker context, as `docker context use` recorded it.
+    let docker_config = home.path().join(".docker");
+    let config_env = [("DOCKER_CONFIG", docker_config.to_str().unwrap()), ("DOCKER_HOST", "")];
+    run_tool("docker", &["context", "create", "lstest", "--docker", &format!("host={host}")], &config_env);
+    run_tool("docker", &["context", "use", "lstest"], &config_env);
+    let by_context = layerscope(home.path(), &["--json", "-", "docker://team/app:1"], &[("DOCKER_HOST", "")]);
+    let by_context = json_of(&by_context);
+    assert_eq!(by_context["image"]["origin"]["address"], host);
+    assert_eq!(comparable(by_context), comparable(from_archive.clone()));
     // An image it does not hold.
     let out = layerscope(home.path(), &["--json", "-", "docker://team/app:2"], &env);
     assert_eq!(out.status.code(), Some(2));
@@ -453,7 +462,7 @@ fn podman_images_read_through_podman_save_and_through_its_socket() {
     assert_eq!(again["image"]["origin"]["from_cache"], true);
     // A bare name: docker is absent, podman holds it.
     let out = layerscope(home.path(), &["--json", "-", "team/app:1"], &env);
-    assert_eq!(comparable(json_of(&out)), comparable(from_archive));
+    assert_eq!(comparable(json_of(&out)), comparable(from_archive.clone()));
     assert!(stderr(&out).contains("from podman ("), "{}", stderr(&out));
 }
 
