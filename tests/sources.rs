@@ -579,3 +579,31 @@ fn ctrl_c_cancels_a_stalled_pull_and_leaves_no_partial_files() {
     let left = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "partial downloads are removed");
 }
+
+#[test]
+fn concurrent_pulls_into_one_cold_cache_all_succeed_and_leave_it_whole() {
+    let Some((registry, home)) = registry_with_sample("team/app:1") else { return };
+    let archive = home.path().join("app.tar");
+    let from_archive = json_of(&layerscope(home.path(), &["--json", "-", archive.to_str().unwrap()], &[]));
+    let name = format!("registry://{}/team/app:1", registry.host());
+    // Four runs race on the same blobs, records, tree and figures.
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (home, name) = (home.path().to_path_buf(), name.clone());
+            std::thread::spawn(move || layerscope(&home, &["--json", "-", &name], &[]))
+        })
+        .collect();
+    for run in runs {
+        let out = run.join().unwrap();
+        assert_eq!(comparable(json_of(&out)), comparable(from_archive.clone()));
+    }
+    // Whatever order they finished in, the cache holds whole entries: a warm open reads as the
+    // archive, and nothing is left half-written.
+    let warm = json_of(&layerscope(home.path(), &["--json", "-", &name], &[]));
+    assert_eq!(warm["image"]["origin"]["from_cache"], true);
+    assert_eq!(comparable(warm), comparable(from_archive));
+    let shown = layerscope(home.path(), &["cache"], &[]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(!text.contains("partial"), "{text}");
+    assert!(text.contains("records    3 ") && text.contains("trees      1 "), "{text}");
+}
