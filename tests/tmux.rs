@@ -114,8 +114,12 @@ fn a_user_explores_the_demo_image_and_quits() {
     });
     assert_eq!(t.display("#{alternate_on}"), "1", "the explorer uses the alternate screen");
 
-    // Into the tree, fold /app, filter for "model".
-    t.keys(&["Tab", "Space"]);
+    // It opens on the base layer, showing what it changed; the last layer, every path.
+    t.wait_for("Layer 0 · what it changed (U: all paths)");
+    t.keys(&["G", "Tab", "U", "g"]);
+    t.wait_for("Layer 4 · every path, its changes coloured");
+    // Fold /app, filter for "model".
+    t.keys(&["Space"]);
     t.wait_until("/app folded, its files hidden", |screen| screen.contains("├─⊕ app") && !screen.contains("model.bin"));
     t.keys(&["Space", "/", "m", "o", "d", "e", "l"]);
     t.wait_until("2 matches, only model.bin listed", |screen| {
@@ -178,4 +182,26 @@ fn closing_the_terminal_ends_the_process() {
         let _ = Command::new("kill").args(["-9", &pid]).status();
         panic!("layerscope kept running after its terminal went away");
     }
+}
+
+#[test]
+fn an_image_piped_on_stdin_opens_the_explorer_with_keys_from_the_terminal() {
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.tar");
+    let command = format!("cat {demo} | {bin} -; echo LAYERSCOPE_EXIT=$?; sleep 60");
+    let Some(t) = Tmux::start(&command, 100, 30) else { return };
+    t.wait_until("the explorer on the piped image", |s| s.contains("Filetree") && s.contains("layerscope/demo"));
+    // Keys reach it although stdin is the pipe.
+    t.keys(&["?"]);
+    t.wait_for("Keys · Esc or ? closes");
+    t.keys(&["Escape"]);
+    t.wait_for("Permission");
+    // A resize redraws at the new size: the footer moves to the new last line.
+    t.tmux(&["resize-window", "-t", &t.target, "-x", "80", "-y", "24"]);
+    t.wait_until("the screen redrawn at 80×24", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        lines.len() == 24 && lines[23].contains("quit") && lines.iter().all(|l| l.chars().count() <= 80)
+    });
+    t.keys(&["q"]);
+    t.wait_until("exit code 0", |s| s.contains("LAYERSCOPE_EXIT=0") && !s.contains("Filetree"));
 }

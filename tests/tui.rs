@@ -23,10 +23,21 @@ fn demo_image() -> layerscope::Image {
     layerscope::load(&input, &Default::default()).unwrap()
 }
 
-fn app(width: u16, height: u16) -> App {
+/// The explorer as it opens: the first layer, what it changed.
+fn opened(width: u16, height: u16) -> App {
     let image = demo_image();
     let analysis = analyze(&image, &Options::default());
     App::ready(image, analysis, width, height, false)
+}
+
+/// Where most journeys start: the last layer with every path listed (G in the layer list, then
+/// U and g in the tree), the layer list focused.
+fn app(width: u16, height: u16) -> App {
+    let mut a = opened(width, height);
+    press(&mut a, "G");
+    a.idle();
+    press(&mut a, "<tab>Ug<backtab>");
+    a
 }
 
 /// Keys in a small notation: single characters, or `<tab>`, `<C-a>`, `<enter>`...
@@ -81,10 +92,6 @@ fn press(app: &mut App, spec: &str) -> Vec<Effect> {
 fn screen(app: &mut App) -> String {
     // As the loop does once the keys pause.
     app.idle();
-    let height = app.panes().tree_body_height();
-    if let layerscope::tui::app::Phase::Ready(e) = &mut app.phase {
-        e.scroll_into_view(height);
-    }
     let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
     terminal.draw(|f| view::draw(f, app)).unwrap();
     terminal.backend().to_string()
@@ -114,7 +121,7 @@ fn go_to(app: &mut App, path: &str) {
 // ---------------------------------------------------------------- snapshots
 
 fn snapshot(name: &str, width: u16, height: u16, spec: &str) {
-    let mut a = app(width, height);
+    let mut a = opened(width, height);
     press(&mut a, spec);
     insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen(&mut a));
 }
@@ -124,9 +131,9 @@ fn snapshots_of_every_pane_and_mode() {
     for (w, h) in [(100, 30), (80, 24)] {
         snapshot("initial", w, h, "");
         snapshot("tree_focused", w, h, "<tab>jj");
-        snapshot("aggregated", w, h, "<C-a><tab>");
-        snapshot("first_layer", w, h, "g");
-        snapshot("hide_unchanged", w, h, "<tab><C-u>");
+        snapshot("aggregated", w, h, "G<C-a><tab>");
+        snapshot("last_layer", w, h, "G");
+        snapshot("all_paths", w, h, "G<tab>U");
         snapshot("filter", w, h, "/model");
         snapshot("filter_kept", w, h, "/apk<enter>");
         snapshot("sort_by_size", w, h, "s<tab>");
@@ -562,7 +569,8 @@ fn the_loop_loads_then_explores() {
     let mut copied = Vec::new();
     run_loop(&mut terminal, &mut a, &mut script, &mut |e| copied.push(e)).unwrap();
     assert!(a.quit);
-    assert_eq!(copied, [Effect::Copy("/app".into())]);
+    // It opens on layer 0, whose first change is /bin.
+    assert_eq!(copied, [Effect::Copy("/bin".into())]);
     assert!(terminal.backend().to_string().contains("Filetree"));
 
     let mut a = App::loading("x.tar", 80, 24, false);
@@ -572,10 +580,15 @@ fn the_loop_loads_then_explores() {
 }
 
 /// Explorer of an image built in code.
+/// `image` in the explorer, at its last layer with every path listed (as [`app`]).
 fn app_of(image: support::Image, width: u16, height: u16) -> App {
     let image = support::load(image.docker_archive());
     let analysis = analyze(&image, &Options::default());
-    App::ready(image, analysis, width, height, false)
+    let mut a = App::ready(image, analysis, width, height, false);
+    press(&mut a, "G");
+    a.idle();
+    press(&mut a, "<tab>Ug<backtab>");
+    a
 }
 
 /// The size the tree shows for `path`, and the sizes of the file rows listed below it (once the
@@ -655,13 +668,13 @@ fn a_hard_link_counts_once_in_its_directory_until_its_target_changes() {
     let (dir, files) = dir_size_and_listed_files(&mut a, "/bin");
     assert_eq!((dir, files.iter().sum::<u64>()), (1200, 1200));
     let screen_now = screen(&mut a);
-    assert!(screen_now.contains("└── ls ") && !screen_now.contains("ls →"), "{screen_now}");
+    assert!(screen_now.contains("└── ls ") && !screen_now.contains("ls ⇒"), "{screen_now}");
     // Layer 0: ls is a link to busybox; its bytes are busybox's, counted once.
     press(&mut a, "<up>");
     let (dir, _) = dir_size_and_listed_files(&mut a, "/bin");
     assert_eq!(dir, 1000);
     let screen = screen(&mut a);
-    assert!(screen.contains("└── ls → /bin/busyb"), "{screen}");
+    assert!(screen.contains("└── ls ⇒ /bin/busyb"), "{screen}");
     // Filtered so that only the link is listed: its bytes count where it is.
     press(&mut a, "<tab>/ls$<enter>");
     let (dir, files) = dir_size_and_listed_files(&mut a, "/bin");
@@ -675,7 +688,7 @@ fn warnings_show_in_the_image_pane_and_w_lists_them() {
         .layer(support::Layer::new().dir("etc").whiteout("etc/never-there"), "/bin/sh -c rm -f /etc/never-there");
     let mut a = app_of(image, 100, 30);
     let first = screen(&mut a);
-    assert!(first.contains("Warning  1 warning (w lists them)"), "{first}");
+    assert!(first.contains("Warning    1 warning (w lists them)"), "{first}");
     press(&mut a, "w");
     assert!(matches!(explorer(&a).overlay, Some(Overlay::Warnings)));
     let listed = screen(&mut a);
@@ -718,4 +731,132 @@ fn a_30_mb_command_is_cut_once_not_per_frame() {
     // Drawing and moving touch only the kept text.
     press(&mut a, "jk");
     assert!(screen(&mut a).contains("echo aaaa"));
+}
+
+#[test]
+fn it_opens_on_the_first_layer_showing_what_it_changed() {
+    let mut a = opened(100, 30);
+    let e = explorer(&a);
+    assert_eq!(e.layer, 0, "the base layer, as dive opens");
+    assert!(e.hidden.contains(Change::Unchanged), "only what the layer changed");
+    // Layer 4 changed 16 paths; its tree lists those (and their parent directories), not all 42.
+    press(&mut a, "G");
+    a.idle();
+    let text = screen(&mut a);
+    assert!(text.contains("Layer 4 · what it changed (U: all paths)"), "{text}");
+    let e = explorer(&a);
+    assert!(
+        e.rows
+            .rows
+            .iter()
+            .all(|r| e.marks.change(r.node) != Some(Change::Unchanged) || !e.image.tree.children(r.node).is_empty()),
+        "unchanged files are hidden"
+    );
+    let changed = e.rows.rows.len();
+    press(&mut a, "<tab>U");
+    let text = screen(&mut a);
+    assert!(text.contains("Layer 4 · every path, its changes coloured"), "{text}");
+    assert!(explorer(&a).rows.rows.len() > changed, "U lists the unchanged paths too");
+}
+
+#[test]
+fn every_list_shows_its_position_and_scroll_marks() {
+    // 100×20: the layer list has room for 3 of its 7 lines.
+    let mut a = opened(100, 20);
+    let text = screen(&mut a);
+    let lines: Vec<&str> = text.lines().collect();
+    let panes = a.panes();
+    let bottom = lines[usize::from(panes.layers.y + panes.layers.height - 1)];
+    assert!(bottom.contains(" 1/5 "), "the layer list's position: {text}");
+    assert!(text.contains('▼') && !lines[usize::from(panes.layers.y + 2)].contains('▲'), "more below only: {text}");
+    press(&mut a, "G");
+    let text = screen(&mut a);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[usize::from(panes.layers.y + panes.layers.height - 1)].contains(" 5/5 "), "{text}");
+    assert!(lines[usize::from(panes.layers.y + 2)].contains('▲'), "more above once scrolled: {text}");
+}
+
+#[test]
+fn a_click_in_the_scrolled_waste_list_selects_the_row_clicked() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab><tab>");
+    assert_eq!(explorer(&a).focus, Pane::Waste);
+    let panes = a.panes();
+    let e = explorer(&a);
+    let room = e.waste_rows(&panes);
+    let total = e.analysis.top_waste.len();
+    assert!(total > room, "the demo's list ({total}) must not fit its pane ({room})");
+    press(&mut a, "G");
+    let e = explorer(&a);
+    assert_eq!(e.waste_cursor, total - 1);
+    let offset = e.waste_offset;
+    assert!(offset > 0, "the list scrolled");
+    // Click the first row drawn: the entry at the offset, not entry 0 or the one above.
+    let first_row = panes.image.y + 1 + layerscope::tui::app::waste_list_top(e);
+    a.update(Action::Click { column: panes.image.x + 3, row: first_row });
+    assert_eq!(explorer(&a).waste_cursor, offset);
+    let text = screen(&mut a);
+    let clicked = &explorer(&a).analysis.top_waste[offset];
+    let line = text.lines().nth(usize::from(first_row)).unwrap();
+    assert!(
+        line.contains(&clicked.path[..clicked.path.len().min(12)]),
+        "the highlighted row is the one clicked: {line}"
+    );
+}
+
+#[test]
+fn the_viewer_and_extract_name_the_layer_that_wrote_the_bytes() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    // build.log is removed by layer 4 (selected); its bytes are those an earlier layer wrote.
+    go_to(&mut a, "/app/logs/build.log");
+    press(&mut a, "v");
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("no viewer") };
+    let written = v.stored_in;
+    assert!(written < 4, "written below the selected layer");
+    let text = screen(&mut a);
+    assert!(text.contains(&format!("from layer {written} (4 selected)")), "{text}");
+    press(&mut a, "q");
+    // main.py was written by the layer that shows it: one layer named.
+    press(&mut a, "<backtab>");
+    for _ in 0..4 {
+        press(&mut a, "k");
+    }
+    a.idle();
+    press(&mut a, "<tab>");
+    go_to(&mut a, "/etc/motd");
+    press(&mut a, "v");
+    let text = screen(&mut a);
+    assert!(!text.contains("selected)"), "{text}");
+}
+
+#[test]
+fn the_layer_details_scroll_to_their_last_line() {
+    let mut a = app(100, 30);
+    let panes = a.panes();
+    let before = screen(&mut a);
+    assert!(!before.contains("DiffID"), "layer 4's long command pushes the digests below: {before}");
+    assert!(before.contains('▼'));
+    for _ in 0..30 {
+        a.update(Action::Scroll { column: panes.details.x + 2, row: panes.details.y + 2, down: true });
+    }
+    let after = screen(&mut a);
+    assert!(after.contains("DiffID") && after.contains("sha256:"), "{after}");
+    // Another layer starts at its top again.
+    press(&mut a, "k");
+    a.idle();
+    assert_eq!(explorer(&a).details_offset, 0);
+}
+
+#[test]
+fn the_readme_shows_the_screen_the_explorer_opens_on() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("## The explorer\n\n```\n").unwrap() + "## The explorer\n\n```\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let mut a = opened(100, 30);
+    let drawn: String = screen(&mut a)
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix('"').and_then(|l| l.strip_suffix('"')).unwrap_or(l)))
+        .collect();
+    assert_eq!(shown, drawn, "README.md's explorer screen is out of date");
 }

@@ -87,10 +87,17 @@ pub struct Explorer {
     pub cursor: usize,
     /// First row drawn in the tree.
     pub offset: usize,
-    /// First row drawn in the layer list.
+    /// The lines of the layer list: each layer, with the history steps that made no layer.
+    pub layer_items: Vec<LayerItem>,
+    /// First line drawn in the layer list.
     pub layer_offset: usize,
     /// Selected waste entry.
     pub waste_cursor: usize,
+    /// First waste entry drawn.
+    pub waste_offset: usize,
+    /// First line of the layer details drawn (the mouse wheel scrolls them; the view stops at
+    /// the last line).
+    pub details_offset: usize,
     /// Overlay, if any.
     pub overlay: Option<Overlay>,
     /// Input line, if any.
@@ -113,6 +120,21 @@ fn shown_command(command: &str) -> String {
         Some((end, _)) => format!("{}…", crate::text::one_line(&command[..end])),
         None => crate::text::one_line(command),
     }
+}
+
+/// A line of the layer list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerItem {
+    /// A layer, by index.
+    Layer(usize),
+    /// History step `k` that made no layer, after layer `i`.
+    Instruction(usize, usize),
+}
+
+/// Lines of the image pane above the wasted-space list, inside its border: five figures, a
+/// warnings line when there are warnings, and the list's heading.
+pub fn waste_list_top(e: &Explorer) -> u16 {
+    if e.image.warnings.is_empty() { 6 } else { 7 }
 }
 
 /// Where loading stands.
@@ -199,6 +221,7 @@ impl App {
     /// The loader finished.
     pub fn loaded(&mut self, image: Image, analysis: Analysis) {
         self.phase = Phase::Ready(Box::new(Explorer::new(image, analysis)));
+        self.fit();
     }
 
     /// The loader failed.
@@ -245,6 +268,7 @@ impl App {
         match &mut self.phase {
             Phase::Ready(e) if e.tree_stale() => {
                 e.refresh_marks();
+                self.fit();
                 true
             }
             _ => false,
@@ -267,9 +291,20 @@ impl App {
             return Vec::new();
         }
         let panes = self.panes();
-        match &mut self.phase {
+        let effects = match &mut self.phase {
             Phase::Ready(e) => e.update(action, &panes),
             _ => Vec::new(),
+        };
+        self.fit();
+        effects
+    }
+
+    /// Keep every cursor on screen for the current layout: the one place scroll offsets are
+    /// decided, so what is drawn and what a click hits agree.
+    fn fit(&mut self) {
+        let panes = self.panes();
+        if let Phase::Ready(e) = &mut self.phase {
+            e.fit(&panes);
         }
     }
 }
@@ -277,12 +312,21 @@ impl App {
 const CASE_INSENSITIVE_HINT: &str = "(?i)";
 
 impl Explorer {
-    /// Start at the last layer, layer changes, everything shown, sorted by name.
+    /// Start as dive does, at the first layer (the base, at the top of the list, in view on any
+    /// terminal), showing what it changed, sorted by name.
     pub fn new(image: Image, analysis: Analysis) -> Explorer {
         let commands = image.layers.iter().map(|l| shown_command(l.command().unwrap_or("(no history)"))).collect();
         let order = Order::new(&image.tree);
-        let layer = image.top_layer().unwrap_or(0);
-        let params = MarkParams { layer, mode: TreeMode::Layer, hidden: ChangeMask::default(), filter: String::new() };
+        let layer_items = image
+            .layers
+            .iter()
+            .flat_map(|l| {
+                std::iter::once(LayerItem::Layer(l.index))
+                    .chain((0..l.empty_instructions.len()).map(|k| LayerItem::Instruction(l.index, k)))
+            })
+            .collect();
+        let layer = 0;
+        let params = MarkParams { layer, mode: TreeMode::Layer, hidden: ChangeMask::UNCHANGED, filter: String::new() };
         let marks = Marks::new(&image, &order, params, None);
         let collapsed = vec![false; image.tree.node_count()];
         let rows = Rows::new(&image.tree, &marks, &collapsed, SortMode::Name, false);
@@ -293,7 +337,7 @@ impl Explorer {
             focus: Pane::Layers,
             layer,
             mode: TreeMode::Layer,
-            hidden: ChangeMask::default(),
+            hidden: ChangeMask::UNCHANGED,
             sort: SortMode::Name,
             attributes: true,
             wrap: false,
@@ -305,8 +349,11 @@ impl Explorer {
             collapsed,
             cursor: 0,
             offset: 0,
+            layer_items,
             layer_offset: 0,
             waste_cursor: 0,
+            waste_offset: 0,
+            details_offset: 0,
             overlay: None,
             input: None,
             message: None,
@@ -415,6 +462,13 @@ impl Explorer {
             }
             Action::Input(_) | Action::InputBackspace | Action::InputAccept | Action::InputCancel => {}
             Action::Click { column, row } => self.click(column, row, panes),
+            Action::Scroll { column, row, down } if inside(panes.details, column, row) => {
+                self.details_offset = if down {
+                    (self.details_offset + 1).min(DETAILS_MAX)
+                } else {
+                    self.details_offset.saturating_sub(1)
+                };
+            }
             Action::Scroll { column, row, down } => {
                 if let Some(p) = panes.at(column, row) {
                     self.focus = p;
@@ -637,6 +691,9 @@ impl Explorer {
     /// Recompute the per-node marks (layer, mode, hidden kinds or filter changed), keeping the
     /// cursor on the same node when it is still listed.
     fn refresh_marks(&mut self) {
+        if self.marks.params.layer != self.layer {
+            self.details_offset = 0;
+        }
         let params =
             MarkParams { layer: self.layer, mode: self.mode, hidden: self.hidden, filter: self.filter.clone() };
         self.marks.update(&self.image, &self.order, params, self.filter_regex.as_ref());
@@ -673,7 +730,7 @@ impl Explorer {
         let (node, layer) = (w.node, w.shipped_by.first().copied().unwrap_or(0));
         self.layer = layer;
         self.mode = TreeMode::Layer;
-        self.hidden = ChangeMask::default();
+        self.hidden = ChangeMask::UNCHANGED;
         self.filter.clear();
         self.filter_regex = None;
         // Open every ancestor so the row exists.
@@ -730,11 +787,23 @@ impl Explorer {
     fn extract(&mut self, node: NodeId, dest: &str) {
         let dest = if dest.trim().is_empty() { PathBuf::from(".") } else { PathBuf::from(dest.trim()) };
         let shown = self.image.tree.display_path(node).0;
+        // A file's bytes may come from a lower layer than the selected one: say which.
+        let tree = &self.image.tree;
+        let from = match tree.state_at(node, Some(self.layer)) {
+            State::Present { entry: Some(id), .. } if tree.entry(id).kind != EntryKind::Dir => {
+                let stored_in = usize::from(tree.content_entry(tree.entry(id)).layer);
+                if stored_in == self.layer {
+                    format!("layer {stored_in}")
+                } else {
+                    format!("from layer {stored_in}, {} selected", self.layer)
+                }
+            }
+            _ => format!("as after layer {}", self.layer),
+        };
         self.message = Some(match crate::extract::extract(&self.image, node, self.layer, &dest) {
             Ok(s) => {
                 let mut text = format!(
-                    "extracted {shown} (layer {}) to {}: {} files, {} directories, {} links, {}",
-                    self.layer,
+                    "extracted {shown} ({from}) to {}: {} files, {} directories, {} links, {}",
                     s.root.display(),
                     s.files,
                     s.dirs,
@@ -758,15 +827,13 @@ impl Explorer {
             Pane::Layers => {
                 // Rows start under the border and the header line.
                 let top = panes.layers.y + 2;
-                if row >= top {
-                    let lines =
-                        super::view::layers::line_layers(self, usize::from(panes.layers.height.saturating_sub(3)));
-                    if let Some(Some(layer)) = lines.get(usize::from(row - top))
-                        && *layer != self.layer
-                    {
-                        self.layer = *layer;
-                        self.refresh_marks();
-                    }
+                if row >= top
+                    && let Some(LayerItem::Layer(layer)) =
+                        self.layer_items.get(self.layer_offset + usize::from(row - top)).copied()
+                    && layer != self.layer
+                {
+                    self.layer = layer;
+                    self.refresh_marks();
                 }
             }
             Pane::Tree => {
@@ -779,9 +846,9 @@ impl Explorer {
                 }
             }
             Pane::Waste => {
-                let first = panes.image.y + super::view::details::waste_list_top(self);
+                let first = panes.image.y + 1 + waste_list_top(self);
                 if row >= first {
-                    let i = usize::from(row - first);
+                    let i = self.waste_offset + usize::from(row - first);
                     if i < self.analysis.top_waste.len() {
                         self.waste_cursor = i;
                     }
@@ -790,18 +857,48 @@ impl Explorer {
         }
     }
 
-    /// Keep the tree cursor on screen given `height` rows of room (called while drawing is
-    /// prepared, so paging and clicks agree with what is drawn).
-    pub fn scroll_into_view(&mut self, height: usize) {
-        let height = height.max(1);
-        if self.cursor < self.offset {
-            self.offset = self.cursor;
-        } else if self.cursor >= self.offset + height {
-            self.offset = self.cursor + 1 - height;
-        }
-        let max_offset = self.rows.rows.len().saturating_sub(height);
-        self.offset = self.offset.min(max_offset);
+    /// Lines of the layer list that fit in its pane (inside the border, under the header).
+    pub fn layer_rows(panes: &Panes) -> usize {
+        usize::from(panes.layers.height.saturating_sub(3))
     }
+
+    /// Waste entries that fit in the image pane.
+    pub fn waste_rows(&self, panes: &Panes) -> usize {
+        usize::from(panes.image.height.saturating_sub(2 + waste_list_top(self)))
+    }
+
+    /// Keep each cursor on screen: the tree's, the layer list's and the waste list's.
+    fn fit(&mut self, panes: &Panes) {
+        if let Some(Overlay::Viewer(v)) = &mut self.overlay {
+            // The viewer covers the tree pane, inside its border.
+            v.fit(usize::from(panes.tree.width.saturating_sub(2)));
+        }
+        self.offset = keep_in_view(self.offset, self.cursor, panes.tree_body_height(), self.rows.rows.len());
+        let at = self.layer_items.iter().position(|i| *i == LayerItem::Layer(self.layer)).unwrap_or(0);
+        self.layer_offset = keep_in_view(self.layer_offset, at, Self::layer_rows(panes), self.layer_items.len());
+        let rows = self.waste_rows(panes);
+        self.waste_offset = keep_in_view(self.waste_offset, self.waste_cursor, rows, self.analysis.top_waste.len());
+    }
+}
+
+/// The first line to draw so that line `cursor` of `count` is among `height` lines drawn from
+/// it, moving as little as possible from `offset`.
+fn keep_in_view(offset: usize, cursor: usize, height: usize, count: usize) -> usize {
+    let height = height.max(1);
+    let mut offset = offset;
+    if cursor < offset {
+        offset = cursor;
+    } else if cursor >= offset + height {
+        offset = cursor + 1 - height;
+    }
+    offset.min(count.saturating_sub(height))
+}
+
+/// Lines the layer details can scroll by (more than any layer has: a command is cut first).
+const DETAILS_MAX: usize = 10_000;
+
+fn inside(r: ratatui::layout::Rect, column: u16, row: u16) -> bool {
+    column >= r.x && column < r.x + r.width && row >= r.y && row < r.y + r.height
 }
 
 /// Move a cursor in `0..count`.

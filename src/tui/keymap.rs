@@ -77,10 +77,11 @@ pub const BINDINGS: &[Binding] = &[
     Binding { scope: Scope::Tree, keys: "Ctrl+Space", does: "collapse / expand all" },
     Binding {
         scope: Scope::Tree,
-        keys: "Ctrl+A R M T U",
+        keys: "A R M T U",
         does: "show / hide added, removed, modified, metadata-only, unchanged",
     },
-    Binding { scope: Scope::Tree, keys: "A R M T U", does: "the same, without Ctrl" },
+    // Terminals send Ctrl+M as Enter, so dive's Ctrl+M cannot work; its other keys do.
+    Binding { scope: Scope::Tree, keys: "Ctrl+A R T U", does: "the same, as in dive (for modified: M)" },
     Binding { scope: Scope::Tree, keys: "v", does: "view the file as it is in the selected layer" },
     Binding { scope: Scope::Tree, keys: "x  Ctrl+E", does: "extract file or directory to a folder" },
     Binding { scope: Scope::Tree, keys: "y", does: "copy the path (OSC 52)" },
@@ -106,7 +107,7 @@ pub fn hints(pane: Pane) -> &'static [(&'static str, &'static str)] {
             ("q", "quit"),
             ("Tab", "switch"),
             ("Space", "fold"),
-            ("^A^R^M^T^U", "kinds"),
+            ("ARMTU", "kinds"),
             ("/", "filter"),
             ("s", "sort"),
             ("v", "view"),
@@ -117,6 +118,9 @@ pub fn hints(pane: Pane) -> &'static [(&'static str, &'static str)] {
         Pane::Waste => &[("q", "quit"), ("Tab", "switch"), ("↑↓", "select"), ("Enter", "jump to it"), ("?", "help")],
     }
 }
+
+/// The status bar's key hints while the file viewer is open.
+pub const VIEWER_HINTS: &[(&str, &str)] = &[("q Esc", "close"), ("↑↓ PgUp PgDn", "scroll"), ("g G", "start / end")];
 
 fn ctrl(k: &KeyEvent) -> bool {
     k.modifiers.contains(KeyModifiers::CONTROL)

@@ -7,8 +7,21 @@ use super::action::Pane;
 
 /// Below this width the left column shows only the layer list, narrowed.
 pub const NARROW: u16 = 80;
-/// Below this tree-pane width the attribute columns are dropped.
+/// Below this tree-pane width the permission and owner columns are dropped.
 pub const TREE_ATTRIBUTES_MIN: u16 = 60;
+/// Below this tree-pane width the size column goes too: it is the last to go.
+pub const TREE_SIZE_MIN: u16 = 30;
+
+/// The attribute columns the tree has room for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// Permission, UID:GID and size.
+    All,
+    /// Size only.
+    Size,
+    /// Names only.
+    None,
+}
 
 /// The panes' rectangles (zero-height when not shown).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,9 +43,20 @@ pub struct Panes {
 }
 
 impl Panes {
-    /// Whether the tree has room for attribute columns.
+    /// Whether the tree has room for every attribute column.
     pub fn room_for_attributes(&self) -> bool {
         self.tree.width >= TREE_ATTRIBUTES_MIN
+    }
+
+    /// The attribute columns the tree has room for.
+    pub fn tree_columns(&self) -> Columns {
+        if self.room_for_attributes() {
+            Columns::All
+        } else if self.tree.width >= TREE_SIZE_MIN {
+            Columns::Size
+        } else {
+            Columns::None
+        }
     }
 
     /// Lines above the first tree row: border, legend, column header.
@@ -74,7 +98,7 @@ pub fn panes(area: Rect, input_line: bool) -> Panes {
         return Panes { layers: left, tree, input, status, narrow, ..Panes::default() };
     }
     let [layers, details, image] =
-        Layout::vertical([Constraint::Percentage(36), Constraint::Percentage(31), Constraint::Min(6)]).areas(left);
+        Layout::vertical([Constraint::Percentage(36), Constraint::Percentage(27), Constraint::Min(8)]).areas(left);
     Panes { layers, details, image, tree, input, status, narrow }
 }
 

@@ -101,18 +101,9 @@ pub fn run_loop<B: Backend>(
                 }
             }
         }
-        prepare(app);
         terminal.draw(|f| view::draw(f, app))?;
     }
     Ok(())
-}
-
-/// Keep the tree cursor in view before drawing.
-fn prepare(app: &mut App) {
-    let height = app.panes().tree_body_height();
-    if let app::Phase::Ready(e) = &mut app.phase {
-        e.scroll_into_view(height);
-    }
 }
 
 /// What the input and loader threads send.
@@ -172,7 +163,7 @@ fn restore_terminal() {
 /// Why the explorer could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
-    /// Standard input or output is not a terminal.
+    /// Standard output is not a terminal, or there is no terminal to read keys from.
     #[error(
         "the explorer needs a terminal; for scripts and pipelines use --ci (a pass/fail gate) or --json FILE (a report)"
     )]
@@ -188,7 +179,11 @@ pub enum TuiError {
 /// Open the explorer on the image `open` opens (named `name` until it is loaded): the first frame
 /// is drawn at once, the image loads behind it.
 pub fn run(name: &str, open: Opener, options: analysis::Options, color: bool) -> Result<(), TuiError> {
-    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+    // Keys come from the controlling terminal when stdin carries the image (`docker save img |
+    // layerscope -`), as `less` and `fzf` do: crossterm reads /dev/tty whenever stdin is not one.
+    let keys_readable = io::stdin().is_terminal()
+        || std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok_and(|t| t.is_terminal());
+    if !io::stdout().is_terminal() || !keys_readable {
         return Err(TuiError::NotATerminal);
     }
     // Every signal whose default is to end the process ends the loop instead, so the terminal is

@@ -41,6 +41,9 @@ pub enum SortMode {
 pub struct ChangeMask(u8);
 
 impl ChangeMask {
+    /// What a layer's view hides at first: the paths it left unchanged (one key, U, away).
+    pub const UNCHANGED: ChangeMask = ChangeMask(16);
+
     fn bit(c: Change) -> u8 {
         match c {
             Change::Added => 1,

@@ -9,8 +9,14 @@ use crate::tree::EntryId;
 
 /// Bytes read at once.
 pub const CHUNK: u64 = 256 * 1024;
-/// Bytes shown per hex-dump line.
-const HEX_WIDTH: usize = 16;
+/// Bytes per hex-dump line: as many as the width holds, in steps of 4, within these bounds.
+const HEX_MIN: usize = 4;
+const HEX_MAX: usize = 32;
+
+/// Bytes per hex-dump line that fit in `width` columns (`OFFSET  XX XX …  ASCII`: 11 + 4 per byte).
+pub fn hex_bytes_per_row(width: usize) -> usize {
+    (width.saturating_sub(11) / 4 / 4 * 4).clamp(HEX_MIN, HEX_MAX)
+}
 
 /// An open file.
 #[derive(Debug)]
@@ -18,12 +24,16 @@ pub struct Viewer {
     entry: EntryId,
     /// Path shown in the title.
     pub title: String,
-    /// The layer the content comes from.
+    /// The layer selected when it was opened.
     pub layer: usize,
+    /// The layer whose bytes are shown (the one that last wrote the file, or the linked file).
+    pub stored_in: usize,
     /// The file's size.
     pub size: u64,
     /// Shown as a hex dump.
     pub binary: bool,
+    /// Bytes per hex-dump line, fitted to the width.
+    pub per_row: usize,
     /// Which chunk is loaded.
     pub chunk: u64,
     data: Vec<u8>,
@@ -38,13 +48,16 @@ pub struct Viewer {
 impl Viewer {
     /// Open `entry`'s content and load its first chunk.
     pub fn open(image: &Image, entry: EntryId, title: String, layer: usize) -> Viewer {
-        let size = image.tree.content_entry(image.tree.entry(entry)).size;
+        let content = image.tree.content_entry(image.tree.entry(entry));
+        let (size, stored_in) = (content.size, usize::from(content.layer));
         let mut v = Viewer {
             entry,
             title,
             layer,
+            stored_in,
             size,
             binary: false,
+            per_row: 16,
             chunk: 0,
             data: Vec::new(),
             starts: Vec::new(),
@@ -83,19 +96,20 @@ impl Viewer {
 
     /// Lines in the loaded chunk.
     pub fn line_count(&self) -> usize {
-        if self.binary { self.data.len().div_ceil(HEX_WIDTH) } else { self.starts.len() }
+        if self.binary { self.data.len().div_ceil(self.per_row) } else { self.starts.len() }
     }
 
     /// Line `i` of the loaded chunk, ready to draw (control characters made visible).
     pub fn line(&self, i: usize) -> String {
         if self.binary {
-            let start = i * HEX_WIDTH;
-            let bytes = self.data.get(start..(start + HEX_WIDTH).min(self.data.len())).unwrap_or(&[]);
+            let start = i * self.per_row;
+            let bytes = self.data.get(start..(start + self.per_row).min(self.data.len())).unwrap_or(&[]);
             let offset = self.chunk * CHUNK + start as u64;
             let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
             let ascii: String =
                 bytes.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
-            return format!("{offset:08x}  {:<47}  {ascii}", hex.join(" "));
+            let hex_width = self.per_row * 3 - 1;
+            return format!("{offset:08x}  {:<hex_width$}  {ascii}", hex.join(" "));
         }
         let start = self.starts.get(i).copied().unwrap_or(self.data.len());
         let end = self.starts.get(i + 1).map_or(self.data.len(), |e| e - 1);
@@ -105,6 +119,16 @@ impl Viewer {
             .chars()
             .map(|c| if c.is_control() { '·' } else { c })
             .collect()
+    }
+
+    /// Fit the hex dump to `width` columns, keeping the first byte shown in view.
+    pub fn fit(&mut self, width: usize) {
+        let per_row = hex_bytes_per_row(width);
+        if per_row != self.per_row {
+            let first_byte = self.top * self.per_row;
+            self.per_row = per_row;
+            self.top = first_byte / per_row;
+        }
     }
 
     /// Whether more of the file follows the loaded chunk.

@@ -21,10 +21,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn frame(app: &mut App, terminal: &mut Terminal<TestBackend>) {
-    let height = app.panes().tree_body_height();
-    if let layerscope::tui::app::Phase::Ready(e) = &mut app.phase {
-        e.scroll_into_view(height);
-    }
+    // `update` keeps the cursors in view; a frame only draws.
     terminal.draw(|f| view::draw(f, app)).unwrap();
 }
 

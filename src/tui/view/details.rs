@@ -4,7 +4,8 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
 use super::theme::Theme;
 use super::{clean, cut};
@@ -13,11 +14,6 @@ use crate::report::human_bytes;
 use crate::text::plural;
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
-
-/// Lines of the image pane above the wasted-space list (border included), for clicks.
-pub fn waste_list_top(e: &Explorer) -> u16 {
-    if e.image.warnings.is_empty() { 6 } else { 7 }
-}
 
 fn field<'a>(theme: Theme, label: &'a str, value: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{label:<8} "), theme.label()), Span::raw(value)])
@@ -84,7 +80,52 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     if let Some(created) = layer.history.as_ref().and_then(|h| h.created.as_deref()) {
         lines.push(field(theme, "Created", created.to_string()));
     }
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // Wrapped here, so the scroll stops at the last line and the marks know what is hidden.
+    let rows = wrap_fields(lines, usize::from(inner.width));
+    let height = usize::from(inner.height);
+    let offset = e.details_offset.min(rows.len().saturating_sub(height));
+    let place = super::ListPlace::of(offset, height, rows.len(), None);
+    frame.render_widget(Paragraph::new(rows.into_iter().skip(offset).take(height).collect::<Vec<_>>()), inner);
+    super::list_marks(frame, area, inner, place, theme);
+}
+
+/// Field lines wrapped to `width` columns, continuations indented under the value.
+fn wrap_fields(lines: Vec<Line<'_>>, width: usize) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    for line in lines {
+        let [label, value] = line.spans.as_slice() else {
+            out.push(line);
+            continue;
+        };
+        let indent = label.content.width();
+        let room = width.saturating_sub(indent).max(8);
+        let chars: Vec<char> = value.content.chars().collect();
+        let mut first = true;
+        let mut start = 0;
+        loop {
+            let mut w = 0;
+            let mut end = start;
+            while end < chars.len() {
+                let cw = unicode_width::UnicodeWidthChar::width(chars[end]).unwrap_or(0);
+                if w + cw > room {
+                    break;
+                }
+                w += cw;
+                end += 1;
+            }
+            let text: String = chars[start..end].iter().collect();
+            let head = if first { label.clone() } else { Span::raw(" ".repeat(indent)) };
+            out.push(Line::from(vec![head, Span::styled(text, value.style)]));
+            first = false;
+            if end >= chars.len() || end == start {
+                break;
+            }
+            start = end;
+        }
+    }
+    out
 }
 
 /// Draw the image details and the wasted-space list.
@@ -108,49 +149,31 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         .first()
         .map(|s| format!(" · try {} (-{})", s.name, human_bytes(s.saving_bytes)))
         .unwrap_or_default();
+    // Labels as wide as the longest, so each key figure starts a line of its own and shows at
+    // any width: efficiency and wasted bytes come first on theirs.
+    let label = |text: &'static str| Span::styled(format!("{text:<10} "), theme.label());
+    let room = width.saturating_sub(11);
+    let row = |name: &'static str, value: String| Line::from(vec![label(name), Span::raw(cut(&value, room))]);
     let mut lines = vec![
-        field(theme, "Image", cut(&format!("{name}{platform} · {}", img.format), width.saturating_sub(9))),
-        field(
-            theme,
+        row("Image", format!("{name}{platform} · {}", img.format)),
+        row(
             "Size",
-            cut(
-                &format!(
-                    "{} in {} · final {} · blobs {}",
-                    human_bytes(a.size_bytes),
-                    plural(img.layers.len(), "layer", "layers"),
-                    human_bytes(a.final_size_bytes),
-                    human_bytes(img.blob_bytes())
-                ),
-                width.saturating_sub(9),
+            format!(
+                "{} · final {} · {} · blobs {}",
+                human_bytes(a.size_bytes),
+                human_bytes(a.final_size_bytes),
+                plural(img.layers.len(), "layer", "layers"),
+                human_bytes(img.blob_bytes())
             ),
         ),
-        field(
-            theme,
-            "Wasted",
-            cut(
-                &format!(
-                    "{} · efficiency {} · yours {} · dupes {}",
-                    human_bytes(a.wasted_bytes),
-                    percent(a.efficiency),
-                    percent(a.user_wasted_percent),
-                    human_bytes(a.duplicate_content_bytes)
-                ),
-                width.saturating_sub(9),
-            ),
-        ),
-        field(
-            theme,
-            "Base",
-            cut(
-                &format!("{}{}{suggestion}", plural(base.layers, "layer", "layers"), os.unwrap_or_default()),
-                width.saturating_sub(9),
-            ),
-        ),
+        row("Efficiency", format!("{} · yours {} wasted", percent(a.efficiency), percent(a.user_wasted_percent))),
+        row("Wasted", format!("{} · dupes {}", human_bytes(a.wasted_bytes), human_bytes(a.duplicate_content_bytes))),
+        row("Base", format!("{}{}{suggestion}", plural(base.layers, "layer", "layers"), os.unwrap_or_default())),
     ];
     if let Some(first) = img.warnings.first() {
         let count = plural(img.warnings.len(), "warning", "warnings");
-        let text = cut(&format!("{count} (w lists them) · {first}"), width.saturating_sub(9));
-        lines.push(Line::from(vec![Span::styled(format!("{:<8} ", "Warning"), theme.error()), Span::raw(text)]));
+        let text = cut(&format!("{count} (w lists them) · {first}"), room);
+        lines.push(Line::from(vec![Span::styled(format!("{:<10} ", "Warning"), theme.error()), Span::raw(text)]));
     }
     lines.push(Line::styled(
         cut(
@@ -166,8 +189,8 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         theme.label(),
     ));
     let room = usize::from(inner.height).saturating_sub(lines.len());
-    let start = if e.waste_cursor >= room { e.waste_cursor + 1 - room } else { 0 };
-    for (i, w) in a.top_waste.iter().enumerate().skip(start).take(room) {
+    let list_top = inner.y + lines.len() as u16;
+    for (i, w) in a.top_waste.iter().enumerate().skip(e.waste_offset).take(room) {
         let text = format!("{:>9} {:<13} {}", human_bytes(w.bytes), w.cause.label(), w.path);
         let mut line = Line::from(cut(&text, width));
         if focused && i == e.waste_cursor {
@@ -176,4 +199,8 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    let body = Rect { y: list_top.min(inner.y + inner.height), height: room as u16, ..inner };
+    let at = focused.then_some(e.waste_cursor);
+    let place = super::ListPlace::of(e.waste_offset, room, a.top_waste.len(), at);
+    super::list_marks(frame, area, body, place, theme);
 }

@@ -6,51 +6,12 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::cut;
 use super::theme::Theme;
+use super::{ListPlace, cut, list_marks};
 use crate::image::clean_command;
 use crate::report::human_bytes;
 use crate::tui::action::Pane;
-use crate::tui::app::Explorer;
-
-/// One line of the list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Item {
-    Layer(usize),
-    Instruction(usize, usize),
-}
-
-fn items(e: &Explorer) -> Vec<Item> {
-    let mut out = Vec::new();
-    for layer in &e.image.layers {
-        out.push(Item::Layer(layer.index));
-        for k in 0..layer.empty_instructions.len() {
-            out.push(Item::Instruction(layer.index, k));
-        }
-    }
-    out
-}
-
-/// The lines in view for `height` rows: which layer each shows (None for a history step).
-/// Deterministic, so clicks map to what was drawn.
-pub fn line_layers(e: &Explorer, height: usize) -> Vec<Option<usize>> {
-    let all = items(e);
-    let (start, end) = window(&all, e.layer, height);
-    all[start..end]
-        .iter()
-        .map(|i| match i {
-            Item::Layer(l) => Some(*l),
-            Item::Instruction(..) => None,
-        })
-        .collect()
-}
-
-fn window(all: &[Item], selected: usize, height: usize) -> (usize, usize) {
-    let at = all.iter().position(|i| *i == Item::Layer(selected)).unwrap_or(0);
-    let height = height.max(1);
-    let start = if at < height { 0 } else { at + 1 - height };
-    (start, (start + height).min(all.len()))
-}
+use crate::tui::app::{Explorer, LayerItem};
 
 /// Draw the layer list.
 pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: bool) {
@@ -68,19 +29,18 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
     }
     let width = usize::from(inner.width);
     let mut lines = Vec::new();
-    let header = if narrow { "  #      size    %" } else { "  #      size waste  command" };
+    let header = if narrow { "  #      size score" } else { "  #      size score  command" };
     lines.push(Line::styled(cut(header, width), theme.dim()));
-    let all = items(e);
-    let (start, end) = window(&all, e.layer, usize::from(inner.height - 1));
+    let rows = usize::from(inner.height - 1);
     let base = e.analysis.base.layers;
-    for item in &all[start..end] {
+    for item in e.layer_items.iter().skip(e.layer_offset).take(rows) {
         match *item {
-            Item::Layer(i) => {
+            LayerItem::Layer(i) => {
                 let layer = &e.image.layers[i];
                 let score = e.analysis.layers.get(i).map_or(0, |l| l.score);
                 let mark = if i < base { "B" } else { " " };
                 let command = e.commands.get(i).map_or("", String::as_str);
-                let score_text = if score == 0 { "    ·".to_string() } else { format!("{score:>5}") };
+                let score_text = format!("{score:>5}");
                 let mut spans = vec![
                     Span::styled(mark, theme.dim()),
                     Span::raw(format!("{i:>2} {:>9}", human_bytes(layer.size_bytes))),
@@ -96,16 +56,21 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
                 }
                 lines.push(line);
             }
-            Item::Instruction(i, k) => {
+            LayerItem::Instruction(i, k) => {
                 if narrow {
-                    lines.push(Line::styled("     ·", theme.dim()));
+                    lines.push(Line::styled(cut(&format!("{:>18}", "(no layer)"), width), theme.dim()));
                     continue;
                 }
                 let h = &e.image.layers[i].empty_instructions[k];
                 let text = crate::text::one_line(clean_command(h.created_by.as_deref().unwrap_or("")));
-                lines.push(Line::styled(cut(&format!("{:>19}  {text}", "·"), width), theme.dim()));
+                lines.push(Line::styled(cut(&format!("{:>18}  {text}", "(no layer)"), width), theme.dim()));
             }
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    let body = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
+    // The position counts layers, not the history lines between them.
+    let mut place = ListPlace::of(e.layer_offset, rows, e.layer_items.len(), None);
+    place.position = Some((e.layer, e.image.layers.len()));
+    list_marks(frame, area, body, place, theme);
 }

@@ -31,6 +31,58 @@ pub fn cut(text: &str, width: usize) -> String {
     crate::text::cut(text, width)
 }
 
+/// Where a list is, for [`list_marks`].
+#[derive(Clone, Copy, Debug)]
+pub struct ListPlace {
+    /// Lines exist above those drawn.
+    pub above: bool,
+    /// Lines exist below those drawn.
+    pub below: bool,
+    /// The selected line and the number of lines, when the position is shown.
+    pub position: Option<(usize, usize)>,
+}
+
+impl ListPlace {
+    /// A list of `total` lines drawn from `first`, `shown` at a time, with `selected` shown.
+    pub fn of(first: usize, shown: usize, total: usize, selected: Option<usize>) -> ListPlace {
+        ListPlace { above: first > 0, below: first + shown < total, position: selected.map(|s| (s, total)) }
+    }
+}
+
+/// A list's place on its pane's border: ▲ on the right border beside the first row drawn when
+/// lines are above it, ▼ beside the last when lines are below, and `N/TOTAL` (the selected
+/// line's position) on the bottom border.
+pub fn list_marks(frame: &mut Frame, pane: Rect, rows: Rect, place: ListPlace, theme: Theme) {
+    if pane.width < 8 || pane.height < 3 || rows.height == 0 {
+        return;
+    }
+    let right = pane.x + pane.width - 1;
+    let buf = frame.buffer_mut();
+    if place.above {
+        buf.set_string(right, rows.y, "▲", theme.label());
+    }
+    if place.below {
+        buf.set_string(right, rows.y + rows.height - 1, "▼", theme.label());
+    }
+    if let Some((at, total)) = place.position {
+        let text = format!(" {}/{total} ", at + 1);
+        let width = text.width() as u16;
+        if width + 2 < pane.width {
+            buf.set_string(right - width, pane.y + pane.height - 1, &text, theme.dim());
+        }
+    }
+}
+
+/// Which layer's bytes are shown: both layers when the selected one is not the one that wrote
+/// them (a file removed in layer 4 shows the bytes layer 2 wrote).
+pub fn stored_where(stored_in: usize, selected: usize) -> String {
+    if stored_in == selected {
+        format!("layer {stored_in}")
+    } else {
+        format!("from layer {stored_in} ({selected} selected)")
+    }
+}
+
 /// Draw the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
     let theme = Theme { color: app.color };
@@ -230,8 +282,10 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         return;
     }
     let mut spans = Vec::new();
-    let hints = keymap::hints(e.focus);
+    let viewing = matches!(e.overlay, Some(Overlay::Viewer(_)));
+    let hints = if viewing { keymap::VIEWER_HINTS } else { keymap::hints(e.focus) };
     let position = match e.focus {
+        _ if viewing => String::new(),
         Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
         Pane::Layers => format!("layer {} of 0–{} ", e.layer, e.image.layers.len().saturating_sub(1)),
         Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
@@ -249,8 +303,11 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         spans.push(Span::raw(format!(" {does} ")));
         used += w;
     }
-    spans.push(Span::styled(" ?", theme.key()));
-    spans.push(Span::raw(" help "));
+    // The viewer takes every key but its own: no help from there.
+    if !viewing {
+        spans.push(Span::styled(" ?", theme.key()));
+        spans.push(Span::raw(" help "));
+    }
     let used: usize = spans.iter().map(|s| s.content.width()).sum();
     if used + position.width() < width {
         spans.push(Span::raw(" ".repeat(width - used - position.width())));
@@ -269,18 +326,67 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     h
 }
 
+/// What the screen's marks mean, for the help.
+const LEGEND: &[(&str, &str)] = &[
+    ("● added", "the selected layer created the path"),
+    ("● modified", "it changed the content, type or link target"),
+    ("● metadata-only", "it rewrote the path with the same bytes (chmod, chown, touch): a whole copy shipped again"),
+    ("● removed", "it deleted the path (struck through; the bytes still ship in the layer that added them)"),
+    ("○ unchanged", "a path from below it left alone (hidden at first: U shows them)"),
+    ("score", "0–100: the share of what the layer shipped or hid that is wasted"),
+    ("(no layer)", "a history step that made no layer (ENV, CMD, WORKDIR…)"),
+    ("B", "a layer of the base image"),
+    ("name → target", "a symbolic link"),
+    ("name ⇒ target", "a hard link: the same bytes as the target"),
+    ("▲ ▼  3/20", "more lines above / below; the selected line's position"),
+];
+
+/// Help lines for `scopes`: keys in a column as wide as the widest, what they do wrapped under
+/// itself, so nothing is cut at any width.
 fn help_lines(scopes: &[(Scope, &'static str)], theme: Theme, width: usize) -> Vec<Line<'static>> {
+    let key_width =
+        BINDINGS.iter().map(|b| b.keys.width()).chain(LEGEND.iter().map(|(k, _)| k.width())).max().unwrap_or(0);
+    let indent = key_width + 4;
+    let room = width.saturating_sub(indent).max(10);
     let mut lines = Vec::new();
+    let row = |keys: &'static str, does: &'static str, lines: &mut Vec<Line<'static>>| {
+        for (i, part) in wrap_words(does, room).into_iter().enumerate() {
+            let head = if i == 0 { format!("  {keys:<key_width$}  ") } else { " ".repeat(indent) };
+            lines.push(Line::from(vec![Span::styled(head, theme.key()), Span::raw(part)]));
+        }
+    };
     for (scope, title) in scopes {
         lines.push(Line::styled(*title, theme.label()));
         for b in BINDINGS.iter().filter(|b| b.scope == *scope) {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<16}", b.keys), theme.key()),
-                Span::raw(cut(b.does, width.saturating_sub(18))),
-            ]));
+            row(b.keys, b.does, &mut lines);
+        }
+    }
+    if scopes.iter().any(|(s, _)| *s == Scope::Viewer) {
+        lines.push(Line::styled("Reading the screen", theme.label()));
+        for (mark, means) in LEGEND {
+            row(mark, means, &mut lines);
         }
     }
     lines
+}
+
+/// `text` in lines of at most `width` columns, broken between words (a word longer than a line
+/// is cut).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let extra = if line.is_empty() { word.width() } else { line.width() + 1 + word.width() };
+        if extra > width && !line.is_empty() {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out.into_iter().map(|l| cut(&l, width)).collect()
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
@@ -288,18 +394,21 @@ fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         [(Scope::Global, "Everywhere"), (Scope::Layers, "Layers"), (Scope::Waste, "Wasted space")];
     const RIGHT: [(Scope, &str); 2] = [(Scope::Tree, "File tree"), (Scope::Viewer, "File viewer")];
     let two_columns = area.width >= 120;
-    let width = if two_columns { 118 } else { area.width.min(84) };
-    let box_area = centered(area, width, area.height);
-    frame.render_widget(Clear, box_area);
+    // The whole screen: no pane border shows beside the box.
+    frame.render_widget(Clear, area);
+    let box_area = if two_columns { area } else { centered(area, area.width.min(84), area.height) };
     let block = theme.pane(" Keys · Esc or ? closes · ↑↓ scroll ", true);
     let inner = block.inner(box_area);
     frame.render_widget(block, box_area);
     if two_columns {
-        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(inner);
+        let [l, _, r] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
         let left = help_lines(&LEFT, theme, usize::from(l.width));
         let right = help_lines(&RIGHT, theme, usize::from(r.width));
-        frame.render_widget(Paragraph::new(left).scroll((e.help_offset as u16, 0)), l);
-        frame.render_widget(Paragraph::new(right).scroll((e.help_offset as u16, 0)), r);
+        let max = left.len().max(right.len()).saturating_sub(usize::from(inner.height));
+        let offset = e.help_offset.min(max) as u16;
+        frame.render_widget(Paragraph::new(left).scroll((offset, 0)), l);
+        frame.render_widget(Paragraph::new(right).scroll((offset, 0)), r);
     } else {
         let mut lines = help_lines(&LEFT, theme, usize::from(inner.width));
         lines.extend(help_lines(&RIGHT, theme, usize::from(inner.width)));
@@ -333,7 +442,8 @@ fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, them
     let area = panes.tree;
     frame.render_widget(Clear, area);
     let kind = if v.binary { "hex" } else { "text" };
-    let title = format!(" {} · layer {} · {} · {kind} ", clean(&v.title), v.layer, human_bytes(v.size));
+    let title =
+        format!(" {} · {} · {} · {kind} ", clean(&v.title), stored_where(v.stored_in, v.layer), human_bytes(v.size));
     let block = theme.pane(title, true);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -352,7 +462,7 @@ fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, them
     }
     let chunks = v.size.div_ceil(super::viewer::CHUNK).max(1);
     let footer = format!(
-        "lines {}–{} of {}{} · ↑↓ PgUp PgDn g G scroll · q close",
+        "lines {}–{} of {}{}",
         (v.top + 1).min(count),
         (v.top + body).min(count),
         count,

@@ -14,7 +14,7 @@ use crate::report::human_bytes;
 use crate::tree::{Change, IMPLICIT_DIR_MODE, State, Tree};
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
-use crate::tui::layout::Panes;
+use crate::tui::layout::{Columns, Panes};
 use crate::tui::tree_view::{Row, SortMode, TreeMode, display_state, is_dir};
 
 /// `drwxr-xr-x` with s/S/t/T for setuid, setgid and sticky.
@@ -49,12 +49,14 @@ pub fn permissions(kind: EntryKind, mode: u32) -> String {
 }
 
 /// One row as (attributes and tree guides, name and link target).
-pub fn row_text(e: &Explorer, rows: &[Row], index: usize, attributes: bool) -> (String, String) {
+pub fn row_text(e: &Explorer, rows: &[Row], index: usize, columns: Columns) -> (String, String) {
     let tree = &e.image.tree;
     let row = rows[index];
     let mut text = String::new();
-    if attributes {
-        text.push_str(&attribute_columns(tree, e, row));
+    match columns {
+        Columns::All => text.push_str(&attribute_columns(tree, e, row)),
+        Columns::Size => text.push_str(&format!("{:>9}  ", human_bytes(e.marks.size(row.node)))),
+        Columns::None => {}
     }
     // Ancestors' guides, outermost first.
     let mut guides = Vec::new();
@@ -87,7 +89,8 @@ pub fn row_text(e: &Explorer, rows: &[Row], index: usize, attributes: bool) -> (
         if let Some(target) = target {
             let mut shown = String::new();
             crate::layer::path::escape_bytes(&target, &mut shown);
-            name.push_str(" → ");
+            // A hard link is the same file under another name; a symlink points somewhere.
+            name.push_str(if entry.kind == EntryKind::Hardlink { " ⇒ " } else { " → " });
             name.push_str(&clean(&shown));
         }
     }
@@ -111,8 +114,10 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let focused = e.focus == Pane::Tree;
     // What the marks show (while the tree catches up with a new layer, the previous one).
     let layer = e.marks.params.layer;
+    let unchanged_shown = !e.marks.params.hidden.contains(Change::Unchanged);
     let mut title = match e.marks.params.mode {
-        TreeMode::Layer => format!(" Layer {layer} · what it changed "),
+        TreeMode::Layer if unchanged_shown => format!(" Layer {layer} · every path, its changes coloured "),
+        TreeMode::Layer => format!(" Layer {layer} · what it changed (U: all paths) "),
         TreeMode::Aggregated if layer == 0 => " Layer 0 · aggregated ".to_string(),
         TreeMode::Aggregated if layer == 1 => " Layer 1 · aggregated changes since layer 0 ".to_string(),
         TreeMode::Aggregated => format!(" Layers 1–{layer} · aggregated changes since layer 0 "),
@@ -145,8 +150,12 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
         legend.push(Span::styled(format!("{marker}{}", c.label()), style));
     }
     lines.push(Line::from(legend));
-    let attributes = e.attributes && panes.room_for_attributes();
-    let header = if attributes { "Permission     UID:GID      Size  Filetree" } else { "Filetree" };
+    let columns = if e.attributes { panes.tree_columns() } else { Columns::None };
+    let header = match columns {
+        Columns::All => "Permission     UID:GID      Size  Filetree",
+        Columns::Size => "     Size  Filetree",
+        Columns::None => "Filetree",
+    };
     lines.push(Line::styled(cut(header, width), theme.dim()));
 
     let body = usize::from(inner.height) - 2;
@@ -162,7 +171,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let mut used = 0;
     let mut i = e.offset;
     while used < body && i < rows.len() {
-        let (head, name) = row_text(e, rows, i, attributes);
+        let (head, name) = row_text(e, rows, i, columns);
         let node = rows[i].node;
         let change = e.marks.change(node).unwrap_or(Change::Unchanged);
         let mut name_style = theme.change(change);
@@ -170,7 +179,17 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
             name_style = name_style.add_modifier(Modifier::BOLD);
         }
         let selected = i == e.cursor;
-        let chunks: Vec<String> = if e.wrap { wrap(&format!("{head}{name}"), width) } else { vec![String::new()] };
+        // Wrapped, a name continues under itself, not under the columns before it.
+        let indent = if head.width() + 8 < width { head.width() } else { 0 };
+        let chunks: Vec<String> = if e.wrap && indent == 0 {
+            wrap(&format!("{head}{name}"), width)
+        } else if e.wrap {
+            let mut parts = wrap(&name, width - indent).into_iter();
+            let first = format!("{head}{}", parts.next().unwrap_or_default());
+            std::iter::once(first).chain(parts.map(|p| format!("{}{p}", " ".repeat(indent)))).collect()
+        } else {
+            vec![String::new()]
+        };
         for (k, chunk) in chunks.iter().enumerate() {
             if used >= body {
                 break;
@@ -191,6 +210,10 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
         i += 1;
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    // The position is on the status bar; the marks say there is more above or below.
+    let body_area = Rect { y: inner.y + 2, height: inner.height - 2, ..inner };
+    let place = super::ListPlace { above: e.offset > 0, below: i < rows.len(), position: None };
+    super::list_marks(frame, area, body_area, place, theme);
 }
 
 /// Split `text` into chunks of at most `width` columns.
