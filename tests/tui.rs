@@ -237,23 +237,23 @@ fn tab_cycles_the_panes() {
 #[test]
 fn layer_list_moves_select_layers() {
     let mut a = app(100, 30);
-    assert_eq!(explorer(&a).layer, 4, "it starts on the last layer");
+    assert_eq!(explorer(&a).view.layer, 4, "it starts on the last layer");
     press(&mut a, "k");
-    assert_eq!(explorer(&a).layer, 3);
+    assert_eq!(explorer(&a).view.layer, 3);
     press(&mut a, "<up>");
-    assert_eq!(explorer(&a).layer, 2);
+    assert_eq!(explorer(&a).view.layer, 2);
     press(&mut a, "g");
-    assert_eq!(explorer(&a).layer, 0);
+    assert_eq!(explorer(&a).view.layer, 0);
     press(&mut a, "<end>");
-    assert_eq!(explorer(&a).layer, 4);
+    assert_eq!(explorer(&a).view.layer, 4);
     press(&mut a, "<home>j<down>");
-    assert_eq!(explorer(&a).layer, 2);
+    assert_eq!(explorer(&a).view.layer, 2);
     press(&mut a, "<pgdn>");
-    assert_eq!(explorer(&a).layer, 4, "a page down stops at the last layer");
+    assert_eq!(explorer(&a).view.layer, 4, "a page down stops at the last layer");
     press(&mut a, "<pgup>");
-    assert_eq!(explorer(&a).layer, 0);
+    assert_eq!(explorer(&a).view.layer, 0);
     press(&mut a, "G");
-    assert_eq!(explorer(&a).layer, 4);
+    assert_eq!(explorer(&a).view.layer, 4);
 }
 
 #[test]
@@ -261,28 +261,28 @@ fn the_tree_follows_layer_moves_when_the_keys_pause() {
     let mut a = app(100, 30);
     press(&mut a, "kk");
     let e = explorer(&a);
-    assert_eq!(e.layer, 2, "the layer list moves at once");
+    assert_eq!(e.view.layer, 2, "the layer list moves at once");
     assert!(e.tree_stale(), "the tree catches up later");
-    assert_eq!(e.marks.params.layer, 4, "and still shows the layer it shows");
+    assert_eq!(e.marks.view.layer, 4, "and still shows the layer it shows");
     assert!(a.idle(), "a pause brings it up to date");
-    assert_eq!(explorer(&a).marks.params.layer, 2);
+    assert_eq!(explorer(&a).marks.view.layer, 2);
     assert!(!a.idle(), "nothing left to do");
     press(&mut a, "k<tab>");
-    assert_eq!(explorer(&a).marks.params.layer, 1, "any other key brings it up to date first");
+    assert_eq!(explorer(&a).marks.view.layer, 1, "any other key brings it up to date first");
 }
 
 #[test]
 fn layer_and_aggregated_views() {
     let mut a = app(100, 30);
     press(&mut a, "<C-a>");
-    assert_eq!(explorer(&a).mode, TreeMode::Aggregated, "Ctrl+A in the layer list aggregates");
+    assert_eq!(explorer(&a).view.mode, TreeMode::Aggregated, "Ctrl+A in the layer list aggregates");
     // /etc/motd was rewritten in layer 3: modified in the aggregated view of layer 4 ...
     let e = explorer(&a);
     let motd = e.image.tree.lookup(b"etc/motd").unwrap();
     assert_eq!(e.marks.change(motd), Some(Change::Modified));
     press(&mut a, "<C-l>");
     let e = explorer(&a);
-    assert_eq!(e.mode, TreeMode::Layer);
+    assert_eq!(e.view.mode, TreeMode::Layer);
     assert_eq!(e.marks.change(motd), Some(Change::Unchanged), "... and untouched by layer 4 itself");
 }
 
@@ -357,9 +357,9 @@ fn change_kinds_can_be_hidden() {
         ("<C-u>", Change::Unchanged),
     ] {
         press(&mut a, spec);
-        assert!(explorer(&a).hidden.contains(kind), "{spec} hides {kind:?}");
+        assert!(explorer(&a).view.hidden.contains(kind), "{spec} hides {kind:?}");
         press(&mut a, spec);
-        assert!(!explorer(&a).hidden.contains(kind), "{spec} again shows {kind:?}");
+        assert!(!explorer(&a).view.hidden.contains(kind), "{spec} again shows {kind:?}");
     }
     for (spec, kind) in [
         ("A", Change::Added),
@@ -369,7 +369,7 @@ fn change_kinds_can_be_hidden() {
         ("U", Change::Unchanged),
     ] {
         press(&mut a, spec);
-        assert!(explorer(&a).hidden.contains(kind), "{spec} hides {kind:?}");
+        assert!(explorer(&a).view.hidden.contains(kind), "{spec} hides {kind:?}");
         press(&mut a, spec);
     }
     press(&mut a, "<C-u>");
@@ -388,7 +388,7 @@ fn filter_is_live_and_n_jumps_between_matches() {
     press(&mut a, "/apk");
     let e = explorer(&a);
     assert!(matches!(e.input, Some(Input::Filter)));
-    assert_eq!(e.filter, "apk");
+    assert_eq!(e.view.filter, "apk");
     assert_eq!(e.rows.matches.len(), 3, "/var/cache/apk and its two removed files");
     press(&mut a, "<enter>");
     assert!(explorer(&a).input.is_none(), "Enter keeps the filter and closes the input");
@@ -402,9 +402,9 @@ fn filter_is_live_and_n_jumps_between_matches() {
     assert!(explorer(&a).filter_is_literal, "an invalid regex is matched as plain text");
     press(&mut a, "<esc>");
     let e = explorer(&a);
-    assert!(e.filter.is_empty() && e.input.is_none(), "Esc clears the filter");
+    assert!(e.view.filter.is_empty() && e.input.is_none(), "Esc clears the filter");
     press(&mut a, "<C-f>model<enter><esc>");
-    assert!(explorer(&a).filter.is_empty(), "Ctrl+F opens it too; Esc clears a kept filter");
+    assert!(explorer(&a).view.filter.is_empty(), "Ctrl+F opens it too; Esc clears a kept filter");
 }
 
 #[test]
@@ -432,7 +432,7 @@ fn enter_on_a_waste_entry_jumps_to_where_it_was_shipped() {
     let e = explorer(&a);
     let w = &e.analysis.top_waste[1];
     assert_eq!(e.focus, Pane::Tree);
-    assert_eq!(e.layer, w.shipped_by[0]);
+    assert_eq!(e.view.layer, w.shipped_by[0]);
     assert_eq!(selected_path(&a), w.path);
 }
 
@@ -521,7 +521,7 @@ fn mouse_clicks_and_wheel() {
     let panes = a.panes();
     // Click the row of layer 1 (layer 0, its CMD step, then layer 1).
     a.update(Action::Click { column: panes.layers.x + 3, row: panes.layers.y + 4 });
-    assert_eq!(explorer(&a).layer, 1);
+    assert_eq!(explorer(&a).view.layer, 1);
     a.update(Action::Click { column: panes.tree.x + 5, row: panes.tree.y + 3 + 2 });
     assert_eq!(explorer(&a).focus, Pane::Tree);
     assert_eq!(explorer(&a).cursor, 2);
@@ -737,8 +737,8 @@ fn a_30_mb_command_is_cut_once_not_per_frame() {
 fn it_opens_on_the_first_layer_showing_what_it_changed() {
     let mut a = opened(100, 30);
     let e = explorer(&a);
-    assert_eq!(e.layer, 0, "the base layer, as dive opens");
-    assert!(e.hidden.contains(Change::Unchanged), "only what the layer changed");
+    assert_eq!(e.view.layer, 0, "the base layer, as dive opens");
+    assert!(e.view.hidden.contains(Change::Unchanged), "only what the layer changed");
     // Layer 4 changed 16 paths; its tree lists those (and their parent directories), not all 42.
     press(&mut a, "G");
     a.idle();

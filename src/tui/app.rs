@@ -8,7 +8,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use super::action::{Action, Effect, Pane};
 use super::keymap::Mode;
 use super::layout::{self, Panes};
-use super::tree_view::{ChangeMask, MarkParams, Marks, Order, Rows, SortMode, TreeMode, display_state, is_dir};
+use super::tree_view::{ChangeMask, Marks, Order, Rows, SortMode, TreeMode, TreeView, display_state, is_dir};
 use super::viewer::Viewer;
 use crate::analysis::Analysis;
 use crate::image::Image;
@@ -60,20 +60,15 @@ pub struct Explorer {
     order: Order,
     /// The focused pane.
     pub focus: Pane,
-    /// The selected layer.
-    pub layer: usize,
-    /// Layer or aggregated changes.
-    pub mode: TreeMode,
-    /// Change kinds hidden in the tree.
-    pub hidden: ChangeMask,
+    /// The tree view wanted: selected layer, layer or aggregated changes, hidden kinds, filter.
+    /// The marks say which view they were computed for; the two differ while the tree catches up.
+    pub view: TreeView,
     /// Sort order in the tree.
     pub sort: SortMode,
     /// Whether attribute columns are on.
     pub attributes: bool,
     /// Whether long tree lines wrap.
     pub wrap: bool,
-    /// The path filter as typed.
-    pub filter: String,
     /// The filter compiled (regex, or the text escaped when it is not a regex).
     filter_regex: Option<Regex>,
     /// Whether the filter text was taken literally.
@@ -258,7 +253,7 @@ impl App {
 
     /// The pane layout for the current size.
     pub fn panes(&self) -> Panes {
-        let input = self.explorer().is_some_and(|e| e.input.is_some() || !e.filter.is_empty());
+        let input = self.explorer().is_some_and(|e| e.input.is_some() || !e.view.filter.is_empty());
         layout::panes(ratatui::layout::Rect::new(0, 0, self.width, self.height), input)
     }
 
@@ -326,8 +321,8 @@ impl Explorer {
             })
             .collect();
         let layer = 0;
-        let params = MarkParams { layer, mode: TreeMode::Layer, hidden: ChangeMask::UNCHANGED, filter: String::new() };
-        let marks = Marks::new(&image, &order, params, None);
+        let view = TreeView { layer, mode: TreeMode::Layer, hidden: ChangeMask::UNCHANGED, filter: String::new() };
+        let marks = Marks::new(&image, &order, view.clone(), None);
         let collapsed = vec![false; image.tree.node_count()];
         let rows = Rows::new(&image.tree, &marks, &collapsed, SortMode::Name, false);
         Explorer {
@@ -335,13 +330,10 @@ impl Explorer {
             analysis,
             order,
             focus: Pane::Layers,
-            layer,
-            mode: TreeMode::Layer,
-            hidden: ChangeMask::UNCHANGED,
+            view,
             sort: SortMode::Name,
             attributes: true,
             wrap: false,
-            filter: String::new(),
             filter_regex: None,
             filter_is_literal: false,
             marks,
@@ -437,7 +429,7 @@ impl Explorer {
             Action::ShowLayerChanges => self.set_mode(TreeMode::Layer),
             Action::ShowAggregatedChanges => self.set_mode(TreeMode::Aggregated),
             Action::ToggleChange(c) => {
-                self.hidden.toggle(c);
+                self.view.hidden.toggle(c);
                 self.refresh_marks();
             }
             Action::StartFilter => self.input = Some(Input::Filter),
@@ -484,13 +476,13 @@ impl Explorer {
         match input {
             Input::Filter => match action {
                 Action::Input(c) => {
-                    let mut text = self.filter.clone();
+                    let mut text = self.view.filter.clone();
                     text.push(c);
                     self.set_filter(text);
                     self.input = Some(Input::Filter);
                 }
                 Action::InputBackspace => {
-                    let mut text = self.filter.clone();
+                    let mut text = self.view.filter.clone();
                     text.pop();
                     self.set_filter(text);
                     self.input = Some(Input::Filter);
@@ -534,8 +526,8 @@ impl Explorer {
             Pane::Layers => {
                 let count = self.image.layers.len();
                 let page = usize::from(panes.layers.height.saturating_sub(3)).max(1);
-                let target = step(self.layer, count, action, page);
-                self.layer = target;
+                let target = step(self.view.layer, count, action, page);
+                self.view.layer = target;
             }
             Pane::Tree => {
                 let page = usize::from(panes.tree.height.saturating_sub(4)).max(1);
@@ -623,22 +615,25 @@ impl Explorer {
     }
 
     fn set_mode(&mut self, mode: TreeMode) {
-        if self.mode != mode {
-            self.mode = mode;
+        if self.view.mode != mode {
+            self.view.mode = mode;
             self.refresh_marks();
         }
     }
 
     fn set_filter(&mut self, text: String) {
-        self.filter = text;
-        if self.filter.is_empty() {
+        self.view.filter = text;
+        if self.view.filter.is_empty() {
             self.filter_regex = None;
             self.filter_is_literal = false;
         } else {
             // A regex when it is one; otherwise the text taken literally (`a+b`, `[x`...).
-            let lowercase = !self.filter.chars().any(char::is_uppercase);
-            let pattern =
-                if lowercase { format!("{CASE_INSENSITIVE_HINT}{}", self.filter) } else { self.filter.clone() };
+            let lowercase = !self.view.filter.chars().any(char::is_uppercase);
+            let pattern = if lowercase {
+                format!("{CASE_INSENSITIVE_HINT}{}", self.view.filter)
+            } else {
+                self.view.filter.clone()
+            };
             match RegexBuilder::new(&pattern).size_limit(1 << 22).build() {
                 Ok(re) => {
                     self.filter_regex = Some(re);
@@ -646,7 +641,7 @@ impl Explorer {
                 }
                 Err(_) => {
                     self.filter_regex =
-                        RegexBuilder::new(&regex::escape(&self.filter)).case_insensitive(lowercase).build().ok();
+                        RegexBuilder::new(&regex::escape(&self.view.filter)).case_insensitive(lowercase).build().ok();
                     self.filter_is_literal = true;
                 }
             }
@@ -664,7 +659,11 @@ impl Explorer {
         let matches = &self.rows.matches;
         if matches.is_empty() {
             self.message = Some(Message {
-                text: if self.filter.is_empty() { "no filter: press / to type one".into() } else { "no match".into() },
+                text: if self.view.filter.is_empty() {
+                    "no filter: press / to type one".into()
+                } else {
+                    "no match".into()
+                },
                 error: true,
             });
             return;
@@ -681,22 +680,19 @@ impl Explorer {
         }
     }
 
-    /// Whether the selected layer changed and the tree still shows the previous one: moving
-    /// through the layer list stays instant, and the tree follows when the keys pause
-    /// ([`App::idle`]).
+    /// Whether the marks are for another view than the one wanted (a layer move: moving through
+    /// the layer list stays instant, and the tree follows when the keys pause, [`App::idle`]).
     pub fn tree_stale(&self) -> bool {
-        self.marks.params.layer != self.layer
+        self.marks.view != self.view
     }
 
     /// Recompute the per-node marks (layer, mode, hidden kinds or filter changed), keeping the
     /// cursor on the same node when it is still listed.
     fn refresh_marks(&mut self) {
-        if self.marks.params.layer != self.layer {
+        if self.marks.view.layer != self.view.layer {
             self.details_offset = 0;
         }
-        let params =
-            MarkParams { layer: self.layer, mode: self.mode, hidden: self.hidden, filter: self.filter.clone() };
-        self.marks.update(&self.image, &self.order, params, self.filter_regex.as_ref());
+        self.marks.update(&self.image, &self.order, self.view.clone(), self.filter_regex.as_ref());
         self.refresh_rows();
     }
 
@@ -728,10 +724,10 @@ impl Explorer {
     fn jump_to_waste(&mut self) {
         let Some(w) = self.analysis.top_waste.get(self.waste_cursor) else { return };
         let (node, layer) = (w.node, w.shipped_by.first().copied().unwrap_or(0));
-        self.layer = layer;
-        self.mode = TreeMode::Layer;
-        self.hidden = ChangeMask::UNCHANGED;
-        self.filter.clear();
+        self.view.layer = layer;
+        self.view.mode = TreeMode::Layer;
+        self.view.hidden = ChangeMask::UNCHANGED;
+        self.view.filter.clear();
         self.filter_regex = None;
         // Open every ancestor so the row exists.
         let mut n = self.image.tree.parent(node);
@@ -758,7 +754,7 @@ impl Explorer {
         match e.kind {
             EntryKind::File | EntryKind::Hardlink => {
                 let title = self.image.tree.display_path(node).0;
-                self.overlay = Some(Overlay::Viewer(Box::new(Viewer::open(&self.image, id, title, self.layer))));
+                self.overlay = Some(Overlay::Viewer(Box::new(Viewer::open(&self.image, id, title, self.view.layer))));
             }
             EntryKind::Symlink => {
                 let target =
@@ -789,18 +785,18 @@ impl Explorer {
         let shown = self.image.tree.display_path(node).0;
         // A file's bytes may come from a lower layer than the selected one: say which.
         let tree = &self.image.tree;
-        let from = match tree.state_at(node, Some(self.layer)) {
+        let from = match tree.state_at(node, Some(self.view.layer)) {
             State::Present { entry: Some(id), .. } if tree.entry(id).kind != EntryKind::Dir => {
                 let stored_in = usize::from(tree.content_entry(tree.entry(id)).layer);
-                if stored_in == self.layer {
+                if stored_in == self.view.layer {
                     format!("layer {stored_in}")
                 } else {
-                    format!("from layer {stored_in}, {} selected", self.layer)
+                    format!("from layer {stored_in}, {} selected", self.view.layer)
                 }
             }
-            _ => format!("as after layer {}", self.layer),
+            _ => format!("as after layer {}", self.view.layer),
         };
-        self.message = Some(match crate::extract::extract(&self.image, node, self.layer, &dest) {
+        self.message = Some(match crate::extract::extract(&self.image, node, self.view.layer, &dest) {
             Ok(s) => {
                 let mut text = format!(
                     "extracted {shown} ({from}) to {}: {} files, {} directories, {} links, {}",
@@ -830,9 +826,9 @@ impl Explorer {
                 if row >= top
                     && let Some(LayerItem::Layer(layer)) =
                         self.layer_items.get(self.layer_offset + usize::from(row - top)).copied()
-                    && layer != self.layer
+                    && layer != self.view.layer
                 {
-                    self.layer = layer;
+                    self.view.layer = layer;
                     self.refresh_marks();
                 }
             }
@@ -874,7 +870,7 @@ impl Explorer {
             v.fit(usize::from(panes.tree.width.saturating_sub(2)));
         }
         self.offset = keep_in_view(self.offset, self.cursor, panes.tree_body_height(), self.rows.rows.len());
-        let at = self.layer_items.iter().position(|i| *i == LayerItem::Layer(self.layer)).unwrap_or(0);
+        let at = self.layer_items.iter().position(|i| *i == LayerItem::Layer(self.view.layer)).unwrap_or(0);
         self.layer_offset = keep_in_view(self.layer_offset, at, Self::layer_rows(panes), self.layer_items.len());
         let rows = self.waste_rows(panes);
         self.waste_offset = keep_in_view(self.waste_offset, self.waste_cursor, rows, self.analysis.top_waste.len());

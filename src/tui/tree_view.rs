@@ -114,7 +114,7 @@ fn decode(b: u8) -> Option<Change> {
 
 /// What the marks were computed for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MarkParams {
+pub struct TreeView {
     /// The selected layer.
     pub layer: usize,
     /// Layer or aggregated changes.
@@ -125,7 +125,7 @@ pub struct MarkParams {
     pub filter: String,
 }
 
-impl MarkParams {
+impl TreeView {
     /// The state changes are measured against: the layer below (layer mode) or layer 0
     /// (aggregated mode; nothing for layer 0 itself).
     pub fn base_layer(&self) -> Option<usize> {
@@ -141,7 +141,7 @@ impl MarkParams {
 #[derive(Debug)]
 pub struct Marks {
     /// What they were computed for.
-    pub params: MarkParams,
+    pub view: TreeView,
     change: Vec<u8>,
     /// A file's own size (0 for directories).
     own: Vec<u64>,
@@ -159,11 +159,11 @@ pub struct Marks {
 
 impl Marks {
     /// Compute the marks for `params` (one pass down, one pass up).
-    pub fn new(image: &Image, order: &Order, params: MarkParams, filter: Option<&Regex>) -> Marks {
+    pub fn new(image: &Image, order: &Order, params: TreeView, filter: Option<&Regex>) -> Marks {
         let tree = &image.tree;
         let n = tree.node_count();
         let mut marks = Marks {
-            params: params.clone(),
+            view: params.clone(),
             change: vec![NOT_LISTED; n],
             own: vec![0u64; n],
             link_target: vec![NO_LINK; n],
@@ -180,26 +180,26 @@ impl Marks {
 
     /// Bring the marks to `params`, redoing only what changed: the layer or mode needs everything,
     /// the filter its matches and the visibility, hidden kinds only the visibility.
-    pub fn update(&mut self, image: &Image, order: &Order, params: MarkParams, filter: Option<&Regex>) {
-        if self.params == params {
+    pub fn update(&mut self, image: &Image, order: &Order, params: TreeView, filter: Option<&Regex>) {
+        if self.view == params {
             return;
         }
         let tree = &image.tree;
-        if (self.params.layer, self.params.mode) != (params.layer, params.mode) {
+        if (self.view.layer, self.view.mode) != (params.layer, params.mode) {
             *self = Marks::new(image, order, params, filter);
             return;
         }
-        if self.params.filter != params.filter {
+        if self.view.filter != params.filter {
             self.compute_matches(tree, order, filter);
         }
-        self.params = params;
+        self.view = params;
         self.compute_shown(tree, order);
     }
 
     /// Change kinds and file sizes (one pass).
     fn compute_changes(&mut self, tree: &Tree, order: &Order) {
-        let layer = self.params.layer;
-        let from = self.params.base_layer();
+        let layer = self.view.layer;
+        let from = self.view.base_layer();
         let mut links_now = tree.links_at(Some(layer));
         let mut links_below = tree.links_at(from);
         for &node in &order.nodes {
@@ -247,7 +247,7 @@ impl Marks {
     fn compute_shown(&mut self, tree: &Tree, order: &Order) {
         self.shown_children.iter_mut().for_each(|c| *c = 0);
         self.size.copy_from_slice(&self.own);
-        let filtering = !self.params.filter.is_empty();
+        let filtering = !self.view.filter.is_empty();
         // Children come after their parent in pre-order: walking it backwards finishes every
         // child before its parent.
         for &node in order.nodes.iter().rev() {
@@ -277,7 +277,7 @@ impl Marks {
 
     /// Whether node `i` (listed with change `c`) passes the hidden kinds and the filter itself.
     fn passes(&self, i: usize, c: Change, filtering: bool) -> bool {
-        !self.params.hidden.contains(c) && (!filtering || self.matched[i])
+        !self.view.hidden.contains(c) && (!filtering || self.matched[i])
     }
 
     /// For a hard link, the path it shares its bytes with (`None`: it shows as a plain file).
@@ -390,8 +390,8 @@ pub fn display_state(tree: &Tree, marks: &Marks, node: NodeId) -> State {
 /// state below it.
 pub fn display_layer(marks: &Marks, node: NodeId) -> Option<usize> {
     match marks.change(node) {
-        Some(Change::Removed) => marks.params.base_layer(),
-        _ => Some(marks.params.layer),
+        Some(Change::Removed) => marks.view.base_layer(),
+        _ => Some(marks.view.layer),
     }
 }
 

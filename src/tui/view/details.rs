@@ -25,12 +25,12 @@ fn percent(r: f64) -> String {
 
 /// Draw the selected layer's details.
 pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
-    let Some(layer) = e.image.layers.get(e.layer) else { return };
-    let waste = e.analysis.layers.get(e.layer);
+    let Some(layer) = e.image.layers.get(e.view.layer) else { return };
+    let waste = e.analysis.layers.get(e.view.layer);
     let base = e.analysis.base.layers;
-    let owner = if e.layer < base { "base image" } else { "your build" };
-    let block = theme.pane(format!(" Layer {} · {owner} ", e.layer), false);
-    let command = e.commands.get(e.layer).map_or_else(String::new, |c| clean(c));
+    let owner = if e.view.layer < base { "base image" } else { "your build" };
+    let block = theme.pane(format!(" Layer {} · {owner} ", e.view.layer), false);
+    let command = e.commands.get(e.view.layer).map_or_else(String::new, |c| clean(c));
     let mut lines = vec![field(theme, "Command", command)];
     let counts = layer.counts;
     lines.push(field(

@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
                     spans.push(Span::raw(format!("  {}", cut(command, width.saturating_sub(used)))));
                 }
                 let mut line = Line::from(spans);
-                if i == e.layer {
+                if i == e.view.layer {
                     line = line.style(theme.selected(focused));
                 }
                 lines.push(line);
@@ -71,6 +71,6 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: b
     let body = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
     // The position counts layers, not the history lines between them.
     let mut place = ListPlace::of(e.layer_offset, rows, e.layer_items.len(), None);
-    place.position = Some((e.layer, e.image.layers.len()));
+    place.position = Some((e.view.layer, e.image.layers.len()));
     list_marks(frame, area, body, place, theme);
 }

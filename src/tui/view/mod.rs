@@ -241,7 +241,7 @@ fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let line = match &e.input {
         Some(Input::Extract { node, dest }) => Line::from(vec![
             Span::styled(
-                format!("Extract {} (as in layer {}) into: ", clean(&e.image.tree.display_path(*node).0), e.layer),
+                format!("Extract {} (as in layer {}) into: ", clean(&e.image.tree.display_path(*node).0), e.view.layer),
                 theme.label(),
             ),
             Span::raw(format!("{dest}▏")),
@@ -261,7 +261,7 @@ fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
             });
             Line::from(vec![
                 Span::styled("Filter: ", theme.label()),
-                Span::raw(format!("{}{}", clean(&e.filter), if editing { "▏" } else { "" })),
+                Span::raw(format!("{}{}", clean(&e.view.filter), if editing { "▏" } else { "" })),
                 Span::styled(note, theme.dim()),
             ])
         }
@@ -287,7 +287,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let position = match e.focus {
         _ if viewing => String::new(),
         Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
-        Pane::Layers => format!("layer {} of 0–{} ", e.layer, e.image.layers.len().saturating_sub(1)),
+        Pane::Layers => format!("layer {} of 0–{} ", e.view.layer, e.image.layers.len().saturating_sub(1)),
         Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
     };
     // Keep "? help" and the position whatever the width: drop other hints from the right until

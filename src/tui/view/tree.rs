@@ -113,9 +113,9 @@ fn attribute_columns(tree: &Tree, e: &Explorer, row: Row) -> String {
 pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: Theme) {
     let focused = e.focus == Pane::Tree;
     // What the marks show (while the tree catches up with a new layer, the previous one).
-    let layer = e.marks.params.layer;
-    let unchanged_shown = !e.marks.params.hidden.contains(Change::Unchanged);
-    let mut title = match e.marks.params.mode {
+    let layer = e.marks.view.layer;
+    let unchanged_shown = !e.marks.view.hidden.contains(Change::Unchanged);
+    let mut title = match e.marks.view.mode {
         TreeMode::Layer if unchanged_shown => format!(" Layer {layer} · every path, its changes coloured "),
         TreeMode::Layer => format!(" Layer {layer} · what it changed (U: all paths) "),
         TreeMode::Aggregated if layer == 0 => " Layer 0 · aggregated ".to_string(),
@@ -143,7 +143,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
             legend.push(Span::raw(" "));
         }
         let mut style = theme.change(c);
-        if e.hidden.contains(c) {
+        if e.view.hidden.contains(c) {
             style = theme.dim().add_modifier(Modifier::CROSSED_OUT);
         }
         let marker = if c == Change::Unchanged { "○ " } else { "● " };
@@ -161,7 +161,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let body = usize::from(inner.height) - 2;
     let rows = &e.rows.rows;
     if rows.is_empty() {
-        let note = if e.filter.is_empty() {
+        let note = if e.view.filter.is_empty() {
             "Nothing to show: every kind of change is hidden."
         } else {
             "No path matches the filter."
