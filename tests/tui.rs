@@ -860,3 +860,87 @@ fn the_readme_shows_the_screen_the_explorer_opens_on() {
         .collect();
     assert_eq!(shown, drawn, "README.md's explorer screen is out of date");
 }
+
+/// What a key could change, to tell that it did something.
+fn fingerprint(a: &App) -> String {
+    let e = explorer(a);
+    let overlay = match &e.overlay {
+        None => "none".to_string(),
+        Some(Overlay::Help) => "help".into(),
+        Some(Overlay::Warnings) => "warnings".into(),
+        Some(Overlay::Viewer(v)) => format!("viewer {} {}", v.chunk, v.top),
+    };
+    format!(
+        "{} {:?} {overlay} {:?} {:?} {:?} {} {} {} {} {} {} {:?} {}",
+        a.quit,
+        e.focus,
+        e.input,
+        e.view,
+        e.sort,
+        e.attributes,
+        e.wrap,
+        e.cursor,
+        e.waste_cursor,
+        e.rows.rows.len(),
+        e.help_offset,
+        e.message.as_ref().map(|m| m.text.clone()),
+        e.details_offset
+    )
+}
+
+#[test]
+fn every_key_in_the_table_does_what_the_help_says() {
+    use layerscope::tui::keymap::{BINDINGS, Mode, Scope};
+    for binding in BINDINGS {
+        for (key, action) in binding.keys {
+            let mut a = app(100, 30);
+            // A state where the key has something to do: mid-list, a filter typed, a file open.
+            let setup = match binding.scope {
+                Scope::Global | Scope::Layers => "kk",
+                Scope::Tree => "<tab>jj",
+                Scope::Waste => "<tab><tab>j",
+                Scope::Viewer => "<tab>",
+            };
+            press(&mut a, setup);
+            match action {
+                Action::ClearFilter | Action::NextMatch | Action::PrevMatch => {
+                    press(&mut a, "/a<enter>");
+                }
+                Action::ShowLayerChanges => {
+                    press(&mut a, "<C-a>");
+                }
+                Action::ToggleCollapse | Action::Activate | Action::Left | Action::Right
+                    if binding.scope == Scope::Tree =>
+                {
+                    go_to(&mut a, "/app")
+                }
+                Action::View => go_to(&mut a, "/app/main.py"),
+                _ => {}
+            }
+            if binding.scope == Scope::Viewer {
+                go_to(&mut a, "/app/data/model.bin");
+                press(&mut a, "v<pgdn><pgdn>");
+            }
+            a.idle();
+            let mode = a.mode();
+            let scope_mode = match binding.scope {
+                Scope::Viewer => Mode::Viewer,
+                _ => mode,
+            };
+            assert_eq!(mode, scope_mode, "{} set up for {:?}", key.name(), binding.scope);
+            let mods = if key.ctrl { KeyModifiers::CONTROL } else { KeyModifiers::NONE };
+            let event = KeyEvent::new(key.code, mods);
+            assert_eq!(keymap::key(event, mode).as_ref(), Some(action), "{} in {mode:?}", key.name());
+            let before = fingerprint(&a);
+            let effects = a.update(action.clone());
+            a.idle();
+            let after = fingerprint(&a);
+            assert!(
+                before != after || !effects.is_empty(),
+                "{} ({}) changed nothing in {mode:?}: {before}",
+                key.name(),
+                binding.does
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! Keys → actions. dive's bindings work (Ctrl+… keys), as do vim and arrow keys; one table feeds
-//! both the help overlay and the status bar, so what is shown is what works.
+//! Keys → actions. dive's bindings work (Ctrl+… keys a terminal can deliver), as do vim and arrow
+//! keys; one table drives matching, the help overlay and the status bar, so what is shown is what
+//! works.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
@@ -24,7 +25,7 @@ pub enum Mode {
 /// Where a binding applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
-    /// Everywhere.
+    /// Every pane while browsing.
     Global,
     /// The layer list.
     Layers,
@@ -36,94 +37,394 @@ pub enum Scope {
     Viewer,
 }
 
-/// One line of help: keys, what they do, where.
-#[derive(Clone, Copy, Debug)]
-pub struct Binding {
-    /// Where it applies.
-    pub scope: Scope,
-    /// The keys, as shown.
-    pub keys: &'static str,
-    /// What they do.
-    pub does: &'static str,
+/// A key as a terminal delivers it: a code, with Ctrl or without.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// The key.
+    pub code: KeyCode,
+    /// Held with Ctrl.
+    pub ctrl: bool,
 }
 
-/// Every binding, for the help overlay.
-pub const BINDINGS: &[Binding] = &[
-    Binding { scope: Scope::Global, keys: "q  Ctrl+C", does: "quit" },
-    Binding { scope: Scope::Global, keys: "Tab  Shift+Tab", does: "switch pane (layers, file tree, wasted space)" },
-    Binding { scope: Scope::Global, keys: "?", does: "this help" },
-    Binding { scope: Scope::Global, keys: "w", does: "the warnings found while reading the image" },
-    Binding { scope: Scope::Global, keys: "↑↓  j k", does: "move" },
-    Binding { scope: Scope::Global, keys: "PgUp PgDn  u d", does: "move a page" },
-    Binding { scope: Scope::Global, keys: "Home End  g G", does: "first / last" },
-    Binding {
-        scope: Scope::Global,
-        keys: "/  Ctrl+F",
-        does: "filter paths (regex, or plain text if not a regex); Esc clears",
-    },
-    Binding { scope: Scope::Global, keys: "n  N", does: "next / previous path matching the filter" },
-    Binding { scope: Scope::Global, keys: "Ctrl+L", does: "tree: what the selected layer changed" },
-    Binding { scope: Scope::Global, keys: "s  Ctrl+O", does: "sort by name / by size" },
-    Binding { scope: Scope::Global, keys: "Ctrl+B", does: "show / hide permission, owner and size columns" },
-    Binding { scope: Scope::Global, keys: "Ctrl+P", does: "wrap long lines in the tree" },
-    Binding { scope: Scope::Layers, keys: "Ctrl+A", does: "tree: everything layers 1..N changed (aggregated)" },
-    Binding { scope: Scope::Layers, keys: "Enter  → l", does: "go to the file tree" },
-    Binding { scope: Scope::Tree, keys: "← h  → l", does: "collapse / expand, or go to parent / child" },
-    Binding {
-        scope: Scope::Tree,
-        keys: "Space  Enter",
-        does: "collapse / expand directory (Enter on a file: view it)",
-    },
-    Binding { scope: Scope::Tree, keys: "Ctrl+Space", does: "collapse / expand all" },
-    Binding {
-        scope: Scope::Tree,
-        keys: "A R M T U",
-        does: "show / hide added, removed, modified, metadata-only, unchanged",
-    },
-    // Terminals send Ctrl+M as Enter, so dive's Ctrl+M cannot work; its other keys do.
-    Binding { scope: Scope::Tree, keys: "Ctrl+A R T U", does: "the same, as in dive (for modified: M)" },
-    Binding { scope: Scope::Tree, keys: "v", does: "view the file as it is in the selected layer" },
-    Binding { scope: Scope::Tree, keys: "x  Ctrl+E", does: "extract file or directory to a folder" },
-    Binding { scope: Scope::Tree, keys: "y", does: "copy the path (OSC 52)" },
-    Binding { scope: Scope::Waste, keys: "Enter", does: "jump to the layer and path that shipped it" },
-    Binding { scope: Scope::Viewer, keys: "↑↓ PgUp PgDn g G", does: "scroll" },
-    Binding { scope: Scope::Viewer, keys: "q  Esc  v", does: "close" },
-];
+const fn ch(c: char) -> Key {
+    Key { code: KeyCode::Char(c), ctrl: false }
+}
 
-/// The short key hints of the status bar for a pane.
-pub fn hints(pane: Pane) -> &'static [(&'static str, &'static str)] {
-    match pane {
-        Pane::Layers => &[
-            ("q", "quit"),
-            ("Tab", "switch"),
-            ("↑↓", "layer"),
-            ("^L", "layer changes"),
-            ("^A", "aggregated"),
-            ("/", "filter"),
-            ("s", "sort"),
-            ("?", "help"),
-        ],
-        Pane::Tree => &[
-            ("q", "quit"),
-            ("Tab", "switch"),
-            ("Space", "fold"),
-            ("ARMTU", "kinds"),
-            ("/", "filter"),
-            ("s", "sort"),
-            ("v", "view"),
-            ("x", "extract"),
-            ("y", "copy"),
-            ("?", "help"),
-        ],
-        Pane::Waste => &[("q", "quit"), ("Tab", "switch"), ("↑↓", "select"), ("Enter", "jump to it"), ("?", "help")],
+const fn ctl(c: char) -> Key {
+    Key { code: KeyCode::Char(c), ctrl: true }
+}
+
+const fn code(code: KeyCode) -> Key {
+    Key { code, ctrl: false }
+}
+
+impl Key {
+    /// How the help and the status bar write it.
+    pub fn name(self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) if self.ctrl => c.to_ascii_uppercase().to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "Shift+Tab".into(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            other => format!("{other:?}"),
+        };
+        if self.ctrl { format!("Ctrl+{base}") } else { base }
+    }
+
+    /// The short form of the status bar (`^L` for Ctrl+L).
+    pub fn short(self) -> String {
+        match self.code {
+            KeyCode::Char(c) if self.ctrl && c != ' ' => format!("^{}", c.to_ascii_uppercase()),
+            _ => self.name(),
+        }
     }
 }
 
-/// The status bar's key hints while the file viewer is open.
-pub const VIEWER_HINTS: &[(&str, &str)] = &[("q Esc", "close"), ("↑↓ PgUp PgDn", "scroll"), ("g G", "start / end")];
+/// One line of the key table: which keys do what, where. The table drives key matching, the
+/// help overlay and the status-bar hints, so what is shown is what works.
+#[derive(Clone, Debug)]
+pub struct Binding {
+    /// Where it applies.
+    pub scope: Scope,
+    /// The keys and the action each one asks for.
+    pub keys: &'static [(Key, Action)],
+    /// What they do, for the help.
+    pub does: &'static str,
+    /// The status-bar hint, when the binding has one: the panes it is shown in and its text.
+    pub hint: Option<(&'static [Pane], &'static str)>,
+}
+
+impl Binding {
+    /// The keys as the help writes them.
+    pub fn key_names(&self) -> String {
+        self.keys.iter().map(|(k, _)| k.name()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+const ALL_PANES: &[Pane] = &[Pane::Layers, Pane::Tree, Pane::Waste];
+const LAYERS: &[Pane] = &[Pane::Layers];
+const TREE: &[Pane] = &[Pane::Tree];
+const WASTE: &[Pane] = &[Pane::Waste];
+const LAYERS_AND_TREE: &[Pane] = &[Pane::Layers, Pane::Tree];
+
+/// Every binding, in the order the help lists them and the status bar offers them.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ch('q'), Action::Quit), (ctl('c'), Action::Quit)],
+        does: "quit",
+        hint: Some((ALL_PANES, "quit")),
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(code(KeyCode::Tab), Action::FocusNext), (code(KeyCode::BackTab), Action::FocusPrev)],
+        does: "switch pane (layers, file tree, wasted space)",
+        hint: Some((ALL_PANES, "switch")),
+    },
+    Binding { scope: Scope::Global, keys: &[(ch('?'), Action::ToggleHelp)], does: "this help", hint: None },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ch('w'), Action::ShowWarnings)],
+        does: "the warnings found while reading the image",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[
+            (code(KeyCode::Up), Action::Up),
+            (code(KeyCode::Down), Action::Down),
+            (ch('k'), Action::Up),
+            (ch('j'), Action::Down),
+        ],
+        does: "move",
+        hint: Some((LAYERS, "layer")),
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[
+            (code(KeyCode::PageUp), Action::PageUp),
+            (code(KeyCode::PageDown), Action::PageDown),
+            (ch('u'), Action::PageUp),
+            (ch('d'), Action::PageDown),
+        ],
+        does: "move a page",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[
+            (code(KeyCode::Home), Action::Top),
+            (code(KeyCode::End), Action::Bottom),
+            (ch('g'), Action::Top),
+            (ch('G'), Action::Bottom),
+        ],
+        does: "first / last",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ch('/'), Action::StartFilter), (ctl('f'), Action::StartFilter)],
+        does: "filter paths (a regex, or plain text when it is not one); Esc clears",
+        hint: Some((LAYERS_AND_TREE, "filter")),
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(code(KeyCode::Esc), Action::ClearFilter)],
+        does: "clear the filter",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ch('n'), Action::NextMatch), (ch('N'), Action::PrevMatch)],
+        does: "next / previous path matching the filter",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ctl('l'), Action::ShowLayerChanges)],
+        does: "tree: what the selected layer changed",
+        hint: Some((LAYERS, "layer changes")),
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ch('s'), Action::ToggleSort), (ctl('o'), Action::ToggleSort)],
+        does: "sort by name / by size",
+        hint: Some((LAYERS_AND_TREE, "sort")),
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ctl('b'), Action::ToggleAttributes)],
+        does: "show / hide permission, owner and size columns",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: &[(ctl('p'), Action::ToggleWrap)],
+        does: "wrap long lines in the tree",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Layers,
+        keys: &[(ctl('a'), Action::ShowAggregatedChanges)],
+        does: "tree: everything layers 1..N changed (aggregated)",
+        hint: Some((LAYERS, "aggregated")),
+    },
+    Binding {
+        scope: Scope::Layers,
+        keys: &[
+            (code(KeyCode::Enter), Action::Activate),
+            (code(KeyCode::Right), Action::Right),
+            (ch('l'), Action::Right),
+        ],
+        does: "go to the file tree",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Layers,
+        keys: &[(code(KeyCode::Left), Action::Left), (ch('h'), Action::Left)],
+        does: "go to the wasted-space list",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Waste,
+        keys: &[(code(KeyCode::Up), Action::Up), (code(KeyCode::Down), Action::Down)],
+        does: "select",
+        hint: Some((WASTE, "select")),
+    },
+    Binding {
+        scope: Scope::Waste,
+        keys: &[(code(KeyCode::Enter), Action::Activate)],
+        does: "jump to the layer and path that shipped it",
+        hint: Some((WASTE, "jump to it")),
+    },
+    Binding {
+        scope: Scope::Waste,
+        keys: &[(code(KeyCode::Left), Action::Left), (code(KeyCode::Right), Action::Right)],
+        does: "back to the layer list",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[
+            (code(KeyCode::Left), Action::Left),
+            (ch('h'), Action::Left),
+            (code(KeyCode::Right), Action::Right),
+            (ch('l'), Action::Right),
+        ],
+        does: "collapse / expand, or go to parent / child",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[(ch(' '), Action::ToggleCollapse), (code(KeyCode::Enter), Action::Activate)],
+        does: "collapse / expand directory (Enter on a file: view it)",
+        hint: Some((TREE, "fold")),
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[(ctl(' '), Action::ToggleCollapseAll)],
+        does: "collapse / expand all",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[
+            (ch('A'), Action::ToggleChange(Change::Added)),
+            (ch('R'), Action::ToggleChange(Change::Removed)),
+            (ch('M'), Action::ToggleChange(Change::Modified)),
+            (ch('T'), Action::ToggleChange(Change::MetadataOnly)),
+            (ch('U'), Action::ToggleChange(Change::Unchanged)),
+        ],
+        does: "show / hide added, removed, modified, metadata-only, unchanged",
+        hint: Some((TREE, "kinds")),
+    },
+    // Most terminals send Ctrl+M as Enter, so dive's Ctrl+M works only where the terminal tells
+    // them apart; the letters always work.
+    Binding {
+        scope: Scope::Tree,
+        keys: &[
+            (ctl('a'), Action::ToggleChange(Change::Added)),
+            (ctl('r'), Action::ToggleChange(Change::Removed)),
+            (ctl('m'), Action::ToggleChange(Change::Modified)),
+            (ctl('t'), Action::ToggleChange(Change::MetadataOnly)),
+            (ctl('u'), Action::ToggleChange(Change::Unchanged)),
+        ],
+        does: "the same, as in dive (most terminals send Ctrl+M as Enter: use M)",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[(ch('v'), Action::View)],
+        does: "view the file as it is in the selected layer",
+        hint: Some((TREE, "view")),
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[(ch('x'), Action::StartExtract), (ctl('e'), Action::StartExtract)],
+        does: "extract file or directory to a folder",
+        hint: Some((TREE, "extract")),
+    },
+    Binding {
+        scope: Scope::Tree,
+        keys: &[(ch('y'), Action::CopyPath)],
+        does: "copy the path (OSC 52)",
+        hint: Some((TREE, "copy")),
+    },
+    Binding {
+        scope: Scope::Viewer,
+        keys: &[
+            (ch('q'), Action::CloseOverlay),
+            (code(KeyCode::Esc), Action::CloseOverlay),
+            (ch('v'), Action::CloseOverlay),
+        ],
+        does: "close",
+        hint: Some((&[], "close")),
+    },
+    Binding {
+        scope: Scope::Viewer,
+        keys: &[
+            (code(KeyCode::Up), Action::Up),
+            (code(KeyCode::Down), Action::Down),
+            (code(KeyCode::PageUp), Action::PageUp),
+            (code(KeyCode::PageDown), Action::PageDown),
+        ],
+        does: "scroll",
+        hint: Some((&[], "scroll")),
+    },
+    Binding {
+        scope: Scope::Viewer,
+        keys: &[
+            (ch('g'), Action::Top),
+            (ch('G'), Action::Bottom),
+            (code(KeyCode::Home), Action::Top),
+            (code(KeyCode::End), Action::Bottom),
+        ],
+        does: "start / end",
+        hint: Some((&[], "start / end")),
+    },
+];
+
+/// The status-bar hints for a pane, or for the viewer (`None`): each binding's keys in short form
+/// and its hint text. `? help` is added by the status bar itself, last.
+pub fn hints(pane: Option<Pane>) -> Vec<(String, &'static str)> {
+    let mut shown: Vec<(usize, &Binding)> = BINDINGS
+        .iter()
+        .filter(|b| {
+            let Some((panes, _)) = b.hint else { return false };
+            match pane {
+                Some(p) => panes.contains(&p) && scope_applies(b.scope, Mode::Browse(p)),
+                None => b.scope == Scope::Viewer,
+            }
+        })
+        .enumerate()
+        .collect();
+    // The ways around first (quit, switch, move: the table's first global hints), then what
+    // this pane does, then what every pane does; the narrow status bar drops from the right.
+    let rank = |(i, b): &(usize, &Binding)| match b.scope {
+        Scope::Global if b.keys.iter().any(|(_, a)| matches!(a, Action::Quit | Action::FocusNext | Action::Up)) => {
+            (0, *i)
+        }
+        Scope::Global => (2, *i),
+        _ => (1, *i),
+    };
+    shown.sort_by_key(rank);
+    shown.into_iter().filter_map(|(_, b)| b.hint.map(|(_, text)| (short_keys(b), text))).collect()
+}
+
+/// The hint's keys: both arrows for a move, the first key otherwise, letters run together
+/// (`ARMTU`).
+fn short_keys(b: &Binding) -> String {
+    let keys: Vec<Key> = b.keys.iter().map(|(k, _)| *k).collect();
+    if keys.len() > 2 && keys.iter().all(|k| matches!(k.code, KeyCode::Char(c) if c.is_ascii_uppercase()) && !k.ctrl) {
+        return keys.iter().map(|k| k.short()).collect();
+    }
+    match keys.as_slice() {
+        [a, b, ..] if a.code == KeyCode::Up && b.code == KeyCode::Down => "↑↓".into(),
+        [a, b, ..] if a.code == KeyCode::Char('q') && b.code == KeyCode::Esc => "q Esc".into(),
+        [a, ..] => a.short(),
+        [] => String::new(),
+    }
+}
+
+fn scope_applies(scope: Scope, mode: Mode) -> bool {
+    matches!(
+        (scope, mode),
+        (Scope::Global, Mode::Browse(_))
+            | (Scope::Layers, Mode::Browse(Pane::Layers))
+            | (Scope::Tree, Mode::Browse(Pane::Tree))
+            | (Scope::Waste, Mode::Browse(Pane::Waste))
+            | (Scope::Viewer, Mode::Viewer)
+    )
+}
 
 fn ctrl(k: &KeyEvent) -> bool {
     k.modifiers.contains(KeyModifiers::CONTROL)
+}
+
+/// The action of a key in the table for `mode`: the pane's own bindings first, then the global
+/// ones.
+fn from_table(k: &KeyEvent, mode: Mode) -> Option<Action> {
+    let pressed = Key { code: k.code, ctrl: ctrl(k) };
+    let lookup = |global: bool| {
+        BINDINGS
+            .iter()
+            .filter(|b| (b.scope == Scope::Global) == global && scope_applies(b.scope, mode))
+            .flat_map(|b| b.keys.iter())
+            .find(|(key, _)| *key == pressed)
+            .map(|(_, action)| action.clone())
+    };
+    lookup(false).or_else(|| lookup(true))
 }
 
 /// The action for a key press in `mode`.
@@ -143,79 +444,18 @@ pub fn key(k: KeyEvent, mode: Mode) -> Option<Action> {
             KeyCode::Char(c) if !ctrl(&k) => Some(Action::Input(c)),
             _ => None,
         },
+        // The help scrolls like a list and closes with the keys that opened or would close it.
         Mode::Help => match k.code {
             KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter => Some(Action::CloseOverlay),
-            _ => movement(&k),
+            _ => from_table(&k, Mode::Browse(Pane::Layers)).filter(|a| {
+                matches!(
+                    a,
+                    Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+                )
+            }),
         },
-        Mode::Viewer => match k.code {
-            KeyCode::Esc | KeyCode::Char('q' | 'v') => Some(Action::CloseOverlay),
-            _ => movement(&k),
-        },
-        Mode::Browse(pane) => browse(k, pane),
+        Mode::Viewer | Mode::Browse(_) => from_table(&k, mode),
     }
-}
-
-fn movement(k: &KeyEvent) -> Option<Action> {
-    Some(match k.code {
-        KeyCode::Up | KeyCode::Char('k') => Action::Up,
-        KeyCode::Down | KeyCode::Char('j') => Action::Down,
-        KeyCode::PageUp | KeyCode::Char('u') => Action::PageUp,
-        KeyCode::PageDown | KeyCode::Char('d') => Action::PageDown,
-        KeyCode::Home | KeyCode::Char('g') => Action::Top,
-        KeyCode::End | KeyCode::Char('G') => Action::Bottom,
-        _ => return None,
-    })
-}
-
-fn browse(k: KeyEvent, pane: Pane) -> Option<Action> {
-    if ctrl(&k) {
-        let action = match k.code {
-            KeyCode::Char('f') => Action::StartFilter,
-            KeyCode::Char('l') => Action::ShowLayerChanges,
-            KeyCode::Char('o') => Action::ToggleSort,
-            KeyCode::Char('b') => Action::ToggleAttributes,
-            KeyCode::Char('p') => Action::ToggleWrap,
-            KeyCode::Char('a') if pane == Pane::Tree => Action::ToggleChange(Change::Added),
-            KeyCode::Char('a') => Action::ShowAggregatedChanges,
-            KeyCode::Char('r') if pane == Pane::Tree => Action::ToggleChange(Change::Removed),
-            KeyCode::Char('m') if pane == Pane::Tree => Action::ToggleChange(Change::Modified),
-            KeyCode::Char('t') if pane == Pane::Tree => Action::ToggleChange(Change::MetadataOnly),
-            KeyCode::Char('u') if pane == Pane::Tree => Action::ToggleChange(Change::Unchanged),
-            KeyCode::Char(' ') if pane == Pane::Tree => Action::ToggleCollapseAll,
-            KeyCode::Char('e') if pane == Pane::Tree => Action::StartExtract,
-            _ => return None,
-        };
-        return Some(action);
-    }
-    if let Some(m) = movement(&k) {
-        return Some(m);
-    }
-    let action = match k.code {
-        KeyCode::Char('q') => Action::Quit,
-        KeyCode::Tab => Action::FocusNext,
-        KeyCode::BackTab => Action::FocusPrev,
-        KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Char('w') => Action::ShowWarnings,
-        KeyCode::Char('/') => Action::StartFilter,
-        KeyCode::Esc => Action::ClearFilter,
-        KeyCode::Char('n') => Action::NextMatch,
-        KeyCode::Char('N') => Action::PrevMatch,
-        KeyCode::Char('s') => Action::ToggleSort,
-        KeyCode::Left | KeyCode::Char('h') => Action::Left,
-        KeyCode::Right | KeyCode::Char('l') => Action::Right,
-        KeyCode::Enter => Action::Activate,
-        KeyCode::Char(' ') if pane == Pane::Tree => Action::ToggleCollapse,
-        KeyCode::Char('A') if pane == Pane::Tree => Action::ToggleChange(Change::Added),
-        KeyCode::Char('R') if pane == Pane::Tree => Action::ToggleChange(Change::Removed),
-        KeyCode::Char('M') if pane == Pane::Tree => Action::ToggleChange(Change::Modified),
-        KeyCode::Char('T') if pane == Pane::Tree => Action::ToggleChange(Change::MetadataOnly),
-        KeyCode::Char('U') if pane == Pane::Tree => Action::ToggleChange(Change::Unchanged),
-        KeyCode::Char('v') if pane == Pane::Tree => Action::View,
-        KeyCode::Char('x') if pane == Pane::Tree => Action::StartExtract,
-        KeyCode::Char('y') if pane == Pane::Tree => Action::CopyPath,
-        _ => return None,
-    };
-    Some(action)
 }
 
 /// The action for a mouse event.

@@ -283,7 +283,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     }
     let mut spans = Vec::new();
     let viewing = matches!(e.overlay, Some(Overlay::Viewer(_)));
-    let hints = if viewing { keymap::VIEWER_HINTS } else { keymap::hints(e.focus) };
+    let hints = keymap::hints(if viewing { None } else { Some(e.focus) });
     let position = match e.focus {
         _ if viewing => String::new(),
         Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
@@ -294,7 +294,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     // they fit.
     let reserved = " ? help ".width() + position.width() + 1;
     let mut used = 0;
-    for (k, does) in hints.iter().filter(|(k, _)| *k != "?") {
+    for (k, does) in &hints {
         let w = format!(" {k} {does} ").width();
         if used + w + reserved > width {
             break;
@@ -344,12 +344,17 @@ const LEGEND: &[(&str, &str)] = &[
 /// Help lines for `scopes`: keys in a column as wide as the widest, what they do wrapped under
 /// itself, so nothing is cut at any width.
 fn help_lines(scopes: &[(Scope, &'static str)], theme: Theme, width: usize) -> Vec<Line<'static>> {
-    let key_width =
-        BINDINGS.iter().map(|b| b.keys.width()).chain(LEGEND.iter().map(|(k, _)| k.width())).max().unwrap_or(0);
+    let key_width = BINDINGS
+        .iter()
+        .filter(|b| scopes.iter().any(|(s, _)| *s == b.scope))
+        .map(|b| b.key_names().width())
+        .chain(LEGEND.iter().map(|(k, _)| k.width()))
+        .max()
+        .unwrap_or(0);
     let indent = key_width + 4;
     let room = width.saturating_sub(indent).max(10);
     let mut lines = Vec::new();
-    let row = |keys: &'static str, does: &'static str, lines: &mut Vec<Line<'static>>| {
+    let row = |keys: &str, does: &'static str, lines: &mut Vec<Line<'static>>| {
         for (i, part) in wrap_words(does, room).into_iter().enumerate() {
             let head = if i == 0 { format!("  {keys:<key_width$}  ") } else { " ".repeat(indent) };
             lines.push(Line::from(vec![Span::styled(head, theme.key()), Span::raw(part)]));
@@ -358,7 +363,7 @@ fn help_lines(scopes: &[(Scope, &'static str)], theme: Theme, width: usize) -> V
     for (scope, title) in scopes {
         lines.push(Line::styled(*title, theme.label()));
         for b in BINDINGS.iter().filter(|b| b.scope == *scope) {
-            row(b.keys, b.does, &mut lines);
+            row(&b.key_names(), b.does, &mut lines);
         }
     }
     if scopes.iter().any(|(s, _)| *s == Scope::Viewer) {
