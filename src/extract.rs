@@ -22,6 +22,7 @@ use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::image::Image;
@@ -53,6 +54,26 @@ pub struct ExtractSummary {
 /// `node` is not present after `layer`, on archive read errors, and on filesystem errors other
 /// than an existing path.
 pub fn extract(image: &Image, node: NodeId, layer: usize, dest: &Path) -> Result<ExtractSummary> {
+    extract_watched(image, node, layer, dest, &Watch::default())
+}
+
+/// A running extraction's counters: bytes written so far, and a flag that stops it.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// Content bytes written so far.
+    pub written: AtomicU64,
+    /// Set to stop between two blocks of a file ([`Error::Cancelled`]; what was written stays).
+    pub stop: AtomicBool,
+}
+
+/// [`extract`], reporting through `watch` and stopping when it says so.
+pub fn extract_watched(
+    image: &Image,
+    node: NodeId,
+    layer: usize,
+    dest: &Path,
+    watch: &Watch,
+) -> Result<ExtractSummary> {
     let tree = &image.tree;
     if node.0 as usize >= tree.node_count() {
         return Err(Error::InvalidArgument(format!("no node {} in the image tree", node.0)));
@@ -68,6 +89,7 @@ pub fn extract(image: &Image, node: NodeId, layer: usize, dest: &Path) -> Result
 
     let mut x = Extractor {
         image,
+        watch,
         layer,
         dest: dest.to_path_buf(),
         dirs: Vec::new(),
@@ -110,6 +132,7 @@ struct FileJob {
 
 struct Extractor<'a> {
     image: &'a Image,
+    watch: &'a Watch,
     layer: usize,
     dest: PathBuf,
     dirs: Vec<MadeDir>,
@@ -318,6 +341,9 @@ impl Extractor<'_> {
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
+            if self.watch.stop.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -330,6 +356,7 @@ impl Extractor<'_> {
             };
             file.write_all(buf.get(..n).unwrap_or_default()).map_err(|e| Error::io(path, e))?;
             total += n as u64;
+            self.watch.written.fetch_add(n as u64, Ordering::Relaxed);
         }
         Ok(total)
     }

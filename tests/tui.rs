@@ -82,10 +82,24 @@ fn press(app: &mut App, spec: &str) -> Vec<Effect> {
     let mut effects = Vec::new();
     for k in keys(spec) {
         if let Some(action) = keymap::key(k, app.mode()) {
-            effects.extend(app.update(action));
+            let done = app.update(action);
+            effects.extend(run_jobs(app, done));
         }
     }
     effects
+}
+
+/// Run the background jobs among `effects` at once, as the loop would on its threads, and hand
+/// their answers back; the other effects are returned.
+fn run_jobs(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut rest = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Start(job) => app.job_done(layerscope::tui::job::run(&job)),
+            other => rest.push(other),
+        }
+    }
+    rest
 }
 
 /// Draw the app as the loop would and return the screen as text.
@@ -943,4 +957,54 @@ fn every_key_in_the_table_does_what_the_help_says() {
             );
         }
     }
+}
+
+#[test]
+fn viewing_and_extracting_run_as_jobs_that_a_new_request_or_esc_stops() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>");
+    go_to(&mut a, "/app/main.py");
+    // `v` asks for a job; until it answers the viewer says it is reading and keys still work.
+    let effects = a.update(Action::View);
+    let [Effect::Start(first)] = effects.as_slice() else { panic!("one job: {effects:?}") };
+    let text = screen(&mut a);
+    assert!(text.contains("reading…") && text.contains("reading the file… 0 B · q stops"), "{text}");
+    // Closing stops it: its answer is ignored.
+    press(&mut a, "q");
+    assert!(first.stop.load(Ordering::Relaxed), "closing the viewer stops the read");
+    a.job_done(layerscope::tui::job::run(first));
+    assert!(explorer(&a).overlay.is_none() && explorer(&a).job.is_none());
+    // A second file replaces nothing pending; its answer is shown.
+    go_to(&mut a, "/etc/motd");
+    let effects = a.update(Action::View);
+    let [Effect::Start(second)] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_ne!(first.id, second.id);
+    // A late answer of the first job changes nothing.
+    a.job_done(layerscope::tui::job::Done {
+        id: first.id,
+        outcome: layerscope::tui::job::Outcome::Chunk { chunk: 0, data: Ok(b"stale".to_vec()) },
+    });
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("viewer") };
+    assert!(v.pending.is_some(), "still waiting for its own answer");
+    a.job_done(layerscope::tui::job::run(second));
+    let Some(Overlay::Viewer(v)) = &explorer(&a).overlay else { panic!("viewer") };
+    assert!(v.pending.is_none() && !v.line(0).contains("stale"), "{}", v.line(0));
+    press(&mut a, "q");
+
+    // An extraction runs as a job too; Esc stops it and its files stay as written.
+    let dir = tempfile::tempdir().unwrap();
+    go_to(&mut a, "/app");
+    press(&mut a, "x");
+    for _ in 0..1 {
+        press(&mut a, "<bs>");
+    }
+    press(&mut a, dir.path().to_str().unwrap());
+    let effects = a.update(Action::InputAccept);
+    let [Effect::Start(extract)] = effects.as_slice() else { panic!("{effects:?}") };
+    assert!(screen(&mut a).contains("extracting /app to"), "the status bar follows it");
+    press(&mut a, "<esc>");
+    assert!(extract.stop.load(Ordering::Relaxed));
+    assert!(explorer(&a).message.as_ref().unwrap().text.contains("stopped"));
+    let done = layerscope::tui::job::run(extract);
+    assert!(matches!(done.outcome, layerscope::tui::job::Outcome::Stopped), "{done:?}");
 }

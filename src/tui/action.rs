@@ -117,4 +117,6 @@ pub enum Action {
 pub enum Effect {
     /// Put text on the clipboard with an OSC 52 escape sequence.
     Copy(String),
+    /// Run a job off the UI thread and answer with [`crate::tui::Event::JobDone`].
+    Start(crate::tui::job::Job),
 }

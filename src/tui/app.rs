@@ -6,6 +6,7 @@ use std::sync::Arc;
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::action::{Action, Effect, Pane};
+use super::job::{Done, Job, Outcome, Request};
 use super::keymap::Mode;
 use super::layout::{self, Panes};
 use super::tree_view::{ChangeMask, Marks, Order, Rows, SortMode, TreeMode, TreeView, display_state, is_dir};
@@ -53,8 +54,8 @@ pub enum Overlay {
 /// Everything about a loaded image and how it is being looked at.
 #[derive(Debug)]
 pub struct Explorer {
-    /// The image.
-    pub image: Image,
+    /// The image (shared with the background jobs that read it).
+    pub image: Arc<Image>,
     /// Its analysis.
     pub analysis: Analysis,
     order: Order,
@@ -99,6 +100,9 @@ pub struct Explorer {
     pub input: Option<Input>,
     /// Status-bar feedback.
     pub message: Option<Message>,
+    /// The background job running, if any: its answer is the only one taken.
+    pub job: Option<Running>,
+    next_job: u64,
     /// First help line shown (the help scrolls on small terminals).
     pub help_offset: usize,
     /// Each layer's command on one line, cut to [`COMMAND_SHOWN`] characters once (not yet
@@ -115,6 +119,20 @@ fn shown_command(command: &str) -> String {
         Some((end, _)) => format!("{}…", crate::text::one_line(&command[..end])),
         None => crate::text::one_line(command),
     }
+}
+
+/// The background job the explorer waits for.
+#[derive(Debug)]
+pub struct Running {
+    /// Its id (answers of replaced jobs carry others).
+    pub id: u64,
+    /// What it does, for the status bar.
+    pub what: String,
+    /// Bytes read or written so far.
+    pub progress: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// For an extraction: the path shown and which layer's bytes, for the message at the end.
+    extract: Option<(String, String)>,
 }
 
 /// A line of the layer list.
@@ -270,6 +288,19 @@ impl App {
         }
     }
 
+    /// Whether a background job runs (its progress is redrawn).
+    pub fn job_running(&self) -> bool {
+        self.explorer().is_some_and(|e| e.job.is_some())
+    }
+
+    /// A background job answered.
+    pub fn job_done(&mut self, done: super::job::Done) {
+        if let Phase::Ready(e) = &mut self.phase {
+            e.job_done(done);
+        }
+        self.fit();
+    }
+
     /// Whether [`App::idle`] has work.
     pub fn has_pending_work(&self) -> bool {
         self.explorer().is_some_and(Explorer::tree_stale)
@@ -326,7 +357,7 @@ impl Explorer {
         let collapsed = vec![false; image.tree.node_count()];
         let rows = Rows::new(&image.tree, &marks, &collapsed, SortMode::Name, false);
         Explorer {
-            image,
+            image: Arc::new(image),
             analysis,
             order,
             focus: Pane::Layers,
@@ -349,6 +380,8 @@ impl Explorer {
             overlay: None,
             input: None,
             message: None,
+            job: None,
+            next_job: 1,
             help_offset: 0,
             commands,
         }
@@ -380,16 +413,18 @@ impl Explorer {
             self.message = None;
         }
         if self.input.is_some() {
-            self.update_input(action);
-            return Vec::new();
+            return self.update_input(action);
         }
         if let Some(Overlay::Viewer(v)) = &mut self.overlay {
             let page = usize::from(panes.tree.height.saturating_sub(2)).max(1);
             match action {
-                Action::CloseOverlay => self.overlay = None,
-                other => v.scroll(&self.image, other, page),
+                Action::CloseOverlay => {
+                    self.overlay = None;
+                    self.stop_job();
+                }
+                other => v.scroll(other, page),
             }
-            return Vec::new();
+            return self.read_pending_part();
         }
         if matches!(self.overlay, Some(Overlay::Help | Overlay::Warnings)) {
             match action {
@@ -433,6 +468,11 @@ impl Explorer {
                 self.refresh_marks();
             }
             Action::StartFilter => self.input = Some(Input::Filter),
+            // Esc stops a running extraction before it clears anything.
+            Action::ClearFilter if self.job.is_some() => {
+                self.stop_job();
+                self.message = Some(Message { text: "stopped; what was written stays".into(), error: false });
+            }
             Action::ClearFilter => self.set_filter(String::new()),
             Action::NextMatch => self.jump_match(true),
             Action::PrevMatch => self.jump_match(false),
@@ -442,8 +482,14 @@ impl Explorer {
             }
             Action::ToggleAttributes => self.attributes = !self.attributes,
             Action::ToggleWrap => self.wrap = !self.wrap,
-            Action::Activate => self.activate(),
-            Action::View => self.view(),
+            Action::Activate => {
+                self.activate();
+                return self.read_pending_part();
+            }
+            Action::View => {
+                self.view();
+                return self.read_pending_part();
+            }
             Action::StartExtract => self.start_extract(),
             Action::CopyPath => {
                 if let Some(node) = self.selected_node() {
@@ -471,8 +517,8 @@ impl Explorer {
         Vec::new()
     }
 
-    fn update_input(&mut self, action: Action) {
-        let Some(input) = self.input.take() else { return };
+    fn update_input(&mut self, action: Action) -> Vec<Effect> {
+        let Some(input) = self.input.take() else { return Vec::new() };
         match input {
             Input::Filter => match action {
                 Action::Input(c) => {
@@ -504,11 +550,12 @@ impl Explorer {
                     dest.pop();
                     self.input = Some(Input::Extract { node, dest });
                 }
-                Action::InputAccept => self.extract(node, &dest),
+                Action::InputAccept => return self.extract(node, &dest),
                 Action::InputCancel => {}
                 _ => self.input = Some(Input::Extract { node, dest }),
             },
         }
+        Vec::new()
     }
 
     fn next_pane(&self, panes: &Panes, forward: bool) -> Pane {
@@ -780,7 +827,7 @@ impl Explorer {
         self.input = Some(Input::Extract { node, dest: ".".into() });
     }
 
-    fn extract(&mut self, node: NodeId, dest: &str) {
+    fn extract(&mut self, node: NodeId, dest: &str) -> Vec<Effect> {
         let dest = if dest.trim().is_empty() { PathBuf::from(".") } else { PathBuf::from(dest.trim()) };
         let shown = self.image.tree.display_path(node).0;
         // A file's bytes may come from a lower layer than the selected one: say which.
@@ -796,24 +843,81 @@ impl Explorer {
             }
             _ => format!("as after layer {}", self.view.layer),
         };
-        self.message = Some(match crate::extract::extract(&self.image, node, self.view.layer, &dest) {
-            Ok(s) => {
-                let mut text = format!(
-                    "extracted {shown} ({from}) to {}: {} files, {} directories, {} links, {}",
-                    s.root.display(),
-                    s.files,
-                    s.dirs,
-                    s.symlinks,
-                    crate::report::human_bytes(s.bytes)
-                );
-                if !s.skipped.is_empty() {
-                    let (path, why) = &s.skipped[0];
-                    text.push_str(&format!("; skipped {} ({path}: {why})", s.skipped.len()));
+        let request = Request::Extract { node, layer: self.view.layer, dest: dest.clone() };
+        let what = format!("extracting {shown} to {}", dest.display());
+        let effect = self.start_job(request, what, Some((shown, from)));
+        vec![effect]
+    }
+
+    /// Start a background job, replacing (and stopping) the one running.
+    fn start_job(&mut self, request: Request, what: String, extract: Option<(String, String)>) -> Effect {
+        self.stop_job();
+        let id = self.next_job;
+        self.next_job += 1;
+        let job = Job {
+            id,
+            image: Arc::clone(&self.image),
+            request: Arc::new(request),
+            stop: Arc::default(),
+            progress: Arc::default(),
+        };
+        self.job =
+            Some(Running { id, what, progress: Arc::clone(&job.progress), stop: Arc::clone(&job.stop), extract });
+        Effect::Start(job)
+    }
+
+    /// Tell the running job to stop; its answer will be ignored.
+    fn stop_job(&mut self) {
+        if let Some(running) = self.job.take() {
+            running.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// When the viewer waits for a part that no job reads yet, start reading it.
+    fn read_pending_part(&mut self) -> Vec<Effect> {
+        let Some(Overlay::Viewer(v)) = &self.overlay else { return Vec::new() };
+        let Some((chunk, _)) = v.pending else { return Vec::new() };
+        if self.job.as_ref().is_some_and(|r| r.extract.is_none()) {
+            return Vec::new();
+        }
+        let request = Request::ReadChunk { entry: v.entry(), chunk };
+        let what =
+            if chunk == 0 { "reading the file".to_string() } else { format!("reading part {} of the file", chunk + 1) };
+        vec![self.start_job(request, what, None)]
+    }
+
+    /// A background job answered.
+    pub fn job_done(&mut self, done: Done) {
+        let Some(running) = self.job.take_if(|r| r.id == done.id) else { return };
+        match done.outcome {
+            Outcome::Chunk { chunk, data } => {
+                if let Some(Overlay::Viewer(v)) = &mut self.overlay {
+                    v.loaded(chunk, data);
                 }
-                Message { text, error: false }
             }
-            Err(e) => Message { text: format!("cannot extract {shown}: {e}"), error: true },
-        });
+            Outcome::Extracted(result) => {
+                let (shown, from) = running.extract.unwrap_or_default();
+                self.message = Some(match result {
+                    Ok(s) => {
+                        let mut text = format!(
+                            "extracted {shown} ({from}) to {}: {} files, {} directories, {} links, {}",
+                            s.root.display(),
+                            s.files,
+                            s.dirs,
+                            s.symlinks,
+                            crate::report::human_bytes(s.bytes)
+                        );
+                        if !s.skipped.is_empty() {
+                            let (path, why) = &s.skipped[0];
+                            text.push_str(&format!("; skipped {} ({path}: {why})", s.skipped.len()));
+                        }
+                        Message { text, error: false }
+                    }
+                    Err(e) => Message { text: format!("cannot extract {shown}: {e}"), error: true },
+                });
+            }
+            Outcome::Stopped => {}
+        }
     }
 
     fn click(&mut self, column: u16, row: u16, panes: &Panes) {

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod job;
 pub mod keymap;
 pub mod layout;
 pub mod tree_view;
@@ -52,6 +53,8 @@ pub enum Event {
     Loaded(Box<(Image, Analysis)>),
     /// Loading failed.
     Failed(String),
+    /// A background job answered.
+    JobDone(job::Done),
     /// Nothing happened for a while (redraw progress).
     Tick,
 }
@@ -95,8 +98,10 @@ pub fn run_loop<B: Backend>(
                 app.loaded(image, analysis);
             }
             Event::Failed(message) => app.failed(message),
+            Event::JobDone(done) => app.job_done(done),
             Event::Tick => {
-                if !app.idle() && !loading {
+                // A job's progress is redrawn on every tick.
+                if !app.idle() && !loading && !app.job_running() {
                     continue;
                 }
             }
@@ -221,6 +226,7 @@ fn explore(
     let mut app = App::loading(name, size.width, size.height, color);
     let (tx, rx) = mpsc::channel();
     let input_tx = tx.clone();
+    let job_tx = tx.clone();
     // Detached: it ends with the process.
     std::thread::spawn(move || {
         loop {
@@ -266,6 +272,14 @@ fn explore(
             let mut out = io::stdout();
             let _ = write!(out, "\x1b]52;c;{encoded}\x07");
             let _ = out.flush();
+        }
+        Effect::Start(job) => {
+            let tx = job_tx.clone();
+            // Detached: a replaced job is told to stop and its answer ignored.
+            std::thread::spawn(move || {
+                let done = job::run(&job);
+                let _ = tx.send(Incoming::Loader(Event::JobDone(done)));
+            });
         }
     };
     run_loop(&mut terminal, &mut app, &mut events, &mut copy)?;

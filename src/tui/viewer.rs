@@ -1,14 +1,19 @@
 //! The file viewer: a file's bytes as stored in the selected layer, as text or a hex dump, read from
 //! the archive a page at a time (never the whole file in memory).
 
-use std::io::{self, Read};
-
 use super::action::Action;
+pub use super::job::CHUNK;
 use crate::image::Image;
 use crate::tree::EntryId;
 
-/// Bytes read at once.
-pub const CHUNK: u64 = 256 * 1024;
+/// Where the view goes once a part being read arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Its first line at the top.
+    Start,
+    /// Its last lines filling a page of this many lines.
+    End(usize),
+}
 /// Bytes per hex-dump line: as many as the width holds, in steps of 4, within these bounds.
 const HEX_MIN: usize = 4;
 const HEX_MAX: usize = 32;
@@ -43,14 +48,19 @@ pub struct Viewer {
     pub top: usize,
     /// Why the content could not be read.
     pub error: Option<String>,
+    /// The part being read in the background, and where the view goes when it arrives.
+    pub pending: Option<(u64, Placement)>,
+    /// Whether any part arrived yet (the first one decides text or hex).
+    loaded_once: bool,
 }
 
 impl Viewer {
-    /// Open `entry`'s content and load its first chunk.
+    /// A viewer of `entry`'s content, waiting for its first part (ask for it with
+    /// [`Viewer::pending`]).
     pub fn open(image: &Image, entry: EntryId, title: String, layer: usize) -> Viewer {
         let content = image.tree.content_entry(image.tree.entry(entry));
         let (size, stored_in) = (content.size, usize::from(content.layer));
-        let mut v = Viewer {
+        Viewer {
             entry,
             title,
             layer,
@@ -63,22 +73,48 @@ impl Viewer {
             starts: Vec::new(),
             top: 0,
             error: None,
-        };
-        v.load(image, 0);
-        v.binary = looks_binary(&v.data);
-        v.index_lines();
-        v
+            pending: Some((0, Placement::Start)),
+            loaded_once: false,
+        }
     }
 
-    fn load(&mut self, image: &Image, chunk: u64) {
+    /// The entry shown.
+    pub fn entry(&self) -> EntryId {
+        self.entry
+    }
+
+    /// A part arrived: show it if it is the one waited for.
+    pub fn loaded(&mut self, chunk: u64, data: Result<Vec<u8>, String>) {
+        let Some((wanted, placement)) = self.pending else { return };
+        if wanted != chunk {
+            return;
+        }
+        self.pending = None;
         self.chunk = chunk;
-        self.data.clear();
-        let result = image.open_content(self.entry).map_err(|e| e.to_string()).and_then(|mut r| {
-            io::copy(&mut (&mut r).take(chunk * CHUNK), &mut io::sink()).map_err(|e| e.to_string())?;
-            r.take(CHUNK).read_to_end(&mut self.data).map_err(|e| e.to_string())
-        });
-        self.error = result.err();
+        match data {
+            Ok(bytes) => {
+                self.data = bytes;
+                self.error = None;
+            }
+            Err(e) => {
+                self.data.clear();
+                self.error = Some(e);
+            }
+        }
+        if !self.loaded_once {
+            self.binary = looks_binary(&self.data);
+            self.loaded_once = true;
+        }
         self.index_lines();
+        self.top = match placement {
+            Placement::Start => 0,
+            Placement::End(page) => self.line_count().saturating_sub(page),
+        };
+    }
+
+    /// Ask for part `chunk`; the view stays on the current part until it arrives.
+    fn request(&mut self, chunk: u64, placement: Placement) {
+        self.pending = Some((chunk, placement));
     }
 
     fn index_lines(&mut self) {
@@ -136,55 +172,35 @@ impl Viewer {
         (self.chunk + 1) * CHUNK < self.size
     }
 
-    /// Scroll by a movement action; crossing a chunk edge loads the next or previous chunk.
-    pub fn scroll(&mut self, image: &Image, action: Action, page: usize) {
+    /// Scroll by a movement action; crossing a part's edge asks for the next or previous part
+    /// (see [`Viewer::pending`]).
+    pub fn scroll(&mut self, action: Action, page: usize) {
+        if self.pending.is_some() {
+            // A part is on its way: the view moves once it is in.
+            return;
+        }
         let count = self.line_count();
         let last_top = count.saturating_sub(page);
         match action {
-            Action::Up => {
-                if self.top == 0 && self.chunk > 0 {
-                    self.load(image, self.chunk - 1);
-                    self.top = self.line_count().saturating_sub(page);
-                } else {
-                    self.top = self.top.saturating_sub(1);
-                }
+            Action::Up | Action::PageUp if self.top == 0 && self.chunk > 0 => {
+                self.request(self.chunk - 1, Placement::End(page))
             }
-            Action::Down => {
-                if self.top >= last_top && self.has_next_chunk() {
-                    self.load(image, self.chunk + 1);
-                    self.top = 0;
-                } else {
-                    self.top = (self.top + 1).min(last_top);
-                }
+            Action::Up => self.top = self.top.saturating_sub(1),
+            Action::PageUp => self.top = self.top.saturating_sub(page),
+            Action::Down | Action::PageDown if self.top >= last_top && self.has_next_chunk() => {
+                self.request(self.chunk + 1, Placement::Start)
             }
-            Action::PageUp => {
-                if self.top == 0 && self.chunk > 0 {
-                    self.load(image, self.chunk - 1);
-                    self.top = self.line_count().saturating_sub(page);
-                } else {
-                    self.top = self.top.saturating_sub(page);
-                }
-            }
-            Action::PageDown => {
-                if self.top >= last_top && self.has_next_chunk() {
-                    self.load(image, self.chunk + 1);
-                    self.top = 0;
-                } else {
-                    self.top = (self.top + page).min(last_top);
-                }
-            }
-            Action::Top => {
-                if self.chunk != 0 {
-                    self.load(image, 0);
-                }
-                self.top = 0;
-            }
+            Action::Down => self.top = (self.top + 1).min(last_top),
+            Action::PageDown => self.top = (self.top + page).min(last_top),
+            Action::Top if self.chunk != 0 => self.request(0, Placement::Start),
+            Action::Top => self.top = 0,
             Action::Bottom => {
                 let last_chunk = self.size.saturating_sub(1) / CHUNK;
                 if self.chunk != last_chunk {
-                    self.load(image, last_chunk);
+                    self.request(last_chunk, Placement::End(page));
+                } else {
+                    self.top = last_top;
                 }
-                self.top = self.line_count().saturating_sub(page);
             }
             _ => {}
         }

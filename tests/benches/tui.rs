@@ -70,6 +70,11 @@ fn main() {
     );
 
     let t = &mut terminal;
+    // The heaviest view: the last layer with every path listed (the explorer opens on layer 0
+    // with only its changes).
+    app.update(Action::Bottom);
+    app.idle();
+    app.update(Action::ToggleChange(layerscope::tree::Change::Unchanged));
     measure(t, &mut app, runs, "tree: j (down)", &[Action::FocusNext], &[Action::Down]);
     measure(t, &mut app, runs, "tree: k (up)", &[], &[Action::Up]);
     measure(t, &mut app, runs, "tree: PgDn", &[], &[Action::PageDown]);

@@ -281,8 +281,15 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         frame.render_widget(Paragraph::new(Line::styled(cut(&m.text, width), style)), area);
         return;
     }
-    let mut spans = Vec::new();
     let viewing = matches!(e.overlay, Some(Overlay::Viewer(_)));
+    if let Some(job) = &e.job {
+        let done = human_bytes(job.progress.load(Ordering::Relaxed));
+        let stop = if viewing { "q stops" } else { "Esc stops" };
+        let text = format!("{}… {done} · {stop}", clean(&job.what));
+        frame.render_widget(Paragraph::new(Line::styled(cut(&text, width), theme.label())), area);
+        return;
+    }
+    let mut spans = Vec::new();
     let hints = keymap::hints(if viewing { None } else { Some(e.focus) });
     let position = match e.focus {
         _ if viewing => String::new(),
@@ -457,6 +464,9 @@ fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, them
     let mut lines: Vec<Line> = Vec::new();
     if let Some(err) = &v.error {
         lines.push(Line::styled(cut(&format!("cannot read the file: {err}"), width), theme.error()));
+    }
+    if v.pending.is_some() {
+        lines.push(Line::styled(cut("reading… (the status bar shows how far)", width), theme.dim()));
     }
     let count = v.line_count();
     for i in v.top..(v.top + body).min(count) {
