@@ -434,7 +434,7 @@ fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
         })?),
         None => None,
     };
-    Ok(Selection { image: args.image_name.clone(), platform })
+    Ok(Selection { image: args.image_name.clone(), platform, index: None })
 }
 
 /// What IMAGE names (`--source` forces the reading).
@@ -853,7 +853,13 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
             None => {
                 let demo = demo_input();
                 let name = demo.display_name();
-                (name, Box::new(move |_: &Transfer| crate::image::open_with(&demo, &selection, read)))
+                (
+                    name,
+                    Box::new(move |_: &Transfer, picked: Option<usize>| {
+                        let selection = Selection { index: picked, ..selection.clone() };
+                        crate::image::open_with(&demo, &selection, read)
+                    }),
+                )
             }
             Some(arg) => {
                 let target = target_of(arg, &args.sources)?;
@@ -861,7 +867,9 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
                 let name = target.display_name();
                 (
                     name,
-                    Box::new(move |transfer: &Transfer| {
+                    Box::new(move |transfer: &Transfer, picked: Option<usize>| {
+                        let mut options = options.clone();
+                        options.selection.index = picked;
                         let opened = source::open(&target, &options, transfer)?;
                         crate::image::open_source(opened, options.cache.as_ref(), read)
                     }),

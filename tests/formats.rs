@@ -324,22 +324,15 @@ fn several_images_need_a_choice() {
     // One docker archive with two images.
     let a = Image::new().tags(&["a:1"]).layer(Layer::new().file("a", b"a"), "a");
     let b = Image::new().tags(&["b:2"]).layer(Layer::new().file("b", b"b"), "b");
-    let (ba, bb) = (a.build(Comp::None), b.build(Comp::None));
-    let mut out = Outer::new();
-    let mut entries = Vec::new();
-    for (img, built) in [(&a, &ba), (&b, &bb)] {
-        let cfg = format!("{}.json", &built.config_digest[7..]);
-        out.file(&cfg, &built.config);
-        let layer = format!("{}/layer.tar", &built.layers[0].diff_id[7..]);
-        out.file(&layer, &built.layers[0].tar);
-        entries.push(json!({"Config": cfg, "RepoTags": img.tags, "Layers": [layer]}));
-    }
-    out.file("manifest.json", &serde_json::to_vec(&entries).unwrap());
-    let archive = out.finish();
+    let archive = support::several_images_archive(&[&a, &b]);
     match try_load(archive.clone()) {
         Err(Error::SeveralImages { available }) => assert_eq!(available, ["a:1", "b:2"]),
         other => panic!("expected SeveralImages, got {other:?}"),
     }
+    // The explorer's picker names one by its place in that list.
+    let nth = |i: usize| Selection { index: Some(i), ..Selection::default() };
+    assert_eq!(support::paths_at(&try_load_with(archive.clone(), nth(1)).unwrap(), None), ["/b"]);
+    assert_eq!(support::paths_at(&try_load_with(archive.clone(), nth(0)).unwrap(), None), ["/a"]);
     let sel = |name: &str| Selection { image: Some(name.into()), ..Selection::default() };
     assert_eq!(support::paths_at(&try_load_with(archive.clone(), sel("b:2")).unwrap(), None), ["/b"]);
     assert_eq!(support::paths_at(&try_load_with(archive.clone(), sel("docker.io/library/a:1")).unwrap(), None), ["/a"]);

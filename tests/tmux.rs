@@ -205,3 +205,23 @@ fn an_image_piped_on_stdin_opens_the_explorer_with_keys_from_the_terminal() {
     t.keys(&["q"]);
     t.wait_until("exit code 0", |s| s.contains("LAYERSCOPE_EXIT=0") && !s.contains("Filetree"));
 }
+
+#[test]
+fn a_multi_image_archive_opens_a_picker() {
+    use crate::support::{Image, Layer, several_images_archive};
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("two.tar");
+    let a = Image::new().tags(&["team/api:1"]).layer(Layer::new().file("api-only", b"a"), "a");
+    let b = Image::new().tags(&["team/web:2"]).layer(Layer::new().file("web-only", b"b"), "b");
+    std::fs::write(&archive, several_images_archive(&[&a, &b])).unwrap();
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let command = format!("{bin} {}; echo LAYERSCOPE_EXIT=$?; sleep 60", archive.display());
+    let Some(t) = Tmux::start(&command, 100, 30) else { return };
+    t.wait_until("the picker", |s| {
+        s.contains("holds 2 images") && s.contains("team/api:1") && s.contains("team/web:2")
+    });
+    t.keys(&["j", "Enter"]);
+    t.wait_until("the second image explored", |s| s.contains("Filetree") && s.contains("web-only"));
+    t.keys(&["q"]);
+    t.wait_for("LAYERSCOPE_EXIT=0");
+}

@@ -1008,3 +1008,21 @@ fn viewing_and_extracting_run_as_jobs_that_a_new_request_or_esc_stops() {
     let done = layerscope::tui::job::run(extract);
     assert!(matches!(done.outcome, layerscope::tui::job::Outcome::Stopped), "{done:?}");
 }
+
+#[test]
+fn the_picker_chooses_an_image_of_a_multi_image_archive() {
+    let mut a = App::loading("two.tar", 80, 24, false);
+    a.choose(vec!["team/api:1".into(), "team/web:2".into()]);
+    assert_eq!(a.mode(), keymap::Mode::Picker);
+    let text = screen(&mut a);
+    assert!(text.contains("two.tar holds 2 images · ↑↓ choose · Enter opens") && text.contains("team/web:2"), "{text}");
+    press(&mut a, "j");
+    let effects = press(&mut a, "<enter>");
+    assert_eq!(effects, [Effect::Pick(1)]);
+    assert!(screen(&mut a).contains("opening team/web:2"));
+    // q in the picker quits.
+    let mut b = App::loading("two.tar", 80, 24, false);
+    b.choose(vec!["x".into(), "y".into()]);
+    press(&mut b, "q");
+    assert!(b.quit);
+}

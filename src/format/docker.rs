@@ -106,6 +106,11 @@ fn choose<'a>(entries: &'a [DockerManifestEntry], selection: &Selection) -> Resu
         let names: Vec<Vec<String>> = entries.iter().map(|e| e.repo_tags.clone()).collect();
         return choose_image(wanted, &names, |i| name_of(&entries[i])).map(|i| &entries[i]);
     }
+    if let Some(i) = selection.index
+        && let Some(entry) = entries.get(i)
+    {
+        return Ok(entry);
+    }
     match entries {
         [only] => Ok(only),
         _ => Err(Error::SeveralImages { available: entries.iter().map(name_of).collect() }),

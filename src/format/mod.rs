@@ -65,6 +65,9 @@ pub struct Selection {
     pub image: Option<String>,
     /// `--platform os/arch[/variant]`.
     pub platform: Option<Platform>,
+    /// The N-th image of the archive, in the order [`crate::Error::SeveralImages`] lists them
+    /// (the explorer's picker), when no name is given.
+    pub index: Option<usize>,
 }
 
 /// Where one layer's bytes are and what the metadata says about them.

@@ -313,6 +313,9 @@ fn choose_group(groups: &[Group], selection: &Selection) -> Result<usize> {
         let names: Vec<Vec<String>> = groups.iter().map(|g| g.names.clone()).collect();
         return choose_image(wanted, &names, |i| groups[i].label());
     }
+    if let Some(i) = selection.index.filter(|&i| i < groups.len()) {
+        return Ok(i);
+    }
     match groups.len() {
         1 => Ok(0),
         _ => Err(Error::SeveralImages { available: groups.iter().map(Group::label).collect() }),

@@ -201,7 +201,11 @@ impl<'a> Puller<'a> {
         Ok(Opened {
             archive: Archive::composed(format!("registry://{}", self.name()), entries),
             origin,
-            selection: crate::format::Selection { image: None, platform: self.options.selection.platform.clone() },
+            selection: crate::format::Selection {
+                image: None,
+                platform: self.options.selection.platform.clone(),
+                index: None,
+            },
             warnings: std::mem::take(&mut self.warnings),
             cacheable: self.options.cache.is_some(),
             from_registry: true,

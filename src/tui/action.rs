@@ -117,6 +117,8 @@ pub enum Action {
 pub enum Effect {
     /// Put text on the clipboard with an OSC 52 escape sequence.
     Copy(String),
+    /// Open the image picked from the archive's list (its place in the list).
+    Pick(usize),
     /// Run a job off the UI thread and answer with [`crate::tui::Event::JobDone`].
     Start(crate::tui::job::Job),
 }

@@ -164,6 +164,15 @@ pub enum Phase {
         /// What is happening ("indexing", "reading layers", "analysing").
         stage: String,
     },
+    /// The archive holds several images: which one to open.
+    Choosing {
+        /// The input's name.
+        source: String,
+        /// The images, as the archive names them.
+        images: Vec<String>,
+        /// The highlighted one.
+        cursor: usize,
+    },
     /// Ready to explore.
     Ready(Box<Explorer>),
     /// Loading failed (the loop ends and the error is reported).
@@ -251,9 +260,19 @@ impl App {
         }
     }
 
+    /// The archive holds several images and none was named: let the user pick one.
+    pub fn choose(&mut self, images: Vec<String>) {
+        let source = match &self.phase {
+            Phase::Loading { source, .. } => source.clone(),
+            _ => String::new(),
+        };
+        self.phase = Phase::Choosing { source, images, cursor: 0 };
+    }
+
     /// How keys are read right now.
     pub fn mode(&self) -> Mode {
         match &self.phase {
+            Phase::Choosing { .. } => Mode::Picker,
             Phase::Ready(e) => {
                 if e.input.is_some() {
                     Mode::Input
@@ -319,6 +338,22 @@ impl App {
         let panes = self.panes();
         let effects = match &mut self.phase {
             Phase::Ready(e) => e.update(action, &panes),
+            Phase::Choosing { source, images, cursor } => {
+                let page = usize::from(self.height.saturating_sub(4)).max(1);
+                match action {
+                    Action::Activate => {
+                        let picked = *cursor;
+                        let stage = format!("opening {}", images.get(picked).map_or("", String::as_str));
+                        self.phase =
+                            Phase::Loading { source: std::mem::take(source), progress: None, transfer: None, stage };
+                        vec![Effect::Pick(picked)]
+                    }
+                    other => {
+                        *cursor = step(*cursor, images.len(), &other, page);
+                        Vec::new()
+                    }
+                }
+            }
             _ => Vec::new(),
         };
         self.fit();

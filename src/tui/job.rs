@@ -96,6 +96,8 @@ pub fn run(job: &Job) -> Done {
         },
         Request::Extract { node, layer, dest } => {
             let watch = Watch::default();
+            // Stopped before it started: the first block already sees it.
+            watch.stop.store(stopped(), Ordering::Relaxed);
             let done = AtomicBool::new(false);
             // The extraction counts into its own watch; mirror it into the job's counters.
             let result = std::thread::scope(|scope| {

@@ -20,6 +20,8 @@ pub enum Mode {
     Viewer,
     /// The image is still loading.
     Loading,
+    /// Picking one of the archive's images.
+    Picker,
 }
 
 /// Where a binding applies.
@@ -437,6 +439,16 @@ pub fn key(k: KeyEvent, mode: Mode) -> Option<Action> {
     }
     match mode {
         Mode::Loading => matches!(k.code, KeyCode::Char('q') | KeyCode::Esc).then_some(Action::Quit),
+        Mode::Picker => match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
+            KeyCode::Enter => Some(Action::Activate),
+            _ => from_table(&k, Mode::Browse(Pane::Layers)).filter(|a| {
+                matches!(
+                    a,
+                    Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+                )
+            }),
+        },
         Mode::Input => match k.code {
             KeyCode::Enter => Some(Action::InputAccept),
             KeyCode::Esc => Some(Action::InputCancel),

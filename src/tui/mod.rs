@@ -35,8 +35,9 @@ use crate::layer::Progress;
 use crate::source::Transfer;
 
 /// Opens the image on the explorer's loading thread, saying what it does through the transfer
-/// (a registry pull, an engine export); its loader then reads the layers.
-pub type Opener = Box<dyn FnOnce(&Transfer) -> crate::Result<Loader> + Send>;
+/// (a registry pull, an engine export); its loader then reads the layers. Called again with the
+/// image the user picked when the archive holds several.
+pub type Opener = Box<dyn FnMut(&Transfer, Option<usize>) -> crate::Result<Loader> + Send>;
 
 /// Something that happened.
 #[derive(Debug)]
@@ -53,6 +54,8 @@ pub enum Event {
     Loaded(Box<(Image, Analysis)>),
     /// Loading failed.
     Failed(String),
+    /// The archive holds several images: the user picks one (by its place in this list).
+    Choose(Vec<String>),
     /// A background job answered.
     JobDone(job::Done),
     /// Nothing happened for a while (redraw progress).
@@ -99,6 +102,7 @@ pub fn run_loop<B: Backend>(
             }
             Event::Failed(message) => app.failed(message),
             Event::JobDone(done) => app.job_done(done),
+            Event::Choose(images) => app.choose(images),
             Event::Tick => {
                 // A job's progress is redrawn on every tick.
                 if !app.idle() && !loading && !app.job_running() {
@@ -244,11 +248,22 @@ fn explore(
     let cancel_loader = Arc::clone(&cancel);
     let transfer = Arc::new(Transfer::default());
     let transfer_loader = Arc::clone(&transfer);
+    let (pick_tx, pick_rx) = mpsc::channel::<usize>();
+    let mut open = open;
     let loader = std::thread::spawn(move || {
         let send = |e: Event| tx.send(Incoming::Loader(e));
         let result = (|| {
             let _ = send(Event::Transfer(Arc::clone(&transfer_loader)));
-            let opened = open(&transfer_loader).map_err(|e| e.to_string())?;
+            let opened = match open(&transfer_loader, None) {
+                // Several images and none named: the user picks one, and it is opened.
+                Err(crate::Error::SeveralImages { available }) => {
+                    let _ = send(Event::Choose(available));
+                    let picked = pick_rx.recv().map_err(|_| "no image was picked".to_string())?;
+                    open(&transfer_loader, Some(picked))
+                }
+                other => other,
+            }
+            .map_err(|e| e.to_string())?;
             let progress = Arc::new(Progress::new(&opened.blob_sizes()));
             if let Ok(mut c) = cancel_loader.lock() {
                 *c = Some(Arc::clone(&progress));
@@ -272,6 +287,9 @@ fn explore(
             let mut out = io::stdout();
             let _ = write!(out, "\x1b]52;c;{encoded}\x07");
             let _ = out.flush();
+        }
+        Effect::Pick(index) => {
+            let _ = pick_tx.send(index);
         }
         Effect::Start(job) => {
             let tx = job_tx.clone();

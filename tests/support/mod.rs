@@ -873,3 +873,20 @@ pub fn shared_dir() -> Option<std::path::PathBuf> {
     missing("SHARED", "../shared (dive's fixtures and the corpus scripts) is not present");
     None
 }
+
+/// One legacy `docker save` archive holding several images (as `docker save a b` writes), each of
+/// one layer.
+pub fn several_images_archive(images: &[&Image]) -> Vec<u8> {
+    let mut out = Outer::new();
+    let mut entries = Vec::new();
+    for img in images {
+        let built = img.build(Comp::None);
+        let cfg = format!("{}.json", &built.config_digest[7..]);
+        out.file(&cfg, &built.config);
+        let layer = format!("{}/layer.tar", &built.layers[0].diff_id[7..]);
+        out.file(&layer, &built.layers[0].tar);
+        entries.push(json!({"Config": cfg, "RepoTags": img.tags, "Layers": [layer]}));
+    }
+    out.file("manifest.json", &serde_json::to_vec(&entries).unwrap());
+    out.finish()
+}

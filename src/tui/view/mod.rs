@@ -91,6 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Phase::Loading { source, progress, transfer, stage } => {
             draw_loading(frame, area, source, progress.as_deref(), transfer.as_deref(), stage, theme)
         }
+        Phase::Choosing { source, images, cursor } => draw_picker(frame, area, source, images, *cursor, theme),
         Phase::Failed(message) => {
             frame.render_widget(Paragraph::new(message.as_str()).style(theme.error()), area);
         }
@@ -114,6 +115,29 @@ pub fn draw(frame: &mut Frame, app: &App) {
             }
         }
     }
+}
+
+/// The images of a multi-image archive, to pick the one to open.
+fn draw_picker(frame: &mut Frame, area: Rect, source: &str, images: &[String], cursor: usize, theme: Theme) {
+    let title = format!(" {} holds {} images · ↑↓ choose · Enter opens · q quits ", clean(source), images.len());
+    let block = theme.pane(title, true);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let height = usize::from(inner.height);
+    let first = if cursor >= height { cursor + 1 - height } else { 0 };
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = images
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, name)| {
+            let line = Line::from(cut(&format!("  {name}"), width));
+            if i == cursor { line.style(theme.selected(true)) } else { line }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+    list_marks(frame, area, inner, ListPlace::of(first, height, images.len(), Some(cursor)), theme);
 }
 
 fn draw_loading(
