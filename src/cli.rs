@@ -100,6 +100,10 @@ pub struct ShowArgs {
     /// Do not check digests (CI mode checks them by default)
     #[arg(long, overrides_with = "verify")]
     pub no_verify: bool,
+    /// The explorer's settings: theme, colours, keys, first view [default:
+    /// $XDG_CONFIG_HOME/layerscope/config.yaml; without it, dive's ~/.dive.yaml key bindings]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -876,8 +880,12 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
                 )
             }
         };
-        crate::tui::run(&name, open, options, !env.no_color)?;
+        let settings = crate::tui::config::load(args.config.as_deref())?;
+        crate::tui::run(&name, open, options, settings, !env.no_color)?;
         return Ok(Outcome::Success);
+    }
+    if let Some(path) = &args.config {
+        bail!("--config {} sets up the explorer; a report does not read it", path.display());
     }
     let target = target_of(input.ok_or_else(no_image)?, &args.sources)?;
     plan.check_not_input(&target)?;

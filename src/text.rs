@@ -115,6 +115,41 @@ pub fn one_line(text: &str) -> String {
     text.trim().replace(['\n', '\t', '\r'], " ")
 }
 
+/// How deep `[` and `{` nest, outside quoted strings and comments.
+pub fn yaml_flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (_, '\n') => comment = false,
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The candidate closest to `key`, if any is close enough to be what was meant.
+pub fn closest(key: &str, candidates: &[String]) -> Option<String> {
+    let lower = key.to_ascii_lowercase().replace('_', "-");
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&lower, c), c))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

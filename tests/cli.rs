@@ -239,3 +239,27 @@ fn help_explains_the_sizes() {
     assert!(text.contains("layer size"), "{text}");
     assert!(text.contains("files"), "{text}");
 }
+
+#[test]
+fn a_wrong_explorer_settings_file_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "theme: default\nkyes: {}\n").unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.tar");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["--config", config.to_str().unwrap(), demo])
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown key 'kyes' (did you mean 'keys'?)"), "{err}");
+    // A report does not read it: said, not ignored.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+        .args(["--config", config.to_str().unwrap(), "--json", "-", demo])
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a report does not read it"));
+}

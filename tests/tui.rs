@@ -906,7 +906,7 @@ fn fingerprint(a: &App) -> String {
 fn every_key_in_the_table_does_what_the_help_says() {
     use layerscope::tui::keymap::{BINDINGS, Mode, Scope};
     for binding in BINDINGS {
-        for (key, action) in binding.keys {
+        for (key, action) in binding.keys.iter() {
             let mut a = app(100, 30);
             // A state where the key has something to do: mid-list, a filter typed, a file open.
             let setup = match binding.scope {
@@ -1025,4 +1025,89 @@ fn the_picker_chooses_an_image_of_a_multi_image_archive() {
     b.choose(vec!["x".into(), "y".into()]);
     press(&mut b, "q");
     assert!(b.quit);
+}
+
+// ---------------------------------------------------------------- settings
+
+fn settings_of(text: &str) -> Result<layerscope::tui::config::Settings, String> {
+    layerscope::tui::config::parse(std::path::Path::new("config.yaml"), text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_settings_file_sets_theme_colours_keys_and_the_first_view() {
+    let settings = settings_of(
+        "theme: colour-blind\ncolours:\n  removed: \"#ff0000\"\nkeys:\n  filter: [f, ctrl+g]\n  quit: Q\nview:\n  sort: size\n  hide: [unchanged, removed]\n  attributes: false\n",
+    )
+    .unwrap();
+    use ratatui::style::Color;
+    assert_eq!(settings.palette.added, Color::Rgb(0x00, 0x72, 0xb2), "the colour-blind theme");
+    assert_eq!(settings.palette.removed, Color::Rgb(0xff, 0x00, 0x00), "a colour changed on top of it");
+    let mode = keymap::Mode::Browse(Pane::Layers);
+    let k = |code, mods| KeyEvent::new(code, mods);
+    assert_eq!(settings.keymap.key(k(KeyCode::Char('f'), KeyModifiers::NONE), mode), Some(Action::StartFilter));
+    assert_eq!(settings.keymap.key(k(KeyCode::Char('g'), KeyModifiers::CONTROL), mode), Some(Action::StartFilter));
+    assert_eq!(settings.keymap.key(k(KeyCode::Char('/'), KeyModifiers::NONE), mode), None, "the old key is gone");
+    assert_eq!(settings.keymap.key(k(KeyCode::Char('Q'), KeyModifiers::SHIFT), mode), Some(Action::Quit));
+    assert_eq!(settings.keymap.key(k(KeyCode::Char('q'), KeyModifiers::NONE), mode), None);
+
+    // The explorer opens as the file says, and its help and hints show the keys in use.
+    let image = demo_image();
+    let analysis = analyze(&image, &Options::default());
+    let mut a = App::loading("demo.tar", 120, 35, true).with_settings(settings);
+    a.loaded(image, analysis);
+    let e = explorer(&a);
+    assert_eq!(e.sort, SortMode::Size);
+    assert!(e.view.hidden.contains(Change::Unchanged) && e.view.hidden.contains(Change::Removed));
+    assert!(!e.attributes);
+    let text = screen(&mut a);
+    assert!(text.contains(" f filter ") && text.contains(" Q quit "), "the status bar: {text}");
+    a.update(Action::ToggleHelp);
+    let help = screen(&mut a);
+    assert!(help.contains("f Ctrl+G") && !help.contains("/ Ctrl+F"), "the help: {help}");
+}
+
+#[test]
+fn a_wrong_settings_file_names_the_key_and_the_closest_valid_one() {
+    let err = settings_of("them: dark\n").unwrap_err();
+    assert!(err.contains("unknown key 'them' (did you mean 'theme'?)"), "{err}");
+    let err = settings_of("theme: dark\n").unwrap_err();
+    assert!(err.contains("unknown theme 'dark'") && err.contains("high-contrast"), "{err}");
+    let err = settings_of("keys:\n  filtr: f\n").unwrap_err();
+    assert!(err.contains("unknown action in keys: 'filtr' (did you mean 'filter'?)"), "{err}");
+    let err = settings_of("keys:\n  filter: ctrl+\n").unwrap_err();
+    assert!(err.contains("is not a key"), "{err}");
+    let err = settings_of("view:\n  hide: [unchnged]\n").unwrap_err();
+    assert!(err.contains("did you mean 'unchanged'"), "{err}");
+    let err = settings_of("colours:\n  added: notacolour\n").unwrap_err();
+    assert!(err.contains("is not a colour"), "{err}");
+    assert!(settings_of("[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]\n").unwrap_err().contains("deeper"));
+}
+
+#[test]
+fn dive_key_bindings_are_read_when_there_is_no_settings_file() {
+    let text = "keybinding:\n  filter-files: ctrl+g\n  toggle-added-files: ctrl+q, ctrl+w\n  no-such-dive-key: x\nlog:\n  enabled: true\n";
+    let settings = layerscope::tui::config::parse_dive(std::path::Path::new(".dive.yaml"), text);
+    let k = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    assert_eq!(settings.keymap.key(k('g'), keymap::Mode::Browse(Pane::Tree)), Some(Action::StartFilter));
+    let added = Some(Action::ToggleChange(Change::Added));
+    assert_eq!(settings.keymap.key(k('w'), keymap::Mode::Browse(Pane::Tree)), added);
+    // Whatever dive's file cannot tell us is left as it was.
+    assert_eq!(settings.keymap.key(k('l'), keymap::Mode::Browse(Pane::Tree)), Some(Action::ShowLayerChanges));
+}
+
+#[test]
+fn the_readme_settings_example_is_a_valid_settings_file() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```yaml\ntheme: colour-blind").unwrap() + "```yaml\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let settings = settings_of(example).unwrap();
+    assert_eq!(settings.view.sort, SortMode::Size);
+    // Every action the README lists is one the file accepts.
+    let list_start = readme.find("The actions: ").unwrap() + "The actions: ".len();
+    let list = &readme[list_start..list_start + readme[list_start..].find(". The help").unwrap()];
+    for action in list.split(',').map(|a| a.trim()) {
+        settings_of(&format!("keys:\n  {action}: F1x\n")).map(|_| ()).unwrap_or_else(|e| {
+            assert!(e.contains("is not a key"), "{action} is not an action the file accepts: {e}");
+        });
+    }
 }

@@ -103,11 +103,11 @@ pub fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFil
             text.len()
         )));
     }
-    if flow_depth(text) > CONFIG_DEPTH {
+    if crate::text::yaml_flow_depth(text) > CONFIG_DEPTH {
         return Err(shape(format!("it nests lists or mappings deeper than {CONFIG_DEPTH} levels")));
     }
     let unknown = |key: String, candidates: &[String]| {
-        let suggestion = closest(&key, candidates);
+        let suggestion = crate::text::closest(&key, candidates);
         ConfigError::UnknownKey { path: path.to_path_buf(), key, suggestion }
     };
     let value: yaml_serde::Value = yaml_serde::from_str(text)
@@ -161,41 +161,6 @@ pub fn parse_config(path: &Path, text: &str, kind: FileKind) -> Result<ConfigFil
     Ok(out)
 }
 
-/// How deep `[` and `{` nest, outside quoted strings and comments.
-fn flow_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    for c in text.chars() {
-        match (quote, c) {
-            (_, '\n') => comment = false,
-            _ if comment => {}
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '#') => comment = true,
-            (None, '[' | '{') => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            (None, ']' | '}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
-/// The candidate closest to `key`, if any is close enough to be what was meant.
-fn closest(key: &str, candidates: &[String]) -> Option<String> {
-    let lower = key.to_ascii_lowercase().replace('_', "-");
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(&lower, c), c))
-        .filter(|(score, _)| *score > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.clone())
-}
-
 fn scalar(v: &yaml_serde::Value) -> Option<String> {
     match v {
         yaml_serde::Value::String(s) => Some(s.clone()),
@@ -237,9 +202,9 @@ mod tests {
 
     #[test]
     fn deep_flow_nesting_is_measured_outside_strings_and_comments() {
-        assert_eq!(flow_depth("rules: {a: [1, [2]]}"), 3);
-        assert_eq!(flow_depth("a: '[[[['\n# [[[[\nb: \"{{\""), 0);
-        assert_eq!(flow_depth(&"[".repeat(100)), 100);
+        assert_eq!(crate::text::yaml_flow_depth("rules: {a: [1, [2]]}"), 3);
+        assert_eq!(crate::text::yaml_flow_depth("a: '[[[['\n# [[[[\nb: \"{{\""), 0);
+        assert_eq!(crate::text::yaml_flow_depth(&"[".repeat(100)), 100);
     }
 
     #[test]

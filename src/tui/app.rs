@@ -6,6 +6,7 @@ use std::sync::Arc;
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::action::{Action, Effect, Pane};
+use super::config::{Settings, ViewDefaults};
 use super::job::{Done, Job, Outcome, Request};
 use super::keymap::Mode;
 use super::layout::{self, Panes};
@@ -190,6 +191,8 @@ pub struct App {
     pub height: u16,
     /// Whether colours may be used (NO_COLOR unset).
     pub color: bool,
+    /// Theme, keys and first view, from the settings file.
+    pub settings: Arc<Settings>,
     /// Set when the user quits.
     pub quit: bool,
 }
@@ -207,8 +210,15 @@ impl App {
             width,
             height,
             color,
+            settings: Arc::new(Settings::default()),
             quit: false,
         }
+    }
+
+    /// The same, with these settings.
+    pub fn with_settings(mut self, settings: Settings) -> App {
+        self.settings = Arc::new(settings);
+        self
     }
 
     /// An app showing a loaded image.
@@ -242,7 +252,7 @@ impl App {
 
     /// The loader finished.
     pub fn loaded(&mut self, image: Image, analysis: Analysis) {
-        self.phase = Phase::Ready(Box::new(Explorer::new(image, analysis)));
+        self.phase = Phase::Ready(Box::new(Explorer::with_view(image, analysis, &self.settings.view)));
         self.fit();
     }
 
@@ -376,6 +386,11 @@ impl Explorer {
     /// Start as dive does, at the first layer (the base, at the top of the list, in view on any
     /// terminal), showing what it changed, sorted by name.
     pub fn new(image: Image, analysis: Analysis) -> Explorer {
+        Explorer::with_view(image, analysis, &ViewDefaults::default())
+    }
+
+    /// The same, the tree first shown as the settings say.
+    pub fn with_view(image: Image, analysis: Analysis, first: &ViewDefaults) -> Explorer {
         let commands = image.layers.iter().map(|l| shown_command(l.command().unwrap_or("(no history)"))).collect();
         let order = Order::new(&image.tree);
         let layer_items = image
@@ -387,19 +402,19 @@ impl Explorer {
             })
             .collect();
         let layer = 0;
-        let view = TreeView { layer, mode: TreeMode::Layer, hidden: ChangeMask::UNCHANGED, filter: String::new() };
+        let view = TreeView { layer, mode: TreeMode::Layer, hidden: first.hidden, filter: String::new() };
         let marks = Marks::new(&image, &order, view.clone(), None);
         let collapsed = vec![false; image.tree.node_count()];
-        let rows = Rows::new(&image.tree, &marks, &collapsed, SortMode::Name, false);
+        let rows = Rows::new(&image.tree, &marks, &collapsed, first.sort, false);
         Explorer {
             image: Arc::new(image),
             analysis,
             order,
             focus: Pane::Layers,
             view,
-            sort: SortMode::Name,
-            attributes: true,
-            wrap: false,
+            sort: first.sort,
+            attributes: first.attributes,
+            wrap: first.wrap,
             filter_regex: None,
             filter_is_literal: false,
             marks,

@@ -2,6 +2,8 @@
 //! keys; one table drives matching, the help overlay and the status bar, so what is shown is what
 //! works.
 
+use std::borrow::Cow;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 use super::action::{Action, Pane};
@@ -100,7 +102,7 @@ pub struct Binding {
     /// Where it applies.
     pub scope: Scope,
     /// The keys and the action each one asks for.
-    pub keys: &'static [(Key, Action)],
+    pub keys: Cow<'static, [(Key, Action)]>,
     /// What they do, for the help.
     pub does: &'static str,
     /// The status-bar hint, when the binding has one: the panes it is shown in and its text.
@@ -124,170 +126,175 @@ const LAYERS_AND_TREE: &[Pane] = &[Pane::Layers, Pane::Tree];
 pub const BINDINGS: &[Binding] = &[
     Binding {
         scope: Scope::Global,
-        keys: &[(ch('q'), Action::Quit), (ctl('c'), Action::Quit)],
+        keys: Cow::Borrowed(&[(ch('q'), Action::Quit), (ctl('c'), Action::Quit)]),
         does: "quit",
         hint: Some((ALL_PANES, "quit")),
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(code(KeyCode::Tab), Action::FocusNext), (code(KeyCode::BackTab), Action::FocusPrev)],
+        keys: Cow::Borrowed(&[(code(KeyCode::Tab), Action::FocusNext), (code(KeyCode::BackTab), Action::FocusPrev)]),
         does: "switch pane (layers, file tree, wasted space)",
         hint: Some((ALL_PANES, "switch")),
     },
-    Binding { scope: Scope::Global, keys: &[(ch('?'), Action::ToggleHelp)], does: "this help", hint: None },
     Binding {
         scope: Scope::Global,
-        keys: &[(ch('w'), Action::ShowWarnings)],
+        keys: Cow::Borrowed(&[(ch('?'), Action::ToggleHelp)]),
+        does: "this help",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: Cow::Borrowed(&[(ch('w'), Action::ShowWarnings)]),
         does: "the warnings found while reading the image",
         hint: None,
     },
     Binding {
         scope: Scope::Global,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (code(KeyCode::Up), Action::Up),
             (code(KeyCode::Down), Action::Down),
             (ch('k'), Action::Up),
             (ch('j'), Action::Down),
-        ],
+        ]),
         does: "move",
         hint: Some((LAYERS, "layer")),
     },
     Binding {
         scope: Scope::Global,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (code(KeyCode::PageUp), Action::PageUp),
             (code(KeyCode::PageDown), Action::PageDown),
             (ch('u'), Action::PageUp),
             (ch('d'), Action::PageDown),
-        ],
+        ]),
         does: "move a page",
         hint: None,
     },
     Binding {
         scope: Scope::Global,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (code(KeyCode::Home), Action::Top),
             (code(KeyCode::End), Action::Bottom),
             (ch('g'), Action::Top),
             (ch('G'), Action::Bottom),
-        ],
+        ]),
         does: "first / last",
         hint: None,
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(ch('/'), Action::StartFilter), (ctl('f'), Action::StartFilter)],
+        keys: Cow::Borrowed(&[(ch('/'), Action::StartFilter), (ctl('f'), Action::StartFilter)]),
         does: "filter paths (a regex, or plain text when it is not one); Esc clears",
         hint: Some((LAYERS_AND_TREE, "filter")),
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(code(KeyCode::Esc), Action::ClearFilter)],
+        keys: Cow::Borrowed(&[(code(KeyCode::Esc), Action::ClearFilter)]),
         does: "clear the filter",
         hint: None,
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(ch('n'), Action::NextMatch), (ch('N'), Action::PrevMatch)],
+        keys: Cow::Borrowed(&[(ch('n'), Action::NextMatch), (ch('N'), Action::PrevMatch)]),
         does: "next / previous path matching the filter",
         hint: None,
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(ctl('l'), Action::ShowLayerChanges)],
+        keys: Cow::Borrowed(&[(ctl('l'), Action::ShowLayerChanges)]),
         does: "tree: what the selected layer changed",
         hint: Some((LAYERS, "layer changes")),
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(ch('s'), Action::ToggleSort), (ctl('o'), Action::ToggleSort)],
+        keys: Cow::Borrowed(&[(ch('s'), Action::ToggleSort), (ctl('o'), Action::ToggleSort)]),
         does: "sort by name / by size",
         hint: Some((LAYERS_AND_TREE, "sort")),
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(ctl('b'), Action::ToggleAttributes)],
+        keys: Cow::Borrowed(&[(ctl('b'), Action::ToggleAttributes)]),
         does: "show / hide permission, owner and size columns",
         hint: None,
     },
     Binding {
         scope: Scope::Global,
-        keys: &[(ctl('p'), Action::ToggleWrap)],
+        keys: Cow::Borrowed(&[(ctl('p'), Action::ToggleWrap)]),
         does: "wrap long lines in the tree",
         hint: None,
     },
     Binding {
         scope: Scope::Layers,
-        keys: &[(ctl('a'), Action::ShowAggregatedChanges)],
+        keys: Cow::Borrowed(&[(ctl('a'), Action::ShowAggregatedChanges)]),
         does: "tree: everything layers 1..N changed (aggregated)",
         hint: Some((LAYERS, "aggregated")),
     },
     Binding {
         scope: Scope::Layers,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (code(KeyCode::Enter), Action::Activate),
             (code(KeyCode::Right), Action::Right),
             (ch('l'), Action::Right),
-        ],
+        ]),
         does: "go to the file tree",
         hint: None,
     },
     Binding {
         scope: Scope::Layers,
-        keys: &[(code(KeyCode::Left), Action::Left), (ch('h'), Action::Left)],
+        keys: Cow::Borrowed(&[(code(KeyCode::Left), Action::Left), (ch('h'), Action::Left)]),
         does: "go to the wasted-space list",
         hint: None,
     },
     Binding {
         scope: Scope::Waste,
-        keys: &[(code(KeyCode::Up), Action::Up), (code(KeyCode::Down), Action::Down)],
+        keys: Cow::Borrowed(&[(code(KeyCode::Up), Action::Up), (code(KeyCode::Down), Action::Down)]),
         does: "select",
         hint: Some((WASTE, "select")),
     },
     Binding {
         scope: Scope::Waste,
-        keys: &[(code(KeyCode::Enter), Action::Activate)],
+        keys: Cow::Borrowed(&[(code(KeyCode::Enter), Action::Activate)]),
         does: "jump to the layer and path that shipped it",
         hint: Some((WASTE, "jump to it")),
     },
     Binding {
         scope: Scope::Waste,
-        keys: &[(code(KeyCode::Left), Action::Left), (code(KeyCode::Right), Action::Right)],
+        keys: Cow::Borrowed(&[(code(KeyCode::Left), Action::Left), (code(KeyCode::Right), Action::Right)]),
         does: "back to the layer list",
         hint: None,
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (code(KeyCode::Left), Action::Left),
             (ch('h'), Action::Left),
             (code(KeyCode::Right), Action::Right),
             (ch('l'), Action::Right),
-        ],
+        ]),
         does: "collapse / expand, or go to parent / child",
         hint: None,
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[(ch(' '), Action::ToggleCollapse), (code(KeyCode::Enter), Action::Activate)],
+        keys: Cow::Borrowed(&[(ch(' '), Action::ToggleCollapse), (code(KeyCode::Enter), Action::Activate)]),
         does: "collapse / expand directory (Enter on a file: view it)",
         hint: Some((TREE, "fold")),
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[(ctl(' '), Action::ToggleCollapseAll)],
+        keys: Cow::Borrowed(&[(ctl(' '), Action::ToggleCollapseAll)]),
         does: "collapse / expand all",
         hint: None,
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (ch('A'), Action::ToggleChange(Change::Added)),
             (ch('R'), Action::ToggleChange(Change::Removed)),
             (ch('M'), Action::ToggleChange(Change::Modified)),
             (ch('T'), Action::ToggleChange(Change::MetadataOnly)),
             (ch('U'), Action::ToggleChange(Change::Unchanged)),
-        ],
+        ]),
         does: "show / hide added, removed, modified, metadata-only, unchanged",
         hint: Some((TREE, "kinds")),
     },
@@ -295,63 +302,63 @@ pub const BINDINGS: &[Binding] = &[
     // them apart; the letters always work.
     Binding {
         scope: Scope::Tree,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (ctl('a'), Action::ToggleChange(Change::Added)),
             (ctl('r'), Action::ToggleChange(Change::Removed)),
             (ctl('m'), Action::ToggleChange(Change::Modified)),
             (ctl('t'), Action::ToggleChange(Change::MetadataOnly)),
             (ctl('u'), Action::ToggleChange(Change::Unchanged)),
-        ],
+        ]),
         does: "the same, as in dive (most terminals send Ctrl+M as Enter: use M)",
         hint: None,
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[(ch('v'), Action::View)],
+        keys: Cow::Borrowed(&[(ch('v'), Action::View)]),
         does: "view the file as it is in the selected layer",
         hint: Some((TREE, "view")),
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[(ch('x'), Action::StartExtract), (ctl('e'), Action::StartExtract)],
+        keys: Cow::Borrowed(&[(ch('x'), Action::StartExtract), (ctl('e'), Action::StartExtract)]),
         does: "extract file or directory to a folder",
         hint: Some((TREE, "extract")),
     },
     Binding {
         scope: Scope::Tree,
-        keys: &[(ch('y'), Action::CopyPath)],
+        keys: Cow::Borrowed(&[(ch('y'), Action::CopyPath)]),
         does: "copy the path (OSC 52)",
         hint: Some((TREE, "copy")),
     },
     Binding {
         scope: Scope::Viewer,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (ch('q'), Action::CloseOverlay),
             (code(KeyCode::Esc), Action::CloseOverlay),
             (ch('v'), Action::CloseOverlay),
-        ],
+        ]),
         does: "close",
         hint: Some((&[], "close")),
     },
     Binding {
         scope: Scope::Viewer,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (code(KeyCode::Up), Action::Up),
             (code(KeyCode::Down), Action::Down),
             (code(KeyCode::PageUp), Action::PageUp),
             (code(KeyCode::PageDown), Action::PageDown),
-        ],
+        ]),
         does: "scroll",
         hint: Some((&[], "scroll")),
     },
     Binding {
         scope: Scope::Viewer,
-        keys: &[
+        keys: Cow::Borrowed(&[
             (ch('g'), Action::Top),
             (ch('G'), Action::Bottom),
             (code(KeyCode::Home), Action::Top),
             (code(KeyCode::End), Action::Bottom),
-        ],
+        ]),
         does: "start / end",
         hint: Some((&[], "start / end")),
     },
@@ -359,8 +366,38 @@ pub const BINDINGS: &[Binding] = &[
 
 /// The status-bar hints for a pane, or for the viewer (`None`): each binding's keys in short form
 /// and its hint text. `? help` is added by the status bar itself, last.
+/// The key table in use: the defaults with the user's changes.
+#[derive(Clone, Debug)]
+pub struct Keymap {
+    /// Every binding, in the table's order.
+    pub bindings: Vec<Binding>,
+}
+
+impl Default for Keymap {
+    fn default() -> Keymap {
+        Keymap { bindings: BINDINGS.to_vec() }
+    }
+}
+
+impl Keymap {
+    /// The action for a key press in `mode`.
+    pub fn key(&self, k: KeyEvent, mode: Mode) -> Option<Action> {
+        key_in(&self.bindings, k, mode)
+    }
+
+    /// The status-bar hints for a pane, or for the viewer (`None`).
+    pub fn hints(&self, pane: Option<Pane>) -> Vec<(String, &'static str)> {
+        hints_in(&self.bindings, pane)
+    }
+}
+
+/// The status-bar hints of the default table (see [`Keymap::hints`]).
 pub fn hints(pane: Option<Pane>) -> Vec<(String, &'static str)> {
-    let mut shown: Vec<(usize, &Binding)> = BINDINGS
+    hints_in(BINDINGS, pane)
+}
+
+fn hints_in(bindings: &[Binding], pane: Option<Pane>) -> Vec<(String, &'static str)> {
+    let mut shown: Vec<(usize, &Binding)> = bindings
         .iter()
         .filter(|b| {
             let Some((panes, _)) = b.hint else { return false };
@@ -416,10 +453,10 @@ fn ctrl(k: &KeyEvent) -> bool {
 
 /// The action of a key in the table for `mode`: the pane's own bindings first, then the global
 /// ones.
-fn from_table(k: &KeyEvent, mode: Mode) -> Option<Action> {
+fn from_table(bindings: &[Binding], k: &KeyEvent, mode: Mode) -> Option<Action> {
     let pressed = Key { code: k.code, ctrl: ctrl(k) };
     let lookup = |global: bool| {
-        BINDINGS
+        bindings
             .iter()
             .filter(|b| (b.scope == Scope::Global) == global && scope_applies(b.scope, mode))
             .flat_map(|b| b.keys.iter())
@@ -429,8 +466,12 @@ fn from_table(k: &KeyEvent, mode: Mode) -> Option<Action> {
     lookup(false).or_else(|| lookup(true))
 }
 
-/// The action for a key press in `mode`.
+/// The action for a key press in `mode`, with the default table.
 pub fn key(k: KeyEvent, mode: Mode) -> Option<Action> {
+    key_in(BINDINGS, k, mode)
+}
+
+fn key_in(bindings: &[Binding], k: KeyEvent, mode: Mode) -> Option<Action> {
     if k.kind == KeyEventKind::Release {
         return None;
     }
@@ -442,7 +483,7 @@ pub fn key(k: KeyEvent, mode: Mode) -> Option<Action> {
         Mode::Picker => match k.code {
             KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
             KeyCode::Enter => Some(Action::Activate),
-            _ => from_table(&k, Mode::Browse(Pane::Layers)).filter(|a| {
+            _ => from_table(bindings, &k, Mode::Browse(Pane::Layers)).filter(|a| {
                 matches!(
                     a,
                     Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
@@ -459,14 +500,14 @@ pub fn key(k: KeyEvent, mode: Mode) -> Option<Action> {
         // The help scrolls like a list and closes with the keys that opened or would close it.
         Mode::Help => match k.code {
             KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter => Some(Action::CloseOverlay),
-            _ => from_table(&k, Mode::Browse(Pane::Layers)).filter(|a| {
+            _ => from_table(bindings, &k, Mode::Browse(Pane::Layers)).filter(|a| {
                 matches!(
                     a,
                     Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
                 )
             }),
         },
-        Mode::Viewer | Mode::Browse(_) => from_table(&k, mode),
+        Mode::Viewer | Mode::Browse(_) => from_table(bindings, &k, mode),
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod config;
 pub mod job;
 pub mod keymap;
 pub mod layout;
@@ -138,7 +139,7 @@ impl EventSource for TerminalEvents {
         match self.incoming.recv_timeout(timeout) {
             Ok(Incoming::Loader(e)) => Some(e),
             Ok(Incoming::Terminal(TermEvent::Key(k))) => {
-                Some(keymap::key(k, app.mode()).map_or(Event::Tick, Event::Action))
+                Some(app.settings.keymap.key(k, app.mode()).map_or(Event::Tick, Event::Action))
             }
             Ok(Incoming::Terminal(TermEvent::Mouse(m))) => Some(keymap::mouse(m).map_or(Event::Tick, Event::Action)),
             Ok(Incoming::Terminal(TermEvent::Resize(width, height))) => {
@@ -187,7 +188,13 @@ pub enum TuiError {
 
 /// Open the explorer on the image `open` opens (named `name` until it is loaded): the first frame
 /// is drawn at once, the image loads behind it.
-pub fn run(name: &str, open: Opener, options: analysis::Options, color: bool) -> Result<(), TuiError> {
+pub fn run(
+    name: &str,
+    open: Opener,
+    options: analysis::Options,
+    settings: config::Settings,
+    color: bool,
+) -> Result<(), TuiError> {
     // Keys come from the controlling terminal when stdin carries the image (`docker save img |
     // layerscope -`), as `less` and `fzf` do: crossterm reads /dev/tty whenever stdin is not one.
     let keys_readable = io::stdin().is_terminal()
@@ -213,7 +220,7 @@ pub fn run(name: &str, open: Opener, options: analysis::Options, color: bool) ->
         restore_terminal();
         return Err(e.into());
     }
-    let result = explore(name, open, options, color, terminate);
+    let result = explore(name, open, options, settings, color, terminate);
     restore_terminal();
     result
 }
@@ -222,12 +229,13 @@ fn explore(
     name: &str,
     open: Opener,
     options: analysis::Options,
+    settings: config::Settings,
     color: bool,
     terminate: Arc<AtomicBool>,
 ) -> Result<(), TuiError> {
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let size = terminal.size()?;
-    let mut app = App::loading(name, size.width, size.height, color);
+    let mut app = App::loading(name, size.width, size.height, color).with_settings(settings);
     let (tx, rx) = mpsc::channel();
     let input_tx = tx.clone();
     let job_tx = tx.clone();

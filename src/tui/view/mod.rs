@@ -15,7 +15,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::action::Pane;
 use super::app::{App, Explorer, Input, Overlay, Phase};
-use super::keymap::{self, BINDINGS, Scope};
+use super::keymap::{Keymap, Scope};
 use super::layout::Panes;
 use crate::report::human_bytes;
 use theme::Theme;
@@ -85,7 +85,7 @@ pub fn stored_where(stored_in: usize, selected: usize) -> String {
 
 /// Draw the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
-    let theme = Theme { color: app.color };
+    let theme = Theme { color: app.color, palette: app.settings.palette };
     let area = frame.area();
     match &app.phase {
         Phase::Loading { source, progress, transfer, stage } => {
@@ -106,9 +106,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
             }
             tree::draw(frame, panes.tree, e, &panes, theme);
             draw_input(frame, panes.input, e, theme);
-            draw_status(frame, panes.status, e, theme);
+            let keys = &app.settings.keymap;
+            draw_status(frame, panes.status, e, keys, theme);
             match &e.overlay {
-                Some(Overlay::Help) => draw_help(frame, area, e, theme),
+                Some(Overlay::Help) => draw_help(frame, area, e, keys, theme),
                 Some(Overlay::Warnings) => draw_warnings(frame, area, e, theme),
                 Some(Overlay::Viewer(v)) => draw_viewer(frame, &panes, v, theme),
                 None => {}
@@ -298,7 +299,7 @@ fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     }
 }
 
-fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
+fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, keys: &Keymap, theme: Theme) {
     let width = usize::from(area.width);
     if let Some(m) = &e.message {
         let style = if m.error { theme.error() } else { theme.label() };
@@ -314,7 +315,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         return;
     }
     let mut spans = Vec::new();
-    let hints = keymap::hints(if viewing { None } else { Some(e.focus) });
+    let hints = keys.hints(if viewing { None } else { Some(e.focus) });
     let position = match e.focus {
         _ if viewing => String::new(),
         Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
@@ -374,8 +375,9 @@ const LEGEND: &[(&str, &str)] = &[
 
 /// Help lines for `scopes`: keys in a column as wide as the widest, what they do wrapped under
 /// itself, so nothing is cut at any width.
-fn help_lines(scopes: &[(Scope, &'static str)], theme: Theme, width: usize) -> Vec<Line<'static>> {
-    let key_width = BINDINGS
+fn help_lines(scopes: &[(Scope, &'static str)], keys: &Keymap, theme: Theme, width: usize) -> Vec<Line<'static>> {
+    let key_width = keys
+        .bindings
         .iter()
         .filter(|b| scopes.iter().any(|(s, _)| *s == b.scope))
         .map(|b| b.key_names().width())
@@ -393,7 +395,7 @@ fn help_lines(scopes: &[(Scope, &'static str)], theme: Theme, width: usize) -> V
     };
     for (scope, title) in scopes {
         lines.push(Line::styled(*title, theme.label()));
-        for b in BINDINGS.iter().filter(|b| b.scope == *scope) {
+        for b in keys.bindings.iter().filter(|b| b.scope == *scope) {
             row(&b.key_names(), b.does, &mut lines);
         }
     }
@@ -425,7 +427,7 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     out.into_iter().map(|l| cut(&l, width)).collect()
 }
 
-fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
+fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, keys: &Keymap, theme: Theme) {
     const LEFT: [(Scope, &str); 3] =
         [(Scope::Global, "Everywhere"), (Scope::Layers, "Layers"), (Scope::Waste, "Wasted space")];
     const RIGHT: [(Scope, &str); 2] = [(Scope::Tree, "File tree"), (Scope::Viewer, "File viewer")];
@@ -439,15 +441,15 @@ fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     if two_columns {
         let [l, _, r] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
-        let left = help_lines(&LEFT, theme, usize::from(l.width));
-        let right = help_lines(&RIGHT, theme, usize::from(r.width));
+        let left = help_lines(&LEFT, keys, theme, usize::from(l.width));
+        let right = help_lines(&RIGHT, keys, theme, usize::from(r.width));
         let max = left.len().max(right.len()).saturating_sub(usize::from(inner.height));
         let offset = e.help_offset.min(max) as u16;
         frame.render_widget(Paragraph::new(left).scroll((offset, 0)), l);
         frame.render_widget(Paragraph::new(right).scroll((offset, 0)), r);
     } else {
-        let mut lines = help_lines(&LEFT, theme, usize::from(inner.width));
-        lines.extend(help_lines(&RIGHT, theme, usize::from(inner.width)));
+        let mut lines = help_lines(&LEFT, keys, theme, usize::from(inner.width));
+        lines.extend(help_lines(&RIGHT, keys, theme, usize::from(inner.width)));
         let max = lines.len().saturating_sub(usize::from(inner.height));
         let offset = e.help_offset.min(max);
         frame.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)), inner);
