@@ -37,3 +37,18 @@ fn engine_modules_have_no_terminal_code() {
         }
     }
 }
+
+#[test]
+fn the_explorer_state_never_reaches_into_its_views() {
+    // Views borrow the state and draw; the state (and what changes it) never calls a view.
+    let tui = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+    for file in ["app.rs", "action.rs", "keymap.rs", "layout.rs", "tree_view.rs", "viewer.rs", "job.rs"] {
+        let text = std::fs::read_to_string(tui.join(file)).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            assert!(
+                !line.contains("view::") || line.contains("tree_view::") || line.contains("view::theme"),
+                "src/tui/{file} uses a view: {line}"
+            );
+        }
+    }
+}

@@ -882,7 +882,7 @@ fn fingerprint(a: &App) -> String {
         None => "none".to_string(),
         Some(Overlay::Help) => "help".into(),
         Some(Overlay::Warnings) => "warnings".into(),
-        Some(Overlay::Viewer(v)) => format!("viewer {} {}", v.chunk, v.top),
+        Some(Overlay::Viewer(v)) => format!("viewer {} {} {}", v.chunk, v.top, v.left),
     };
     format!(
         "{} {:?} {overlay} {:?} {:?} {:?} {} {} {} {} {} {} {:?} {}",
@@ -931,7 +931,11 @@ fn every_key_in_the_table_does_what_the_help_says() {
                 Action::View => go_to(&mut a, "/app/main.py"),
                 _ => {}
             }
-            if binding.scope == Scope::Viewer {
+            if binding.scope == Scope::Viewer && matches!(action, Action::Left | Action::Right) {
+                // Sideways: a text file, already scrolled right once.
+                go_to(&mut a, "/app/main.py");
+                press(&mut a, "v<right>");
+            } else if binding.scope == Scope::Viewer {
                 go_to(&mut a, "/app/data/model.bin");
                 press(&mut a, "v<pgdn><pgdn>");
             }

@@ -362,6 +362,12 @@ pub const BINDINGS: &[Binding] = &[
         does: "start / end",
         hint: Some((&[], "start / end")),
     },
+    Binding {
+        scope: Scope::Viewer,
+        keys: Cow::Borrowed(&[(code(KeyCode::Left), Action::Left), (code(KeyCode::Right), Action::Right)]),
+        does: "scroll long lines sideways",
+        hint: Some((&[], "sideways")),
+    },
 ];
 
 /// The status-bar hints for a pane, or for the viewer (`None`): each binding's keys in short form
@@ -430,6 +436,11 @@ fn short_keys(b: &Binding) -> String {
     }
     match keys.as_slice() {
         [a, b, ..] if a.code == KeyCode::Up && b.code == KeyCode::Down => "↑↓".into(),
+        [a, b, ..] if a.code == KeyCode::Left && b.code == KeyCode::Right => "←→".into(),
+        [a, b, ..] if matches!((a.code, b.code), (KeyCode::Char(x), KeyCode::Char(y)) if x != y && x.eq_ignore_ascii_case(&y)) =>
+        {
+            format!("{} {}", a.short(), b.short())
+        }
         [a, b, ..] if a.code == KeyCode::Char('q') && b.code == KeyCode::Esc => "q Esc".into(),
         [a, ..] => a.short(),
         [] => String::new(),

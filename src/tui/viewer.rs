@@ -46,6 +46,8 @@ pub struct Viewer {
     starts: Vec<usize>,
     /// First line drawn.
     pub top: usize,
+    /// Characters of each text line scrolled off to the left (← →).
+    pub left: usize,
     /// Why the content could not be read.
     pub error: Option<String>,
     /// The part being read in the background, and where the view goes when it arrives.
@@ -72,6 +74,7 @@ impl Viewer {
             data: Vec::new(),
             starts: Vec::new(),
             top: 0,
+            left: 0,
             error: None,
             pending: Some((0, Placement::Start)),
             loaded_once: false,
@@ -135,6 +138,12 @@ impl Viewer {
         if self.binary { self.data.len().div_ceil(self.per_row) } else { self.starts.len() }
     }
 
+    /// Line `i` as drawn: scrolled by [`Viewer::left`] in text mode.
+    pub fn shown_line(&self, i: usize) -> String {
+        let line = self.line(i);
+        if self.binary { line } else { line.chars().skip(self.left).collect() }
+    }
+
     /// Line `i` of the loaded chunk, ready to draw (control characters made visible).
     pub fn line(&self, i: usize) -> String {
         if self.binary {
@@ -192,6 +201,9 @@ impl Viewer {
             }
             Action::Down => self.top = (self.top + 1).min(last_top),
             Action::PageDown => self.top = (self.top + page).min(last_top),
+            // Long text lines scroll sideways, a tab stop at a time.
+            Action::Right if !self.binary => self.left += 8,
+            Action::Left => self.left = self.left.saturating_sub(8),
             Action::Top if self.chunk != 0 => self.request(0, Placement::Start),
             Action::Top => self.top = 0,
             Action::Bottom => {

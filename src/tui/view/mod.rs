@@ -496,18 +496,19 @@ fn draw_viewer(frame: &mut Frame, panes: &Panes, v: &super::viewer::Viewer, them
     }
     let count = v.line_count();
     for i in v.top..(v.top + body).min(count) {
-        lines.push(Line::raw(cut(&v.line(i), width)));
+        lines.push(Line::raw(cut(&v.shown_line(i), width)));
     }
     while lines.len() < body {
         lines.push(Line::raw(""));
     }
     let chunks = v.size.div_ceil(super::viewer::CHUNK).max(1);
     let footer = format!(
-        "lines {}–{} of {}{}",
+        "lines {}–{} of {}{}{}",
         (v.top + 1).min(count),
         (v.top + body).min(count),
         count,
-        if chunks > 1 { format!(" in part {} of {chunks}", v.chunk + 1) } else { String::new() }
+        if chunks > 1 { format!(" in part {} of {chunks}", v.chunk + 1) } else { String::new() },
+        if v.left > 0 { format!(" · from column {}", v.left + 1) } else { String::new() }
     );
     lines.push(Line::styled(cut(&footer, width), theme.dim()));
     frame.render_widget(Paragraph::new(lines), inner);
