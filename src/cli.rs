@@ -329,6 +329,30 @@ pub enum Command {
     Files(Box<FilesArgs>),
     /// Show the cache (pulled blobs and parsed layers): where it is and what it holds
     Cache(CacheArgs),
+    /// The disk several images take together: per image its size, the bytes it shares with the
+    /// others (layers with the same ChainID) and its own; in all, the sum of sizes against each
+    /// layer counted once
+    ///
+    /// Every image of a multi-image archive is counted. Text, or --format json
+    /// (layerscope.df/v1).
+    Df(Box<DfArgs>),
+}
+
+/// Arguments of `df`.
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Images: archives, OCI layout directories, or names (as for the explorer)
+    #[arg(value_name = "IMAGE", required = true)]
+    pub inputs: Vec<String>,
+    /// text (a table) or json
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// Where images come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Bounds on what the input may cost.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Arguments of `cache`.
@@ -427,6 +451,7 @@ pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Files(args)) => run_files(&args),
         Some(Command::Cache(args)) => run_cache(&args),
+        Some(Command::Df(args)) => run_df(&args),
         None => run_show(&cli.show, env),
     }
 }
@@ -516,6 +541,48 @@ fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     let stdout = io::stdout().lock();
     write_files(&image, options, BufWriter::with_capacity(1 << 16, stdout)).context("writing to stdout")?;
     Ok(Outcome::Success)
+}
+
+fn run_df(args: &DfArgs) -> anyhow::Result<Outcome> {
+    let read = ReadOptions { verify: false, limits: args.limits.limits()? };
+    let mut images: Vec<(String, Image)> = Vec::new();
+    for input in &args.inputs {
+        let target = target_of(input, &args.sources)?;
+        let one = |index: Option<usize>| -> anyhow::Result<Image> {
+            let selection = Selection { index, ..Selection::default() };
+            let options = args.sources.options(selection, read);
+            let opened = source::open(&target, &options, &Transfer::default())
+                .with_context(|| format!("cannot read {}", target.display_name()))?;
+            Ok(crate::image::open_source(opened, options.cache.as_ref(), read)?.load(None)?)
+        };
+        match one(None) {
+            Ok(image) => images.push((image_name(&image), image)),
+            // Every image of a multi-image archive counts.
+            Err(e) => match e.downcast_ref::<crate::Error>() {
+                Some(crate::Error::SeveralImages { available }) => {
+                    for i in 0..available.len() {
+                        let image = one(Some(i))?;
+                        images.push((image_name(&image), image));
+                    }
+                }
+                _ => return Err(e),
+            },
+        }
+    }
+    let named: Vec<(String, &Image)> = images.iter().map(|(n, i)| (n.clone(), i)).collect();
+    let usage = analysis::disk::disk_usage(&named);
+    let stdout = io::stdout().lock();
+    match args.format.as_str() {
+        "json" => crate::report::df::write_json(&usage, stdout),
+        _ => crate::report::df::write_text(&usage, stdout),
+    }
+    .context("writing to stdout")?;
+    Ok(Outcome::Success)
+}
+
+/// How `df` names an image: its first tag, else where it came from.
+fn image_name(image: &Image) -> String {
+    image.tags.first().cloned().unwrap_or_else(|| image.source.clone())
 }
 
 fn run_cache(args: &CacheArgs) -> anyhow::Result<Outcome> {

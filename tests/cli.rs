@@ -263,3 +263,70 @@ fn a_wrong_explorer_settings_file_exits_2_naming_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a report does not read it"));
 }
+
+#[test]
+fn df_counts_shared_layers_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
+    let api = Image::new()
+        .tags(&["team/api:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().file("api", &[1; 5_000]), "COPY api");
+    let web = Image::new()
+        .tags(&["team/web:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().file("web", &[2; 3_000]), "COPY web");
+    // The same bytes as base, but above another layer: a different ChainID, not shared.
+    let odd = Image::new()
+        .tags(&["team/odd:1"])
+        .layer(Layer::new().file("first", &[3; 1_000]), "x")
+        .layer(base(), "ADD base");
+    let a = write_temp(&dir, "api.tar", &api.docker_archive());
+    let w = write_temp(&dir, "web.tar", &web.docker_archive());
+    let o = write_temp(&dir, "odd.tar", &odd.docker_archive());
+    let out = layerscope(&["df", "--format", "json", &a, &w, &o]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], "layerscope.df/v1");
+    let row = |name: &str| json["images"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap().clone();
+    assert_eq!(
+        (row("team/api:1")["size_bytes"].as_u64(), row("team/api:1")["shared_bytes"].as_u64()),
+        (Some(45_000), Some(40_000))
+    );
+    assert_eq!(row("team/web:1")["unique_bytes"], 3_000);
+    assert_eq!(row("team/odd:1")["shared_bytes"], 0, "same bytes over other layers are another layer");
+    assert_eq!(json["naive_bytes"], 45_000 + 43_000 + 41_000);
+    assert_eq!(json["real_bytes"], 40_000 + 5_000 + 3_000 + 41_000);
+    assert_eq!(json["saved_bytes"], 40_000);
+
+    // One multi-image archive counts every image it holds; the text says what the totals mean.
+    let both = write_temp(&dir, "both.tar", &support::several_images_archive(&[&api, &web]));
+    let out = layerscope(&["df", &both]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("team/api:1") && text.contains("team/web:1"), "{text}");
+    assert!(text.contains("Sum of sizes") && text.contains("On disk") && text.contains("Saved"), "{text}");
+    assert!(text.contains("40.0 kB"), "{text}");
+    let json: Value = serde_json::from_slice(&layerscope(&["df", "--format", "json", &both]).stdout).unwrap();
+    assert_eq!((json["naive_bytes"].as_u64(), json["real_bytes"].as_u64()), (Some(88_000), Some(48_000)));
+}
+
+#[test]
+fn the_readme_df_example_is_what_df_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
+    let api = Image::new()
+        .tags(&["team/api:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().file("api", &[1; 5_000]), "COPY api");
+    let web = Image::new()
+        .tags(&["team/web:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().file("web", &[2; 3_000]), "COPY web");
+    let both = write_temp(&dir, "both.tar", &support::several_images_archive(&[&api, &web]));
+    let printed = String::from_utf8(layerscope(&["df", &both]).stdout).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```text\nIMAGE ").unwrap() + "```text\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    assert!(printed.starts_with(shown), "README:\n{shown}\nprinted:\n{printed}");
+}

@@ -1,6 +1,7 @@
 //! Serialisable reports and their printers. The engine builds the model; these modules only shape
 //! it for people (`text`) and programs (`json`, `files`).
 
+pub mod df;
 pub mod files;
 pub mod github;
 pub mod junit;

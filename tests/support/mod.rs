@@ -874,8 +874,7 @@ pub fn shared_dir() -> Option<std::path::PathBuf> {
     None
 }
 
-/// One legacy `docker save` archive holding several images (as `docker save a b` writes), each of
-/// one layer.
+/// One legacy `docker save` archive holding several images (as `docker save a b` writes).
 pub fn several_images_archive(images: &[&Image]) -> Vec<u8> {
     let mut out = Outer::new();
     let mut entries = Vec::new();
@@ -883,9 +882,13 @@ pub fn several_images_archive(images: &[&Image]) -> Vec<u8> {
         let built = img.build(Comp::None);
         let cfg = format!("{}.json", &built.config_digest[7..]);
         out.file(&cfg, &built.config);
-        let layer = format!("{}/layer.tar", &built.layers[0].diff_id[7..]);
-        out.file(&layer, &built.layers[0].tar);
-        entries.push(json!({"Config": cfg, "RepoTags": img.tags, "Layers": [layer]}));
+        let mut layers = Vec::new();
+        for l in &built.layers {
+            let layer = format!("{}/layer.tar", &l.diff_id[7..]);
+            out.file(&layer, &l.tar);
+            layers.push(layer);
+        }
+        entries.push(json!({"Config": cfg, "RepoTags": img.tags, "Layers": layers}));
     }
     out.file("manifest.json", &serde_json::to_vec(&entries).unwrap());
     out.finish()
