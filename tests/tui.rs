@@ -1115,3 +1115,28 @@ fn the_readme_settings_example_is_a_valid_settings_file() {
         });
     }
 }
+
+#[test]
+fn with_wrapping_the_cursor_stays_on_screen_and_clicks_hit_wrapped_rows() {
+    let mut layer = support::Layer::new();
+    for i in 0..30 {
+        layer = layer.file(&format!("f{i:02}-{}", "x".repeat(110)), b"x");
+    }
+    let image = support::Image::new().layer(layer, "add");
+    let mut a = app_of(image, 80, 24);
+    press(&mut a, "<tab><C-p>G");
+    let text = screen(&mut a);
+    assert!(text.contains("f29-xxx"), "the last row, selected, is drawn: {text}");
+    // Each row takes several lines: a click on the second line of the first row drawn selects it.
+    let panes = a.panes();
+    let first = explorer(&a).offset;
+    let top = panes.tree.y + panes.tree_header_rows();
+    a.update(Action::Click { column: panes.tree.x + 5, row: top + 1 });
+    assert_eq!(explorer(&a).cursor, first, "the wrapped line belongs to the first row drawn");
+    // The screen line where the next row starts (after the first row's wrapped lines).
+    let text = screen(&mut a);
+    let next = text.lines().position(|l| l.contains(&format!("f{:02}-", first + 1))).unwrap();
+    assert!(next as u16 > top + 1, "the first row took more than one line");
+    a.update(Action::Click { column: panes.tree.x + 5, row: next as u16 });
+    assert_eq!(explorer(&a).cursor, first + 1, "the line where the next row starts selects it");
+}

@@ -9,8 +9,11 @@ use super::action::{Action, Effect, Pane};
 use super::config::{Settings, ViewDefaults};
 use super::job::{Done, Job, Outcome, Request};
 use super::keymap::Mode;
+use super::layout::Columns;
 use super::layout::{self, Panes};
-use super::tree_view::{ChangeMask, Marks, Order, Rows, SortMode, TreeMode, TreeView, display_state, is_dir};
+use super::tree_view::{
+    ChangeMask, Marks, Order, Rows, SortMode, TreeMode, TreeView, display_state, is_dir, row_text, wrap_chunks,
+};
 use super::viewer::Viewer;
 use crate::analysis::Analysis;
 use crate::image::Image;
@@ -989,9 +992,17 @@ impl Explorer {
             Pane::Tree => {
                 let top = panes.tree.y + panes.tree_header_rows();
                 if row >= top {
-                    let i = self.offset + usize::from(row - top);
-                    if i < self.rows.rows.len() {
-                        self.cursor = i;
+                    // With wrapping a row may take several lines: count them down to the click.
+                    let mut line = usize::from(row - top);
+                    let mut i = self.offset;
+                    while i < self.rows.rows.len() {
+                        let lines = self.row_lines(i, panes);
+                        if line < lines {
+                            self.cursor = i;
+                            break;
+                        }
+                        line -= lines;
+                        i += 1;
                     }
                 }
             }
@@ -1005,6 +1016,34 @@ impl Explorer {
                 }
             }
         }
+    }
+
+    /// Lines tree row `i` takes on screen (more than one only with wrapping on).
+    fn row_lines(&self, i: usize, panes: &Panes) -> usize {
+        if !self.wrap {
+            return 1;
+        }
+        let Some(row) = self.rows.rows.get(i) else { return 1 };
+        let columns = if self.attributes { panes.tree_columns() } else { Columns::None };
+        let collapsed = self.is_collapsed(row.node);
+        let (head, name) = row_text(&self.image.tree, &self.marks, &self.rows.rows, i, columns, collapsed);
+        wrap_chunks(&head, &name, usize::from(panes.tree.width.saturating_sub(2))).len().max(1)
+    }
+
+    /// The first tree row to draw so that the cursor's wrapped lines are all on screen.
+    fn wrapped_offset(&self, panes: &Panes) -> usize {
+        let height = panes.tree_body_height().max(1);
+        let mut offset = self.offset.min(self.cursor);
+        let mut lines: std::collections::VecDeque<usize> = (offset
+            ..=self.cursor.min(self.rows.rows.len().saturating_sub(1)))
+            .map(|i| self.row_lines(i, panes))
+            .collect();
+        let mut used: usize = lines.iter().sum();
+        while used > height && offset < self.cursor {
+            used -= lines.pop_front().unwrap_or(0);
+            offset += 1;
+        }
+        offset
     }
 
     /// Lines of the layer list that fit in its pane (inside the border, under the header).
@@ -1023,7 +1062,11 @@ impl Explorer {
             // The viewer covers the tree pane, inside its border.
             v.fit(usize::from(panes.tree.width.saturating_sub(2)));
         }
-        self.offset = keep_in_view(self.offset, self.cursor, panes.tree_body_height(), self.rows.rows.len());
+        self.offset = if self.wrap {
+            self.wrapped_offset(panes)
+        } else {
+            keep_in_view(self.offset, self.cursor, panes.tree_body_height(), self.rows.rows.len())
+        };
         let at = self.layer_items.iter().position(|i| *i == LayerItem::Layer(self.view.layer)).unwrap_or(0);
         self.layer_offset = keep_in_view(self.layer_offset, at, Self::layer_rows(panes), self.layer_items.len());
         let rows = self.waste_rows(panes);

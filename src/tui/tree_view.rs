@@ -16,7 +16,11 @@ use regex::bytes::Regex;
 
 use crate::image::Image;
 use crate::layer::EntryKind;
-use crate::tree::{Change, NodeId, State, Tree};
+use unicode_width::UnicodeWidthStr;
+
+use super::layout::Columns;
+use crate::report::human_bytes;
+use crate::tree::{Change, IMPLICIT_DIR_MODE, NodeId, State, Tree};
 
 /// Which changes the tree shows for the selected layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -398,4 +402,153 @@ pub fn display_layer(marks: &Marks, node: NodeId) -> Option<usize> {
 /// Whether a listed node is a directory in the view (removed ones as they were).
 pub fn is_dir(tree: &Tree, marks: &Marks, node: NodeId) -> bool {
     tree.is_dir_state(display_state(tree, marks, node))
+}
+
+/// `drwxr-xr-x` with s/S/t/T for setuid, setgid and sticky.
+pub fn permissions(kind: EntryKind, mode: u32) -> String {
+    let t = match kind {
+        EntryKind::Dir => 'd',
+        EntryKind::Symlink => 'l',
+        EntryKind::Char => 'c',
+        EntryKind::Block => 'b',
+        EntryKind::Fifo => 'p',
+        _ => '-',
+    };
+    let mut s = String::with_capacity(10);
+    s.push(t);
+    let bit = |m: u32, c: char| if mode & m != 0 { c } else { '-' };
+    let special = |m: u32, x: u32, set: char, unset: char, plain: char| match (mode & m != 0, mode & x != 0) {
+        (true, true) => set,
+        (true, false) => unset,
+        (false, true) => plain,
+        (false, false) => '-',
+    };
+    s.push(bit(0o400, 'r'));
+    s.push(bit(0o200, 'w'));
+    s.push(special(0o4000, 0o100, 's', 'S', 'x'));
+    s.push(bit(0o040, 'r'));
+    s.push(bit(0o020, 'w'));
+    s.push(special(0o2000, 0o010, 's', 'S', 'x'));
+    s.push(bit(0o004, 'r'));
+    s.push(bit(0o002, 'w'));
+    s.push(special(0o1000, 0o001, 't', 'T', 'x'));
+    s
+}
+
+/// One row as (attributes and tree guides, name and link target).
+/// `collapsed` says whether the row's directory is folded.
+pub fn row_text(
+    tree: &Tree,
+    marks: &Marks,
+    rows: &[Row],
+    index: usize,
+    columns: Columns,
+    collapsed: bool,
+) -> (String, String) {
+    let row = rows[index];
+    let mut text = String::new();
+    match columns {
+        Columns::All => text.push_str(&attribute_columns(tree, marks, row)),
+        Columns::Size => text.push_str(&format!("{:>9}  ", human_bytes(marks.size(row.node)))),
+        Columns::None => {}
+    }
+    // Ancestors' guides, outermost first.
+    let mut guides = Vec::new();
+    let mut p = row.parent_row;
+    while p != u32::MAX {
+        let r = rows[p as usize];
+        guides.push(if r.last { "    " } else { "│   " });
+        p = r.parent_row;
+    }
+    for g in guides.iter().rev() {
+        text.push_str(g);
+    }
+    let collapsed = collapsed && marks.has_shown_children(row.node);
+    text.push_str(match (row.last, collapsed) {
+        (false, false) => "├── ",
+        (true, false) => "└── ",
+        (false, true) => "├─⊕ ",
+        (true, true) => "└─⊕ ",
+    });
+    let mut name = String::new();
+    crate::layer::path::escape_bytes(tree.name(row.node), &mut name);
+    let mut name = crate::text::terminal_safe(&name).into_owned();
+    if let State::Present { entry: Some(id), .. } = display_state(tree, marks, row.node) {
+        let entry = tree.entry(id);
+        let target = match entry.kind {
+            EntryKind::Symlink => tree.link(entry).map(<[u8]>::to_vec),
+            EntryKind::Hardlink => marks.link_target(row.node).map(|t| [b"/".as_slice(), &tree.path(t)].concat()),
+            _ => None,
+        };
+        if let Some(target) = target {
+            let mut shown = String::new();
+            crate::layer::path::escape_bytes(&target, &mut shown);
+            // A hard link is the same file under another name; a symlink points somewhere.
+            name.push_str(if entry.kind == EntryKind::Hardlink { " ⇒ " } else { " → " });
+            name.push_str(&crate::text::terminal_safe(&shown));
+        }
+    }
+    (text, name)
+}
+
+fn attribute_columns(tree: &Tree, marks: &Marks, row: Row) -> String {
+    let (kind, mode, uid, gid) = match display_state(tree, marks, row.node) {
+        State::Present { entry: Some(id), .. } => {
+            let entry = tree.entry(id);
+            (entry.kind, entry.mode, entry.uid, entry.gid)
+        }
+        _ => (EntryKind::Dir, IMPLICIT_DIR_MODE, 0, 0),
+    };
+    let owner = format!("{uid}:{gid}");
+    format!("{} {owner:>11} {:>9}  ", permissions(kind, mode), human_bytes(marks.size(row.node)))
+}
+
+/// Split `text` into chunks of at most `width` columns.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = vec![String::new()];
+    let mut w = 0;
+    for c in text.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw > width {
+            out.push(String::new());
+            w = 0;
+        }
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+        w += cw;
+    }
+    out
+}
+
+/// A row's lines with wrapping on: the name continues under itself, not under the columns
+/// before it (unless they leave too little room).
+pub fn wrap_chunks(head: &str, name: &str, width: usize) -> Vec<String> {
+    let indent = if head.width() + 8 < width { head.width() } else { 0 };
+    if indent == 0 {
+        return wrap(&format!("{head}{name}"), width);
+    }
+    let mut parts = wrap(name, width - indent).into_iter();
+    let first = format!("{head}{}", parts.next().unwrap_or_default());
+    std::iter::once(first).chain(parts.map(|p| format!("{}{p}", " ".repeat(indent)))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_strings() {
+        assert_eq!(permissions(EntryKind::Dir, 0o755), "drwxr-xr-x");
+        assert_eq!(permissions(EntryKind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(permissions(EntryKind::File, 0o4755), "-rwsr-xr-x");
+        assert_eq!(permissions(EntryKind::File, 0o2644), "-rw-r-Sr--");
+        assert_eq!(permissions(EntryKind::Symlink, 0o777), "lrwxrwxrwx");
+    }
+
+    #[test]
+    fn wraps_by_width() {
+        assert_eq!(wrap("abcdef", 4), ["abcd", "ef"]);
+    }
 }
