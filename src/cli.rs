@@ -336,6 +336,39 @@ pub enum Command {
     /// Every image of a multi-image archive is counted. Text, or --format json
     /// (layerscope.df/v1).
     Df(Box<DfArgs>),
+    /// Compare two images: layers shared and where the stacks part, every path added, removed,
+    /// modified, metadata-only or of another type, per-directory totals, and the change in size,
+    /// final size and waste
+    ///
+    /// Text, or --format json (layerscope.diff/v1). --fail-on-growth exits 1 when the new image
+    /// is bigger by more than BYTES (10MB) or PERCENT (5%).
+    Diff(Box<DiffArgs>),
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The image before (an archive, a directory or a name)
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The image after
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// text or json
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// Paths and directories listed in the text [default: 20]
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+    /// Exit 1 when the new image's size grew by more than this: bytes (10MB) or a percent (5%)
+    #[arg(long, value_name = "BYTES|PERCENT")]
+    pub fail_on_growth: Option<String>,
+    /// Where images come from.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Bounds on what the input may cost.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Arguments of `df`.
@@ -452,6 +485,7 @@ pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
         Some(Command::Files(args)) => run_files(&args),
         Some(Command::Cache(args)) => run_cache(&args),
         Some(Command::Df(args)) => run_df(&args),
+        Some(Command::Diff(args)) => run_diff(&args),
         None => run_show(&cli.show, env),
     }
 }
@@ -578,6 +612,65 @@ fn run_df(args: &DfArgs) -> anyhow::Result<Outcome> {
     }
     .context("writing to stdout")?;
     Ok(Outcome::Success)
+}
+
+fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    // The limit is checked before anything is read: a typo fails at once.
+    let limit = match &args.fail_on_growth {
+        None => None,
+        Some(text) => Some(match text.trim().strip_suffix('%') {
+            Some(p) => {
+                Growth::Percent(p.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(
+                    || anyhow::anyhow!("--fail-on-growth {text}: expected bytes (10MB) or a percent (5%)"),
+                )?)
+            }
+            None => Growth::Bytes(
+                crate::ci::parse_bytes(text).map_err(|e| anyhow::anyhow!("--fail-on-growth {text}: {e}"))?,
+            ),
+        }),
+    };
+    let read = ReadOptions { verify: false, limits: args.limits.limits()? };
+    let select = SelectArgs { platform: None, image_name: None };
+    let open = |input: &str| -> anyhow::Result<(Image, analysis::Analysis)> {
+        let image = load(&target_of(input, &args.sources)?, &select, &args.sources, &read)?;
+        let (analysis, _) = analysis::analyze_cached(&image, &analysis::Options::default(), false);
+        Ok((image, analysis))
+    };
+    let (old, old_analysis) = open(&args.old)?;
+    let (new, new_analysis) = open(&args.new)?;
+    let diff = analysis::diff::compare((&old, &old_analysis), (&new, &new_analysis));
+    let (old_name, new_name) = (image_name(&old), image_name(&new));
+    let stdout = io::stdout().lock();
+    match args.format.as_str() {
+        "json" => crate::report::diff::write_json(&diff, &old_name, &new_name, stdout),
+        _ => crate::report::diff::write_text(&diff, &old_name, &new_name, args.top, stdout),
+    }
+    .context("writing to stdout")?;
+    let grew = diff.size_delta_bytes.max(0).unsigned_abs();
+    let failed = match limit {
+        None => false,
+        Some(Growth::Bytes(max)) => grew > max,
+        Some(Growth::Percent(max)) => {
+            let before = diff.size_bytes.0.max(1) as f64;
+            grew as f64 * 100.0 / before > max
+        }
+    };
+    if failed {
+        eprintln!(
+            "layerscope: the new image grew by {} ({}), more than --fail-on-growth {}",
+            crate::report::human_bytes(grew),
+            crate::text::terminal_safe(&format!("{:.1} %", grew as f64 * 100.0 / diff.size_bytes.0.max(1) as f64)),
+            crate::text::terminal_safe(args.fail_on_growth.as_deref().unwrap_or(""))
+        );
+        return Ok(Outcome::RulesFailed);
+    }
+    Ok(Outcome::Success)
+}
+
+/// `--fail-on-growth`: bytes or a percent of the old image's size.
+enum Growth {
+    Bytes(u64),
+    Percent(f64),
 }
 
 /// How `df` names an image: its first tag, else where it came from.

@@ -330,3 +330,70 @@ fn the_readme_df_example_is_what_df_prints() {
     let shown = &readme[start..start + readme[start..].find("```").unwrap()];
     assert!(printed.starts_with(shown), "README:\n{shown}\nprinted:\n{printed}");
 }
+
+#[test]
+fn diff_lists_what_changed_between_two_builds_and_gates_growth() {
+    use support::Attrs;
+    let dir = tempfile::tempdir().unwrap();
+    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
+    let old = Image::new().tags(&["app:1"]).layer(base(), "ADD base").layer(
+        Layer::new()
+            .dir("app")
+            .file("app/main", &[1; 1_000])
+            .file("app/conf", b"same")
+            .file("app/old.log", &[2; 500])
+            .dir("app/data")
+            .symlink("app/link", "main"),
+        "COPY app",
+    );
+    let new = Image::new().tags(&["app:2"]).layer(base(), "ADD base").layer(
+        Layer::new()
+            .dir("app")
+            .file("app/main", &[9; 3_000])
+            .file_with("app/conf", b"same", Attrs::FILE.mode(0o600))
+            .file("app/data", b"now a file")
+            .file("app/new.bin", &[3; 2_000])
+            .symlink("app/link", "main2"),
+        "COPY app v2",
+    );
+    let (o, n) =
+        (write_temp(&dir, "old.tar", &old.docker_archive()), write_temp(&dir, "new.tar", &new.docker_archive()));
+    let out = layerscope(&["diff", "--format", "json", &o, &n]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], "layerscope.diff/v1");
+    assert_eq!(json["shared_layers"], 1, "the base layer is shared");
+    assert_eq!(json["new_layers"][0]["command"], "COPY app v2");
+    let change = |path: &str| {
+        json["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["path"] == path)
+            .map(|p| p["change"].as_str().unwrap().to_string())
+    };
+    assert_eq!(change("/app/main").as_deref(), Some("modified"));
+    assert_eq!(change("/app/conf").as_deref(), Some("metadata_only"));
+    assert_eq!(change("/app/old.log").as_deref(), Some("removed"));
+    assert_eq!(change("/app/new.bin").as_deref(), Some("added"));
+    assert_eq!(change("/app/data").as_deref(), Some("type_changed"));
+    assert_eq!(change("/app/link").as_deref(), Some("modified"), "another link target");
+    assert_eq!(change("/usr/libc.so"), None, "unchanged paths are not listed");
+    assert_eq!(json["paths"][0]["path"], "/app/main", "largest change first (+2,000 B)");
+    assert_eq!(json["size_delta_bytes"], (3_000 + 4 + 10 + 2_000) - (1_000 + 4 + 500));
+    assert_eq!(json["directories"][0]["path"], "/app");
+
+    let text = layerscope(&["diff", &o, &n]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("app:1 → app:2") && text.contains("1 shared (same ChainIDs)"), "{text}");
+    assert!(text.contains("+2.0 kB  modified       /app/main"), "{text}");
+
+    // The gate: bytes and percent, exit 1 over, 0 under, 2 for a bad limit.
+    assert_eq!(layerscope(&["diff", "--fail-on-growth", "1kB", &o, &n]).status.code(), Some(1));
+    assert_eq!(layerscope(&["diff", "--fail-on-growth", "10kB", &o, &n]).status.code(), Some(0));
+    assert_eq!(layerscope(&["diff", "--fail-on-growth", "5%", &o, &n]).status.code(), Some(1));
+    assert_eq!(layerscope(&["diff", "--fail-on-growth", "50%", &o, &n]).status.code(), Some(0));
+    let bad = layerscope(&["diff", "--fail-on-growth", "lots", &o, &n]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--fail-on-growth lots"));
+}

@@ -21,6 +21,7 @@
 //!   layers they hid), always in [0, 1]. User efficiency = 1 − user wasted percent.
 
 pub mod base;
+pub mod diff;
 pub mod disk;
 pub mod dive;
 mod gosort;

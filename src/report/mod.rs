@@ -2,6 +2,7 @@
 //! it for people (`text`) and programs (`json`, `files`).
 
 pub mod df;
+pub mod diff;
 pub mod files;
 pub mod github;
 pub mod junit;
