@@ -324,3 +324,30 @@ fn corpus_dive_compat_export_is_byte_for_byte_what_dive_writes() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
+fn corpus_df_and_diff_see_one_image_in_three_formats() {
+    use layerscope::analysis::{analyze, diff, disk};
+    let dir = corpus_dir();
+    let formats = ["debian-apt.docker.tar", "debian-apt.oci.tar", "debian-apt.oci-zstd.tar"];
+    let images: Vec<Image> = formats.iter().map(|f| load(&dir.join(f))).collect();
+    // The same layers however they are stored: by ChainID every layer is shared, and the disk
+    // holds one copy where the sum of sizes counts three.
+    let named: Vec<(String, &Image)> = formats.iter().map(|f| f.to_string()).zip(images.iter()).collect();
+    let usage = disk::disk_usage(&named);
+    assert!(usage.images.iter().all(|i| i.unique_bytes == 0 && i.shared_layers == i.layers), "{usage:?}");
+    assert_eq!(usage.naive_bytes, 3 * usage.real_bytes);
+    assert_eq!(usage.real_bytes, images[0].size_bytes());
+    // Compared, the docker archive and the zstd OCI archive differ in nothing.
+    let (a, b) = (analyze(&images[0], &Default::default()), analyze(&images[2], &Default::default()));
+    let d = diff::compare((&images[0], &a), (&images[2], &b));
+    assert_eq!(d.shared_layers, images[0].layers.len());
+    assert!(d.paths.is_empty(), "{:?}", &d.paths[..d.paths.len().min(5)]);
+    assert_eq!((d.size_delta_bytes, d.wasted_delta_bytes), (0, 0));
+    // busybox-waste and many-layers start from the same busybox rootfs: that base layer is shared.
+    let (waste, many) = (load(&dir.join("busybox-waste.oci.tar")), load(&dir.join("many-layers.oci.tar")));
+    let usage = disk::disk_usage(&[("busybox-waste".into(), &waste), ("many-layers".into(), &many)]);
+    assert!(usage.images[0].shared_layers >= 1, "{usage:?}");
+    assert_eq!(usage.images[0].shared_bytes, usage.images[1].shared_bytes);
+}
