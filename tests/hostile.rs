@@ -306,6 +306,10 @@ fn a_path_deeper_than_4096_bytes_is_refused_and_files_stays_linear() {
     let r = run(dir.path(), &["files", "ok.tar"], None);
     r.expect(0, "", 20.0, 150);
     assert_eq!(r.stdout().lines().count(), 2 + 2_001, "etc, os-release and every level");
+    // `diff` walks both trees with a stack of its own, not the call stack.
+    let r = run(dir.path(), &["diff", "ok.tar", "ok.tar"], None);
+    r.expect(0, "", 20.0, 150);
+    assert!(r.stdout().contains("0 added, 0 removed, 0 modified"), "{}", r.stdout());
 }
 
 // ------------------------------------------------------------ sparse files

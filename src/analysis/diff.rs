@@ -2,7 +2,7 @@
 //! part, every path of the final trees that was added, removed, modified, changed metadata only
 //! or changed type, per-directory totals, and the change in size, final size and waste.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use serde::Serialize;
@@ -11,7 +11,7 @@ use super::Analysis;
 use super::disk::chain_ids;
 use crate::image::Image;
 use crate::layer::EntryKind;
-use crate::tree::{EntryId, State, Tree};
+use crate::tree::{EntryId, NodeId, State, Tree};
 
 /// How a path differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -129,19 +129,86 @@ struct Seen {
     layer: usize,
 }
 
-fn final_paths(image: &Image) -> HashMap<Vec<u8>, Seen> {
-    let tree = &image.tree;
-    let mut out = HashMap::new();
-    let Some(top) = image.top_layer() else { return out };
-    for node in tree.visible_nodes(top) {
-        if let State::Present { entry: Some(id), layer } = tree.state_at(node, Some(top)) {
-            let e = tree.entry(id);
+/// What `image` shows at `node` after its last layer, if anything.
+fn seen(image: &Image, node: NodeId) -> Option<Seen> {
+    let top = image.top_layer()?;
+    match image.tree.state_at(node, Some(top)) {
+        State::Present { entry: Some(id), layer } => {
+            let e = image.tree.entry(id);
             // A hard link is its file's bytes under another name: compared as a file.
             let kind = if e.kind == EntryKind::Hardlink { EntryKind::File } else { e.kind };
-            out.insert(tree.path(node), Seen { kind, id, layer: usize::from(layer) });
+            Some(Seen { kind, id, layer: usize::from(layer) })
         }
+        // A directory no layer wrote (implied by its children) is still a directory.
+        State::Present { entry: None, layer } => {
+            Some(Seen { kind: EntryKind::Dir, id: EntryId::MAX, layer: usize::from(layer) })
+        }
+        State::Absent => None,
     }
-    out
+}
+
+/// Every path either final tree shows, in one walk of both (children are sorted by name, so
+/// the two lists merge like sorted lists): `f(path, old, new)` with what each side has there.
+fn walk_both(oi: &Image, ni: &Image, mut f: impl FnMut(&[u8], Option<Seen>, Option<Seen>)) {
+    // (old node, new node, length of the parent's path): an explicit stack, as paths may nest
+    // 100,000 levels deep.
+    let mut stack: Vec<(Option<NodeId>, Option<NodeId>, usize)> = vec![(Some(NodeId::ROOT), Some(NodeId::ROOT), 0)];
+    let mut path: Vec<u8> = Vec::new();
+    while let Some((o, n, parent_len)) = stack.pop() {
+        path.truncate(parent_len);
+        let name = o.map(|o| oi.tree.name(o)).or_else(|| n.map(|n| ni.tree.name(n))).unwrap_or_default();
+        let is_root = o == Some(NodeId::ROOT) || n == Some(NodeId::ROOT);
+        if !is_root {
+            if parent_len > 0 {
+                path.push(b'/');
+            }
+            path.extend_from_slice(name);
+        }
+        let (os, ns) = (o.and_then(|o| seen(oi, o)), n.and_then(|n| seen(ni, n)));
+        if !is_root {
+            if os.is_none() && ns.is_none() {
+                continue;
+            }
+            f(&path, os, ns);
+        }
+        // Below a path only directories have children worth walking.
+        let dir = |s: Option<Seen>| s.is_some_and(|s| s.kind == EntryKind::Dir) || is_root;
+        let oc: &[NodeId] = match o {
+            Some(o) if dir(os) => oi.tree.children(o),
+            _ => &[],
+        };
+        let nc: &[NodeId] = match n {
+            Some(n) if dir(ns) => ni.tree.children(n),
+            _ => &[],
+        };
+        // Merge the two sorted child lists; pushed in reverse so they pop in order.
+        let mut pairs = Vec::with_capacity(oc.len().max(nc.len()));
+        let (mut a, mut b) = (0, 0);
+        while a < oc.len() || b < nc.len() {
+            let order = match (oc.get(a), nc.get(b)) {
+                (Some(&x), Some(&y)) => oi.tree.name(x).cmp(ni.tree.name(y)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    pairs.push((oc.get(a).copied(), None));
+                    a += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    pairs.push((None, nc.get(b).copied()));
+                    b += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    pairs.push((oc.get(a).copied(), nc.get(b).copied()));
+                    a += 1;
+                    b += 1;
+                }
+            }
+        }
+        let len = path.len();
+        stack.extend(pairs.into_iter().rev().map(|(x, y)| (x, y, len)));
+    }
 }
 
 /// xxh3 of a file's bytes: the one the reader kept, or read now.
@@ -173,6 +240,37 @@ fn size_of(tree: &Tree, seen: &Seen) -> Option<u64> {
     (seen.kind == EntryKind::File).then(|| tree.content_entry(tree.entry(seen.id)).size)
 }
 
+/// How the same path differs between the two images, if it does.
+fn differs(
+    oi: &Image,
+    ni: &Image,
+    o: &Seen,
+    n: &Seen,
+    old_size: Option<u64>,
+    new_size: Option<u64>,
+) -> Option<PathChange> {
+    if o.kind != n.kind {
+        return Some(PathChange::TypeChanged);
+    }
+    // An implied directory has no entry: only its kind is known.
+    if o.id == EntryId::MAX || n.id == EntryId::MAX {
+        return None;
+    }
+    let (oe, ne) = (oi.tree.entry(o.id), ni.tree.entry(n.id));
+    let same_bytes = match n.kind {
+        EntryKind::File => old_size == new_size && content_hash(oi, o.id) == content_hash(ni, n.id),
+        EntryKind::Symlink => oi.tree.link(oe) == ni.tree.link(ne),
+        EntryKind::Char | EntryKind::Block => oe.content == ne.content,
+        _ => true,
+    };
+    let same_meta = (oe.mode, oe.uid, oe.gid) == (ne.mode, ne.uid, ne.gid);
+    match (same_bytes, same_meta) {
+        (true, true) => None,
+        (true, false) => Some(PathChange::MetadataOnly),
+        (false, _) => Some(PathChange::Modified),
+    }
+}
+
 /// Compare `old` with `new` (each with its analysis).
 pub fn compare(old: (&Image, &Analysis), new: (&Image, &Analysis)) -> ImageDiff {
     let ((oi, oa), (ni, na)) = (old, new);
@@ -190,7 +288,6 @@ pub fn compare(old: (&Image, &Analysis), new: (&Image, &Analysis)) -> ImageDiff 
             })
             .collect()
     };
-    let (before, after) = (final_paths(oi), final_paths(ni));
     let mut paths = Vec::new();
     let mut counts = DiffCounts::default();
     let shown = |path: &[u8]| {
@@ -198,64 +295,27 @@ pub fn compare(old: (&Image, &Analysis), new: (&Image, &Analysis)) -> ImageDiff 
         crate::layer::path::escape_bytes(path, &mut s);
         s
     };
-    for (path, n) in &after {
-        let new_size = size_of(&ni.tree, n);
-        let Some(o) = before.get(path) else {
-            counts.added += 1;
-            let delta = signed(new_size.unwrap_or(0));
-            paths.push(PathDiff {
-                path: shown(path),
-                change: PathChange::Added,
-                old_size: None,
-                new_size,
-                delta_bytes: delta,
-                layer: n.layer,
-            });
-            continue;
+    walk_both(oi, ni, |path, o, n| {
+        let (old_size, new_size) = (o.and_then(|o| size_of(&oi.tree, &o)), n.and_then(|n| size_of(&ni.tree, &n)));
+        let (change, layer) = match (o, n) {
+            (None, Some(n)) => (PathChange::Added, n.layer),
+            (Some(o), None) => (PathChange::Removed, o.layer),
+            (Some(o), Some(n)) => match differs(oi, ni, &o, &n, old_size, new_size) {
+                Some(change) => (change, n.layer),
+                None => return,
+            },
+            (None, None) => return,
         };
-        let old_size = size_of(&oi.tree, o);
-        let (oe, ne) = (oi.tree.entry(o.id), ni.tree.entry(n.id));
-        let change = if o.kind != n.kind {
-            Some(PathChange::TypeChanged)
-        } else {
-            let same_bytes = match n.kind {
-                EntryKind::File => old_size == new_size && content_hash(oi, o.id) == content_hash(ni, n.id),
-                EntryKind::Symlink => oi.tree.link(oe) == ni.tree.link(ne),
-                EntryKind::Char | EntryKind::Block => oe.content == ne.content,
-                _ => true,
-            };
-            let same_meta = (oe.mode, oe.uid, oe.gid) == (ne.mode, ne.uid, ne.gid);
-            match (same_bytes, same_meta) {
-                (true, true) => None,
-                (true, false) => Some(PathChange::MetadataOnly),
-                (false, _) => Some(PathChange::Modified),
-            }
-        };
-        if let Some(change) = change {
-            match change {
-                PathChange::TypeChanged => counts.type_changed += 1,
-                PathChange::MetadataOnly => counts.metadata_only += 1,
-                _ => counts.modified += 1,
-            }
-            let delta = signed(new_size.unwrap_or(0)).saturating_sub(signed(old_size.unwrap_or(0)));
-            paths.push(PathDiff { path: shown(path), change, old_size, new_size, delta_bytes: delta, layer: n.layer });
+        match change {
+            PathChange::Added => counts.added += 1,
+            PathChange::Removed => counts.removed += 1,
+            PathChange::TypeChanged => counts.type_changed += 1,
+            PathChange::MetadataOnly => counts.metadata_only += 1,
+            PathChange::Modified => counts.modified += 1,
         }
-    }
-    for (path, o) in &before {
-        if !after.contains_key(path) {
-            counts.removed += 1;
-            let old_size = size_of(&oi.tree, o);
-            let delta = 0i64.saturating_sub(signed(old_size.unwrap_or(0)));
-            paths.push(PathDiff {
-                path: shown(path),
-                change: PathChange::Removed,
-                old_size,
-                new_size: None,
-                delta_bytes: delta,
-                layer: o.layer,
-            });
-        }
-    }
+        let delta = signed(new_size.unwrap_or(0)).saturating_sub(signed(old_size.unwrap_or(0)));
+        paths.push(PathDiff { path: shown(path), change, old_size, new_size, delta_bytes: delta, layer });
+    });
     paths.sort_by(|a, b| {
         b.delta_bytes.unsigned_abs().cmp(&a.delta_bytes.unsigned_abs()).then_with(|| a.path.cmp(&b.path))
     });
