@@ -1140,3 +1140,30 @@ fn with_wrapping_the_cursor_stays_on_screen_and_clicks_hit_wrapped_rows() {
     a.update(Action::Click { column: panes.tree.x + 5, row: next as u16 });
     assert_eq!(explorer(&a).cursor, first + 1, "the line where the next row starts selects it");
 }
+
+#[test]
+fn typing_a_filter_narrows_to_the_same_matches_as_a_full_search() {
+    let matched = |a: &App| {
+        let e = explorer(a);
+        e.rows.matches.iter().map(|&i| e.image.tree.display_path(e.rows.rows[i as usize].node).0).collect::<Vec<_>>()
+    };
+    // Typed a character at a time: each one only re-tests what matched before.
+    let mut typed = app(100, 30);
+    press(&mut typed, "/ap");
+    press(&mut typed, "p/d");
+    // The same text reached by a backspace: searched in full.
+    let mut full = app(100, 30);
+    press(&mut full, "/app/dx<bs>");
+    assert_eq!(matched(&typed), matched(&full));
+    assert!(!matched(&typed).is_empty());
+    // And what a search of every listed path finds.
+    let e = explorer(&full);
+    let every: Vec<String> = e
+        .rows
+        .rows
+        .iter()
+        .map(|r| e.image.tree.display_path(r.node).0)
+        .filter(|p| p.to_lowercase().contains("app/d"))
+        .collect();
+    assert_eq!(matched(&full), every);
+}

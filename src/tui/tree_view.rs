@@ -177,7 +177,7 @@ impl Marks {
             shown_children: vec![0u32; n],
         };
         marks.compute_changes(tree, order);
-        marks.compute_matches(tree, order, filter);
+        marks.compute_matches(tree, order, filter, false);
         marks.compute_shown(tree, order);
         marks
     }
@@ -194,7 +194,13 @@ impl Marks {
             return;
         }
         if self.view.filter != params.filter {
-            self.compute_matches(tree, order, filter);
+            // Typing more of a plain filter only narrows it: test just what matched before.
+            let plain = |f: &str| regex::escape(f) == f;
+            let narrows = !self.view.filter.is_empty()
+                && plain(&self.view.filter)
+                && plain(&params.filter)
+                && params.filter.contains(self.view.filter.as_str());
+            self.compute_matches(tree, order, filter, narrows);
         }
         self.view = params;
         self.compute_shown(tree, order);
@@ -227,8 +233,9 @@ impl Marks {
         }
     }
 
-    /// Which listed nodes the path filter matches (paths built incrementally, in pre-order).
-    fn compute_matches(&mut self, tree: &Tree, order: &Order, filter: Option<&Regex>) {
+    /// Which listed nodes the path filter matches (paths built incrementally, in pre-order);
+    /// with `narrows`, only nodes that matched the previous filter can match this one.
+    fn compute_matches(&mut self, tree: &Tree, order: &Order, filter: Option<&Regex>, narrows: bool) {
         let Some(re) = filter else {
             self.matched.iter_mut().for_each(|m| *m = false);
             return;
@@ -242,7 +249,11 @@ impl Marks {
             path.push(b'/');
             path.extend_from_slice(tree.name(node));
             ends.push(path.len());
-            self.matched[node.0 as usize] = self.change[node.0 as usize] != NOT_LISTED && re.is_match(&path);
+            let i = node.0 as usize;
+            if narrows && !self.matched[i] {
+                continue;
+            }
+            self.matched[i] = self.change[i] != NOT_LISTED && re.is_match(&path);
         }
     }
 
