@@ -329,18 +329,17 @@ pub enum Command {
     Files(Box<FilesArgs>),
     /// Show the cache (pulled blobs and parsed layers): where it is and what it holds
     Cache(CacheArgs),
-    /// The disk several images take together: per image its size, the bytes it shares with the
-    /// others (layers with the same ChainID) and its own; in all, the sum of sizes against each
-    /// layer counted once
+    /// The disk several images take together, shared layers counted once
     ///
-    /// Every image of a multi-image archive is counted. Text, or --format json
+    /// Per image its size, the bytes it shares with the others (layers with the same ChainID) and
+    /// its own; in all, the sum of sizes against each layer counted once. Every image of a multi-image archive is counted. Text, or --format json
     /// (layerscope.df/v1).
     Df(Box<DfArgs>),
-    /// Compare two images: layers shared and where the stacks part, every path added, removed,
-    /// modified, metadata-only or of another type, per-directory totals, and the change in size,
-    /// final size and waste
+    /// Compare two images: shared layers, changed paths, size and waste deltas
     ///
-    /// Text, or --format json (layerscope.diff/v1). --fail-on-growth exits 1 when the new image
+    /// Layers shared and where the stacks part, every path added, removed, modified,
+    /// metadata-only or of another type, per-directory totals, and the change in size, final size
+    /// and waste. Text, or --format json (layerscope.diff/v1). --fail-on-growth exits 1 when the new image
     /// is bigger by more than BYTES (10MB) or PERCENT (5%).
     Diff(Box<DiffArgs>),
 }
