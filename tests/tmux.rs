@@ -225,3 +225,25 @@ fn a_multi_image_archive_opens_a_picker() {
     t.keys(&["q"]);
     t.wait_for("LAYERSCOPE_EXIT=0");
 }
+
+#[test]
+fn the_settings_file_is_read_in_a_real_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("layerscope/config.yaml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "theme: high-contrast\nkeys:\n  filter: f\nview:\n  hide: []\n").unwrap();
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let command = format!("XDG_CONFIG_HOME={} {bin}; echo LAYERSCOPE_EXIT=$?; sleep 60", dir.path().display());
+    let Some(t) = Tmux::start(&command, 100, 30) else { return };
+    // `hide: []`: every path of layer 0 from the start; `f` filters, as the file says.
+    t.wait_until("the first screen with every path", |s| {
+        s.contains("Layer 0 · every path") && s.contains(" f filter ")
+    });
+    t.keys(&["f", "m", "o", "t", "d"]);
+    t.wait_until("the filter typed with the configured key", |s| s.contains("motd") && s.contains("1 match"));
+    // Esc alone (followed at once by q, a terminal would send Alt+q).
+    t.keys(&["Escape"]);
+    t.wait_until("the filter cleared", |s| !s.contains("1 match") && s.contains("busybox"));
+    t.keys(&["q"]);
+    t.wait_for("LAYERSCOPE_EXIT=0");
+}

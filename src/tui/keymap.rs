@@ -505,7 +505,8 @@ fn key_in(bindings: &[Binding], k: KeyEvent, mode: Mode) -> Option<Action> {
             KeyCode::Enter => Some(Action::InputAccept),
             KeyCode::Esc => Some(Action::InputCancel),
             KeyCode::Backspace => Some(Action::InputBackspace),
-            KeyCode::Char(c) if !ctrl(&k) => Some(Action::Input(c)),
+            // Alt+key is not text (a terminal also sends Esc then a key that fast as Alt+key).
+            KeyCode::Char(c) if !ctrl(&k) && !k.modifiers.contains(KeyModifiers::ALT) => Some(Action::Input(c)),
             _ => None,
         },
         // The help scrolls like a list and closes with the keys that opened or would close it.
@@ -547,6 +548,7 @@ mod tests {
         assert_eq!(key(ctrl_a, Mode::Browse(Pane::Tree)), Some(Action::ToggleChange(Change::Added)));
         assert_eq!(key(press(KeyCode::Char('c'), KeyModifiers::CONTROL), Mode::Input), Some(Action::Quit));
         assert_eq!(key(press(KeyCode::Char('q'), KeyModifiers::NONE), Mode::Input), Some(Action::Input('q')));
+        assert_eq!(key(press(KeyCode::Char('q'), KeyModifiers::ALT), Mode::Input), None, "Alt+q is not text");
         assert_eq!(key(press(KeyCode::Char('j'), KeyModifiers::NONE), Mode::Browse(Pane::Tree)), Some(Action::Down));
     }
 }
