@@ -364,13 +364,9 @@ impl TreeEntry {
     pub fn derived(&self, kind: &str) -> Option<Vec<u8>> {
         let path = self.path(kind)?;
         let bytes = fs::read(&path).ok()?;
-        let rest = bytes.strip_prefix(DERIVED_MAGIC)?;
-        let (sum, payload) = rest.split_at_checked(8)?;
-        if u64::from_le_bytes(sum.try_into().ok()?) != xxhash_rust::xxh3::xxh3_64(payload) {
-            return None;
-        }
+        let payload = unframe(DERIVED_MAGIC, &bytes)?.to_vec();
         touch(&path);
-        Some(payload.to_vec())
+        Some(payload)
     }
 
     /// Remember `payload` as `kind`.
@@ -380,9 +376,7 @@ impl TreeEntry {
             fs::create_dir_all(dir)?;
         }
         let mut file = self.cache.temp_file()?;
-        file.write_all(DERIVED_MAGIC)?;
-        file.write_all(&xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes())?;
-        file.write_all(payload)?;
+        file.write_all(&frame(DERIVED_MAGIC, payload))?;
         file.persist(&path).map_err(|e| e.error)?;
         Ok(())
     }
@@ -392,6 +386,23 @@ impl TreeEntry {
         let safe = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         safe.then(|| self.cache.root.join(DERIVED_DIR).join(format!("{hex}.{kind}")))
     }
+}
+
+/// An entry's bytes: `magic`, the xxh3 of the payload, then the payload.
+pub(crate) fn frame(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(magic.len() + 8 + payload.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The payload of an entry made by [`frame`]; `None` when the magic or the checksum is wrong
+/// (another format, or a damaged file).
+pub(crate) fn unframe<'a>(magic: &[u8; 8], bytes: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = bytes.strip_prefix(magic)?;
+    let (sum, payload) = rest.split_at_checked(8)?;
+    (u64::from_le_bytes(sum.try_into().ok()?) == xxhash_rust::xxh3::xxh3_64(payload)).then_some(payload)
 }
 
 fn bad_digest(digest: &str) -> io::Error {

@@ -6,7 +6,6 @@
 //! differently, so a record from any other version is ignored (and the layer parsed again).
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::archive::compression::Compression;
 use crate::archive::tar::Chunk;
@@ -66,21 +65,13 @@ pub fn encode(parsed: &ParsedLayer) -> Vec<u8> {
     };
     // Serialising plain data into a Vec cannot fail; an empty payload would only be ignored later.
     let payload = postcard::to_stdvec(&stored).unwrap_or_default();
-    let mut out = Vec::with_capacity(MAGIC.len() + 8 + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
+    super::frame(MAGIC, &payload)
 }
 
 /// The layer a record holds, as layer `index`; `None` when the bytes are not a whole record of
 /// this version.
 pub fn decode(bytes: &[u8], index: usize, limits: &Limits) -> Option<ParsedLayer> {
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let (sum, payload) = rest.split_at_checked(8)?;
-    if u64::from_le_bytes(sum.try_into().ok()?) != xxh3_64(payload) {
-        return None;
-    }
+    let payload = super::unframe(MAGIC, bytes)?;
     let stored: Stored = postcard::from_bytes(payload).ok()?;
     if stored.writer != WRITER || !well_formed(&stored) {
         return None;

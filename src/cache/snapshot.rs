@@ -9,7 +9,6 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::archive::compression::Compression;
 use crate::layer::LayerDigests;
@@ -131,21 +130,13 @@ pub fn encode(snapshot: &Snapshot) -> Vec<u8> {
         warnings: StoredLog::of(&snapshot.warnings),
     };
     let payload = postcard::to_stdvec(&stored).unwrap_or_default();
-    let mut out = Vec::with_capacity(MAGIC.len() + 8 + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
+    super::frame(MAGIC, &payload)
 }
 
 /// The snapshot the bytes hold, for an image of `layers` layers; `None` when they are not a whole,
 /// consistent snapshot of this version.
 pub fn decode(bytes: &[u8], layers: usize, limits: &Limits) -> Option<Snapshot> {
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let (sum, payload) = rest.split_at_checked(8)?;
-    if u64::from_le_bytes(sum.try_into().ok()?) != xxh3_64(payload) {
-        return None;
-    }
+    let payload = super::unframe(MAGIC, bytes)?;
     let stored: Stored = postcard::from_bytes(payload).ok()?;
     let entries = stored.tree.entries().len() as u64;
     let ranges_fit = stored.layers.iter().all(|l| l.entries.0 <= l.entries.1 && u64::from(l.entries.1) <= entries);
