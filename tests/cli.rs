@@ -264,23 +264,33 @@ fn a_wrong_explorer_settings_file_exits_2_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("a report does not read it"));
 }
 
-#[test]
-fn df_counts_shared_layers_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
+/// The busybox-like base both `api_and_web` images start from.
+fn shared_base() -> Layer {
+    Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000])
+}
+
+/// Two images on one base layer (40,000 bytes), with 5,000 and 3,000 bytes of their own.
+fn api_and_web() -> (Image, Image) {
     let api = Image::new()
         .tags(&["team/api:1"])
-        .layer(base(), "ADD base")
+        .layer(shared_base(), "ADD base")
         .layer(Layer::new().file("api", &[1; 5_000]), "COPY api");
     let web = Image::new()
         .tags(&["team/web:1"])
-        .layer(base(), "ADD base")
+        .layer(shared_base(), "ADD base")
         .layer(Layer::new().file("web", &[2; 3_000]), "COPY web");
+    (api, web)
+}
+
+#[test]
+fn df_counts_shared_layers_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (api, web) = api_and_web();
     // The same bytes as base, but above another layer: a different ChainID, not shared.
     let odd = Image::new()
         .tags(&["team/odd:1"])
         .layer(Layer::new().file("first", &[3; 1_000]), "x")
-        .layer(base(), "ADD base");
+        .layer(shared_base(), "ADD base");
     let a = write_temp(&dir, "api.tar", &api.docker_archive());
     let w = write_temp(&dir, "web.tar", &web.docker_archive());
     let o = write_temp(&dir, "odd.tar", &odd.docker_archive());
@@ -314,15 +324,7 @@ fn df_counts_shared_layers_once() {
 #[test]
 fn the_readme_df_example_is_what_df_prints() {
     let dir = tempfile::tempdir().unwrap();
-    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
-    let api = Image::new()
-        .tags(&["team/api:1"])
-        .layer(base(), "ADD base")
-        .layer(Layer::new().file("api", &[1; 5_000]), "COPY api");
-    let web = Image::new()
-        .tags(&["team/web:1"])
-        .layer(base(), "ADD base")
-        .layer(Layer::new().file("web", &[2; 3_000]), "COPY web");
+    let (api, web) = api_and_web();
     let both = write_temp(&dir, "both.tar", &support::several_images_archive(&[&api, &web]));
     let printed = String::from_utf8(layerscope(&["df", &both]).stdout).unwrap();
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
@@ -335,8 +337,7 @@ fn the_readme_df_example_is_what_df_prints() {
 fn diff_lists_what_changed_between_two_builds_and_gates_growth() {
     use support::Attrs;
     let dir = tempfile::tempdir().unwrap();
-    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
-    let old = Image::new().tags(&["app:1"]).layer(base(), "ADD base").layer(
+    let old = Image::new().tags(&["app:1"]).layer(shared_base(), "ADD base").layer(
         Layer::new()
             .dir("app")
             .file("app/main", &[1; 1_000])
@@ -346,7 +347,7 @@ fn diff_lists_what_changed_between_two_builds_and_gates_growth() {
             .symlink("app/link", "main"),
         "COPY app",
     );
-    let new = Image::new().tags(&["app:2"]).layer(base(), "ADD base").layer(
+    let new = Image::new().tags(&["app:2"]).layer(shared_base(), "ADD base").layer(
         Layer::new()
             .dir("app")
             .file("app/main", &[9; 3_000])

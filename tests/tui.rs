@@ -33,7 +33,11 @@ fn opened(width: u16, height: u16) -> App {
 /// Where most journeys start: the last layer with every path listed (G in the layer list, then
 /// U and g in the tree), the layer list focused.
 fn app(width: u16, height: u16) -> App {
-    let mut a = opened(width, height);
+    at_last_layer_with_every_path(opened(width, height))
+}
+
+/// `a` moved to its last layer with every path listed, the layer list focused again.
+fn at_last_layer_with_every_path(mut a: App) -> App {
     press(&mut a, "G");
     a.idle();
     press(&mut a, "<tab>Ug<backtab>");
@@ -598,11 +602,7 @@ fn the_loop_loads_then_explores() {
 fn app_of(image: support::Image, width: u16, height: u16) -> App {
     let image = support::load(image.docker_archive());
     let analysis = analyze(&image, &Options::default());
-    let mut a = App::ready(image, analysis, width, height, false);
-    press(&mut a, "G");
-    a.idle();
-    press(&mut a, "<tab>Ug<backtab>");
-    a
+    at_last_layer_with_every_path(App::ready(image, analysis, width, height, false))
 }
 
 /// The size the tree shows for `path`, and the sizes of the file rows listed below it (once the
