@@ -32,6 +32,7 @@ pub mod archive;
 pub mod cache;
 pub mod ci;
 pub mod cli;
+pub mod dirs;
 pub mod error;
 pub mod extract;
 pub mod format;

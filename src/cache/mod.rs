@@ -122,12 +122,7 @@ impl Cache {
     /// Where the cache lives by default: `$XDG_CACHE_HOME/layerscope`, else
     /// `~/.cache/layerscope`.
     pub fn default_root() -> Option<PathBuf> {
-        let non_empty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
-        std::env::var_os("XDG_CACHE_HOME")
-            .and_then(non_empty)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").and_then(non_empty).map(|h| h.join(".cache")))
-            .map(|base| base.join("layerscope"))
+        crate::dirs::xdg_base("XDG_CACHE_HOME", ".cache").map(|base| base.join("layerscope"))
     }
 
     /// The folder this cache lives in.

@@ -85,12 +85,7 @@ pub enum ConfigError {
 
 /// Where the settings file is looked for.
 pub fn default_path() -> Option<PathBuf> {
-    let non_empty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
-    std::env::var_os("XDG_CONFIG_HOME")
-        .and_then(non_empty)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").and_then(non_empty).map(|h| h.join(".config")))
-        .map(|base| base.join("layerscope/config.yaml"))
+    crate::dirs::xdg_base("XDG_CONFIG_HOME", ".config").map(|base| base.join("layerscope/config.yaml"))
 }
 
 /// The settings: from `path` when given (it must exist), else from the default file when it
