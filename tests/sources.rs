@@ -439,11 +439,11 @@ fn docker_engine_images_read_as_their_archive_and_the_second_open_exports_nothin
 #[test]
 fn podman_images_read_through_podman_save_and_through_its_socket() {
     let home = tempfile::tempdir().unwrap();
-    let Some(storage) = crate::support::servers::podman_storage(home.path()) else { return };
-    let storage = storage.to_str().unwrap().to_string();
+    let Some(podman) = crate::support::servers::PodmanStorage::new() else { return };
+    let storage = podman.conf_str().to_string();
     let archive = home.path().join("app.tar");
     std::fs::write(&archive, sample().tags(&["team/app:1"]).docker_archive()).unwrap();
-    run_tool("podman", &["load", "-q", "-i", archive.to_str().unwrap()], &[("CONTAINERS_STORAGE_CONF", &storage)]);
+    podman.podman(&["load", "-q", "-i", archive.to_str().unwrap()]);
     let from_archive = json_of(&layerscope(home.path(), &["--json", "-", archive.to_str().unwrap()], &[]));
     let env = [("CONTAINERS_STORAGE_CONF", storage.as_str()), ("PATH", SYSTEM_PATH)];
 

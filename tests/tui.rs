@@ -39,7 +39,7 @@ fn app(width: u16, height: u16) -> App {
 /// `a` moved to its last layer with every path listed, the layer list focused again.
 fn at_last_layer_with_every_path(mut a: App) -> App {
     press(&mut a, "G");
-    a.idle();
+    pause(&mut a);
     press(&mut a, "<tab>Ug<backtab>");
     a
 }
@@ -106,10 +106,19 @@ fn run_jobs(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
     rest
 }
 
+/// What the loop does when the keys pause: catch the tree up, running the jobs that takes.
+/// Returns whether there was anything to do.
+fn pause(app: &mut App) -> bool {
+    let pending = app.has_pending_work();
+    let effects = app.idle();
+    run_jobs(app, effects);
+    pending
+}
+
 /// Draw the app as the loop would and return the screen as text.
 fn screen(app: &mut App) -> String {
     // As the loop does once the keys pause.
-    app.idle();
+    pause(app);
     let mut terminal = Terminal::new(TestBackend::new(app.width, app.height)).unwrap();
     terminal.draw(|f| view::draw(f, app)).unwrap();
     terminal.backend().to_string()
@@ -274,6 +283,98 @@ fn layer_list_moves_select_layers() {
     assert_eq!(explorer(&a).view.layer, 4);
 }
 
+/// The demo explorer computing every tree view in the background, as on a big image.
+fn in_background(mut a: App) -> App {
+    a.explorer_mut().unwrap().background_from = 0;
+    a
+}
+
+/// The one job among `effects`.
+fn one_job(effects: Vec<Effect>) -> layerscope::tui::job::Job {
+    match <[Effect; 1]>::try_from(effects) {
+        Ok([Effect::Start(job)]) => job,
+        other => panic!("one job expected: {other:?}"),
+    }
+}
+
+#[test]
+fn on_a_big_image_tree_views_come_from_a_background_job_and_the_newest_wins() {
+    let mut a = in_background(app(100, 30));
+    let mut b = app(100, 30);
+    press(&mut a, "<tab>j");
+    press(&mut b, "<tab>j");
+    let rows_before = explorer(&a).rows.rows.clone();
+    let first = one_job(a.update(Action::ToggleChange(Change::Removed)));
+    let e = explorer(&a);
+    assert!(e.tree_stale() && e.tree_updating());
+    assert_eq!(e.rows.rows, rows_before, "the tree shown stays until the new one is there");
+    assert!(!a.has_pending_work(), "a pause starts nothing more: the job is on its way");
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal.draw(|f| view::draw(f, &a)).unwrap();
+    assert!(terminal.backend().to_string().contains("updating…"));
+    // Keys still work on the tree shown.
+    press(&mut a, "j");
+    press(&mut b, "j");
+    let selected = explorer(&a).selected_node();
+    let second = one_job(a.update(Action::ToggleSort));
+    assert!(first.stop.load(Ordering::Relaxed), "the replaced job is told to stop");
+    a.job_done(layerscope::tui::job::run(&first));
+    assert!(explorer(&a).tree_stale(), "a replaced job's answer is not taken");
+    a.job_done(layerscope::tui::job::run(&second));
+    b.update(Action::ToggleChange(Change::Removed));
+    b.update(Action::ToggleSort);
+    let (ea, eb) = (explorer(&a), explorer(&b));
+    assert!(!ea.tree_stale() && !ea.tree_updating());
+    assert_eq!(ea.rows.sort, SortMode::Size);
+    assert_eq!(ea.rows.rows, eb.rows.rows, "the same rows as computed at once");
+    assert_eq!(ea.cursor, eb.cursor);
+    assert_eq!(ea.selected_node(), selected, "the cursor stays on the node it was on");
+}
+
+#[test]
+fn in_the_background_layer_moves_wait_for_a_pause_and_folds_made_meanwhile_hold() {
+    let mut a = in_background(app(100, 30));
+    press(&mut a, "kk");
+    assert!(a.has_pending_work());
+    let job = one_job(a.idle());
+    assert!(!a.has_pending_work(), "one job at a time");
+    // Fold the first directory of the tree shown while the job runs.
+    press(&mut a, "<tab>g<space>");
+    let folded = explorer(&a).selected_node().unwrap();
+    a.job_done(layerscope::tui::job::run(&job));
+    let e = explorer(&a);
+    assert_eq!(e.marks.view.layer, 2);
+    assert!(!e.tree_stale());
+    assert!(e.is_collapsed(folded));
+    let row = e.rows.position(folded).unwrap();
+    assert!(e.rows.rows.get(row + 1).is_none_or(|r| r.parent_row as usize != row), "its rows stay folded");
+}
+
+#[test]
+fn folding_and_opening_a_directory_splices_the_rows_a_rebuild_would_make() {
+    let mut a = app(100, 30);
+    press(&mut a, "<tab>/e<enter>");
+    let dirs: Vec<usize> = {
+        let e = explorer(&a);
+        (0..e.rows.rows.len()).filter(|&i| e.rows.rows.get(i + 1).is_some_and(|r| r.parent_row as usize == i)).collect()
+    };
+    assert!(dirs.len() >= 3, "the demo has nested directories: {dirs:?}");
+    for &dir in dirs.iter().rev() {
+        for keys in ["<space>", "<space>"] {
+            press(&mut a, "g");
+            for _ in 0..dir {
+                press(&mut a, "j");
+            }
+            press(&mut a, keys);
+            let spliced = (explorer(&a).rows.rows.clone(), explorer(&a).rows.matches.clone(), explorer(&a).cursor);
+            // Sorting twice rebuilds the rows from scratch.
+            press(&mut a, "ss");
+            let e = explorer(&a);
+            assert_eq!(spliced, (e.rows.rows.clone(), e.rows.matches.clone(), e.cursor), "row {dir}");
+        }
+    }
+}
+
 #[test]
 fn the_tree_follows_layer_moves_when_the_keys_pause() {
     let mut a = app(100, 30);
@@ -282,9 +383,9 @@ fn the_tree_follows_layer_moves_when_the_keys_pause() {
     assert_eq!(e.view.layer, 2, "the layer list moves at once");
     assert!(e.tree_stale(), "the tree catches up later");
     assert_eq!(e.marks.view.layer, 4, "and still shows the layer it shows");
-    assert!(a.idle(), "a pause brings it up to date");
+    assert!(pause(&mut a), "a pause brings it up to date");
     assert_eq!(explorer(&a).marks.view.layer, 2);
-    assert!(!a.idle(), "nothing left to do");
+    assert!(!pause(&mut a), "nothing left to do");
     press(&mut a, "k<tab>");
     assert_eq!(explorer(&a).marks.view.layer, 1, "any other key brings it up to date first");
 }
@@ -608,7 +709,7 @@ fn app_of(image: support::Image, width: u16, height: u16) -> App {
 /// The size the tree shows for `path`, and the sizes of the file rows listed below it (once the
 /// keys pause and the tree has caught up).
 fn dir_size_and_listed_files(app: &mut App, path: &str) -> (u64, Vec<u64>) {
-    app.idle();
+    pause(app);
     let e = explorer(app);
     let tree = &e.image.tree;
     let node = tree.lookup(path.trim_start_matches('/').as_bytes()).unwrap();
@@ -755,7 +856,7 @@ fn it_opens_on_the_first_layer_showing_what_it_changed() {
     assert!(e.view.hidden.contains(Change::Unchanged), "only what the layer changed");
     // Layer 4 changed 16 paths; its tree lists those (and their parent directories), not all 42.
     press(&mut a, "G");
-    a.idle();
+    pause(&mut a);
     let text = screen(&mut a);
     assert!(text.contains("Layer 4 · what it changed (U: all paths)"), "{text}");
     let e = explorer(&a);
@@ -836,7 +937,7 @@ fn the_viewer_and_extract_name_the_layer_that_wrote_the_bytes() {
     for _ in 0..4 {
         press(&mut a, "k");
     }
-    a.idle();
+    pause(&mut a);
     press(&mut a, "<tab>");
     go_to(&mut a, "/etc/motd");
     press(&mut a, "v");
@@ -858,7 +959,7 @@ fn the_layer_details_scroll_to_their_last_line() {
     assert!(after.contains("DiffID") && after.contains("sha256:"), "{after}");
     // Another layer starts at its top again.
     press(&mut a, "k");
-    a.idle();
+    pause(&mut a);
     assert_eq!(explorer(&a).details_offset, 0);
 }
 
@@ -939,7 +1040,7 @@ fn every_key_in_the_table_does_what_the_help_says() {
                 go_to(&mut a, "/app/data/model.bin");
                 press(&mut a, "v<pgdn><pgdn>");
             }
-            a.idle();
+            pause(&mut a);
             let mode = a.mode();
             let scope_mode = match binding.scope {
                 Scope::Viewer => Mode::Viewer,
@@ -951,7 +1052,7 @@ fn every_key_in_the_table_does_what_the_help_says() {
             assert_eq!(keymap::key(event, mode).as_ref(), Some(action), "{} in {mode:?}", key.name());
             let before = fingerprint(&a);
             let effects = a.update(action.clone());
-            a.idle();
+            pause(&mut a);
             let after = fingerprint(&a);
             assert!(
                 before != after || !effects.is_empty(),

@@ -7,12 +7,12 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::action::{Action, Effect, Pane};
 use super::config::{Settings, ViewDefaults};
-use super::job::{Done, Job, Outcome, Request};
+use super::job::{Done, Job, Outcome, Request, TreeRequest};
 use super::keymap::Mode;
 use super::layout::Columns;
 use super::layout::{self, Panes};
 use super::tree_view::{
-    ChangeMask, Marks, Order, Rows, SortMode, TreeMode, TreeView, display_state, is_dir, row_text, wrap_chunks,
+    ChangeMask, Marks, Order, Rows, RowsOf, SortMode, TreeMode, TreeView, display_state, is_dir, row_text, wrap_chunks,
 };
 use super::viewer::Viewer;
 use crate::analysis::Analysis;
@@ -62,7 +62,7 @@ pub struct Explorer {
     pub image: Arc<Image>,
     /// Its analysis.
     pub analysis: Analysis,
-    order: Order,
+    order: Arc<Order>,
     /// The focused pane.
     pub focus: Pane,
     /// The tree view wanted: selected layer, layer or aggregated changes, hidden kinds, filter.
@@ -78,11 +78,18 @@ pub struct Explorer {
     filter_regex: Option<Regex>,
     /// Whether the filter text was taken literally.
     pub filter_is_literal: bool,
-    /// Per-node marks for the current view.
-    pub marks: Marks,
+    /// Per-node marks for the view shown (shared with the job computing the next one).
+    pub marks: Arc<Marks>,
     /// The rows of the tree pane.
     pub rows: Rows,
     collapsed: Vec<bool>,
+    /// Counts changes to `collapsed`: rows built for an older count are out of date.
+    folds: u64,
+    /// The background job bringing the tree to the wanted view, if one runs.
+    tree_job: Option<TreeJob>,
+    /// From how many paths the tree is recomputed in the background rather than at once (below
+    /// it, a recomputation takes a few milliseconds).
+    pub background_from: usize,
     /// Cursor row in the tree.
     pub cursor: usize,
     /// First row drawn in the tree.
@@ -112,6 +119,30 @@ pub struct Explorer {
     /// Each layer's command on one line, cut to [`COMMAND_SHOWN`] characters once (not yet
     /// escaped: the views escape what they draw), so a 30 MB `RUN` costs nothing per frame.
     pub commands: Vec<String>,
+}
+
+/// Paths from which tree views are computed in the background (about 5 ms of work at once).
+pub const BACKGROUND_FROM: usize = 50_000;
+
+/// What the cursor does once the tree shows the wanted view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Then {
+    /// Stay on the selected node (or the same row, when that node went).
+    Keep,
+    /// Go to the first filter match, unless on one already.
+    FirstMatch,
+    /// Select this node.
+    Select(NodeId),
+    /// Select the top-level entry holding this node.
+    TopLevelOf(NodeId),
+}
+
+/// The tree job running.
+#[derive(Debug)]
+struct TreeJob {
+    id: u64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    then: Then,
 }
 
 /// Characters of a layer's command the explorer keeps (the JSON report has it whole).
@@ -307,17 +338,15 @@ impl App {
         layout::panes(ratatui::layout::Rect::new(0, 0, self.width, self.height), input)
     }
 
-    /// Work left for when the keys pause (the tree of a newly selected layer). Returns whether
-    /// anything changed.
-    pub fn idle(&mut self) -> bool {
-        match &mut self.phase {
-            Phase::Ready(e) if e.tree_stale() => {
-                e.refresh_marks();
-                self.fit();
-                true
-            }
-            _ => false,
-        }
+    /// Work left for when the keys pause (the tree of a newly selected layer): done here, or
+    /// started as the background jobs returned.
+    pub fn idle(&mut self) -> Vec<Effect> {
+        let effects = match &mut self.phase {
+            Phase::Ready(e) if e.has_pending_work() => e.refresh(Then::Keep),
+            _ => return Vec::new(),
+        };
+        self.fit();
+        effects
     }
 
     /// Whether a background job runs (its progress is redrawn).
@@ -335,7 +364,15 @@ impl App {
 
     /// Whether [`App::idle`] has work.
     pub fn has_pending_work(&self) -> bool {
-        self.explorer().is_some_and(Explorer::tree_stale)
+        self.explorer().is_some_and(Explorer::has_pending_work)
+    }
+
+    /// The explorer, to adjust it (tests and benchmarks).
+    pub fn explorer_mut(&mut self) -> Option<&mut Explorer> {
+        match &mut self.phase {
+            Phase::Ready(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Apply an action. Returns side effects for the event loop.
@@ -408,11 +445,12 @@ impl Explorer {
         let view = TreeView { layer, mode: TreeMode::Layer, hidden: first.hidden, filter: String::new() };
         let marks = Marks::new(&image, &order, view.clone(), None);
         let collapsed = vec![false; image.tree.node_count()];
-        let rows = Rows::new(&image.tree, &marks, &collapsed, first.sort, false);
+        let of = RowsOf { tree: &image.tree, marks: &marks, collapsed: &collapsed, sort: first.sort, filtering: false };
+        let rows = Rows::new(of, 0);
         Explorer {
             image: Arc::new(image),
             analysis,
-            order,
+            order: Arc::new(order),
             focus: Pane::Layers,
             view,
             sort: first.sort,
@@ -420,9 +458,12 @@ impl Explorer {
             wrap: first.wrap,
             filter_regex: None,
             filter_is_literal: false,
-            marks,
+            marks: Arc::new(marks),
             rows,
             collapsed,
+            folds: 0,
+            tree_job: None,
+            background_from: BACKGROUND_FROM,
             cursor: 0,
             offset: 0,
             layer_items,
@@ -458,9 +499,15 @@ impl Explorer {
                 action,
                 Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
             );
-        if self.tree_stale() && !layer_move && !matches!(action, Action::Resize { .. }) {
-            self.refresh_marks();
+        let mut effects = Vec::new();
+        if self.has_pending_work() && !layer_move && !matches!(action, Action::Resize { .. }) {
+            effects = self.refresh(Then::Keep);
         }
+        effects.extend(self.handle(action, panes));
+        effects
+    }
+
+    fn handle(&mut self, action: Action, panes: &Panes) -> Vec<Effect> {
         // Feedback lasts until the next key.
         if !matches!(action, Action::Resize { .. } | Action::Scroll { .. }) {
             self.message = None;
@@ -511,14 +558,14 @@ impl Explorer {
                 self.move_cursor(&action, panes)
             }
             Action::Left => self.left(panes),
-            Action::Right => self.right(panes),
-            Action::ToggleCollapse => self.toggle_collapse(),
-            Action::ToggleCollapseAll => self.toggle_collapse_all(),
-            Action::ShowLayerChanges => self.set_mode(TreeMode::Layer),
-            Action::ShowAggregatedChanges => self.set_mode(TreeMode::Aggregated),
+            Action::Right => return self.right(),
+            Action::ToggleCollapse => return self.toggle_collapse(),
+            Action::ToggleCollapseAll => return self.toggle_collapse_all(),
+            Action::ShowLayerChanges => return self.set_mode(TreeMode::Layer),
+            Action::ShowAggregatedChanges => return self.set_mode(TreeMode::Aggregated),
             Action::ToggleChange(c) => {
                 self.view.hidden.toggle(c);
-                self.refresh_marks();
+                return self.refresh(Then::Keep);
             }
             Action::StartFilter => self.input = Some(Input::Filter),
             // Esc stops a running extraction before it clears anything.
@@ -526,18 +573,19 @@ impl Explorer {
                 self.stop_job();
                 self.message = Some(Message { text: "stopped; what was written stays".into(), error: false });
             }
-            Action::ClearFilter => self.set_filter(String::new()),
+            Action::ClearFilter => return self.set_filter(String::new()),
             Action::NextMatch => self.jump_match(true),
             Action::PrevMatch => self.jump_match(false),
             Action::ToggleSort => {
                 self.sort = if self.sort == SortMode::Name { SortMode::Size } else { SortMode::Name };
-                self.refresh_rows();
+                return self.refresh(Then::Keep);
             }
             Action::ToggleAttributes => self.attributes = !self.attributes,
             Action::ToggleWrap => self.wrap = !self.wrap,
             Action::Activate => {
-                self.activate();
-                return self.read_pending_part();
+                let mut effects = self.activate();
+                effects.extend(self.read_pending_part());
+                return effects;
             }
             Action::View => {
                 self.view();
@@ -552,7 +600,7 @@ impl Explorer {
                 }
             }
             Action::Input(_) | Action::InputBackspace | Action::InputAccept | Action::InputCancel => {}
-            Action::Click { column, row } => self.click(column, row, panes),
+            Action::Click { column, row } => return self.click(column, row, panes),
             Action::Scroll { column, row, down } if inside(panes.details, column, row) => {
                 self.details_offset = if down {
                     (self.details_offset + 1).min(DETAILS_MAX)
@@ -577,21 +625,21 @@ impl Explorer {
                 Action::Input(c) => {
                     let mut text = self.view.filter.clone();
                     text.push(c);
-                    self.set_filter(text);
                     self.input = Some(Input::Filter);
+                    return self.set_filter(text);
                 }
                 Action::InputBackspace => {
                     let mut text = self.view.filter.clone();
                     text.pop();
-                    self.set_filter(text);
                     self.input = Some(Input::Filter);
+                    return self.set_filter(text);
                 }
                 Action::InputAccept => {
                     if !self.rows.matches.is_empty() {
                         self.focus = Pane::Tree;
                     }
                 }
-                Action::InputCancel => self.set_filter(String::new()),
+                Action::InputCancel => return self.set_filter(String::new()),
                 _ => self.input = Some(Input::Filter),
             },
             Input::Extract { node, mut dest } => match action {
@@ -646,7 +694,8 @@ impl Explorer {
                 let Some(row) = self.rows.rows.get(self.cursor).copied() else { return };
                 let dir = is_dir(&self.image.tree, &self.marks, row.node);
                 if dir && !self.is_collapsed(row.node) && self.marks.has_shown_children(row.node) {
-                    self.set_collapsed(row.node, true);
+                    // Folding is always done at once.
+                    let _ = self.set_collapsed(row.node, true);
                 } else if row.parent_row != u32::MAX {
                     self.cursor = row.parent_row as usize;
                 }
@@ -660,68 +709,93 @@ impl Explorer {
         }
     }
 
-    fn right(&mut self, panes: &Panes) {
+    fn right(&mut self) -> Vec<Effect> {
         match self.focus {
             Pane::Tree => {
-                let Some(row) = self.rows.rows.get(self.cursor).copied() else { return };
+                let Some(row) = self.rows.rows.get(self.cursor).copied() else { return Vec::new() };
                 if !is_dir(&self.image.tree, &self.marks, row.node) {
-                    return;
+                    return Vec::new();
                 }
                 if self.is_collapsed(row.node) {
-                    self.set_collapsed(row.node, false);
+                    return self.set_collapsed(row.node, false);
                 } else if self.rows.rows.get(self.cursor + 1).is_some_and(|r| r.parent_row as usize == self.cursor) {
                     self.cursor += 1;
                 }
             }
             Pane::Layers => self.focus = Pane::Tree,
-            Pane::Waste => {
-                let _ = panes;
-                self.focus = Pane::Layers;
-            }
+            Pane::Waste => self.focus = Pane::Layers,
         }
+        Vec::new()
     }
 
-    fn toggle_collapse(&mut self) {
-        let Some(node) = self.selected_node() else { return };
-        if is_dir(&self.image.tree, &self.marks, node) {
-            let now = self.is_collapsed(node);
-            self.set_collapsed(node, !now);
+    fn toggle_collapse(&mut self) -> Vec<Effect> {
+        let Some(node) = self.selected_node() else { return Vec::new() };
+        if !is_dir(&self.image.tree, &self.marks, node) {
+            return Vec::new();
         }
+        let now = self.is_collapsed(node);
+        self.set_collapsed(node, !now)
     }
 
-    fn toggle_collapse_all(&mut self) {
+    fn toggle_collapse_all(&mut self) -> Vec<Effect> {
         // Collapse everything when anything is open, else open everything.
         let any_open =
             self.rows.rows.iter().any(|r| self.marks.has_shown_children(r.node) && !self.is_collapsed(r.node));
-        let keep = self.selected_node();
         self.collapsed.iter_mut().for_each(|c| *c = any_open);
-        self.refresh_rows();
-        if any_open {
-            // Stay on the top-level ancestor of what was selected.
-            if let Some(mut n) = keep {
-                while self.image.tree.parent(n) != NodeId::ROOT {
-                    n = self.image.tree.parent(n);
-                }
-                self.cursor = self.rows.position(n).unwrap_or(0);
+        self.folds += 1;
+        // Closing: stay on the top-level ancestor of what was selected.
+        let then = match self.selected_node() {
+            Some(n) if any_open => Then::TopLevelOf(n),
+            _ => Then::Keep,
+        };
+        self.refresh(then)
+    }
+
+    /// Fold or open one directory: its rows are spliced out or in at once, except when opening a
+    /// directory with more paths below it than are computed at once.
+    fn set_collapsed(&mut self, node: NodeId, value: bool) -> Vec<Effect> {
+        let Some(c) = self.collapsed.get_mut(node.0 as usize) else { return Vec::new() };
+        if *c == value {
+            return Vec::new();
+        }
+        *c = value;
+        let current = self.rows.folds == self.folds;
+        self.folds += 1;
+        if !value && self.order.below(node) >= self.background_from {
+            return self.refresh(Then::Keep);
+        }
+        // Rows still waiting for an older fold are rebuilt when they arrive.
+        let Some(at) = self.rows.position(node).filter(|_| current) else { return Vec::new() };
+        if value {
+            let gone = self.rows.fold(at, self.folds);
+            if self.cursor > at {
+                self.cursor = if self.cursor <= at + gone { at } else { self.cursor - gone };
+            }
+        } else {
+            let of = RowsOf {
+                tree: &self.image.tree,
+                marks: &self.marks,
+                collapsed: &self.collapsed,
+                sort: self.rows.sort,
+                filtering: self.filter_regex.is_some(),
+            };
+            let came = self.rows.unfold(of, at, self.folds);
+            if self.cursor > at {
+                self.cursor += came;
             }
         }
+        Vec::new()
     }
 
-    fn set_collapsed(&mut self, node: NodeId, value: bool) {
-        if let Some(c) = self.collapsed.get_mut(node.0 as usize) {
-            *c = value;
+    fn set_mode(&mut self, mode: TreeMode) -> Vec<Effect> {
+        if self.view.mode == mode {
+            return Vec::new();
         }
-        self.refresh_rows();
+        self.view.mode = mode;
+        self.refresh(Then::Keep)
     }
 
-    fn set_mode(&mut self, mode: TreeMode) {
-        if self.view.mode != mode {
-            self.view.mode = mode;
-            self.refresh_marks();
-        }
-    }
-
-    fn set_filter(&mut self, text: String) {
+    fn set_filter(&mut self, text: String) -> Vec<Effect> {
         self.view.filter = text;
         if self.view.filter.is_empty() {
             self.filter_regex = None;
@@ -746,13 +820,7 @@ impl Explorer {
                 }
             }
         }
-        self.refresh_marks();
-        // Put the cursor on the first match.
-        if let Some(&first) = self.rows.matches.first()
-            && !self.rows.matches.contains(&(self.cursor as u32))
-        {
-            self.cursor = first as usize;
-        }
+        self.refresh(Then::FirstMatch)
     }
 
     fn jump_match(&mut self, forward: bool) {
@@ -780,49 +848,145 @@ impl Explorer {
         }
     }
 
-    /// Whether the marks are for another view than the one wanted (a layer move: moving through
-    /// the layer list stays instant, and the tree follows when the keys pause, [`App::idle`]).
+    /// Whether the tree shows another view than the one wanted: after a layer move (moving
+    /// through the layer list stays instant, and the tree follows when the keys pause,
+    /// [`App::idle`]), or while a background job computes it.
     pub fn tree_stale(&self) -> bool {
-        self.marks.view != self.view
+        self.marks.view != self.view || self.rows.sort != self.sort || self.rows.folds != self.folds
     }
 
-    /// Recompute the per-node marks (layer, mode, hidden kinds or filter changed), keeping the
-    /// cursor on the same node when it is still listed.
-    fn refresh_marks(&mut self) {
-        if self.marks.view.layer != self.view.layer {
+    /// Whether the tree is out of date with no job on the way to bring it up to date.
+    pub fn has_pending_work(&self) -> bool {
+        self.tree_stale() && self.tree_job.is_none()
+    }
+
+    /// Whether a background job is computing the tree.
+    pub fn tree_updating(&self) -> bool {
+        self.tree_job.is_some()
+    }
+
+    /// Bring the tree to the wanted view (layer, mode, hidden kinds, filter, sort, folds): at once
+    /// on a small image, else as a background job whose answer [`Explorer::job_done`] takes.
+    /// `then` says where the cursor goes once it is there.
+    fn refresh(&mut self, then: Then) -> Vec<Effect> {
+        // A newer request replaces the pending one, keeping where it wanted the cursor.
+        let then = match (then, self.tree_job.take()) {
+            (then, Some(job)) => {
+                job.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                if then == Then::Keep { job.then } else { then }
+            }
+            (then, None) => then,
+        };
+        if self.image.tree.node_count() < self.background_from {
+            let keep = self.selected_node();
+            let layer = self.marks.view.layer;
+            Arc::make_mut(&mut self.marks).update(
+                &self.image,
+                &self.order,
+                self.view.clone(),
+                self.filter_regex.as_ref(),
+            );
+            self.rows = Rows::new(self.rows_of(), self.folds);
+            self.arrived(layer, keep, then);
+            return Vec::new();
+        }
+        let request = TreeRequest {
+            marks: Arc::clone(&self.marks),
+            order: Arc::clone(&self.order),
+            view: self.view.clone(),
+            filter: self.filter_regex.clone(),
+            collapsed: self.collapsed.clone(),
+            folds: self.folds,
+            sort: self.sort,
+        };
+        let id = self.next_job;
+        self.next_job += 1;
+        let job = Job {
+            id,
+            image: Arc::clone(&self.image),
+            request: Arc::new(Request::Tree(request)),
+            stop: Arc::default(),
+            progress: Arc::default(),
+        };
+        self.tree_job = Some(TreeJob { id, stop: Arc::clone(&job.stop), then });
+        vec![Effect::Start(job)]
+    }
+
+    /// What the rows are built from now.
+    fn rows_of(&self) -> RowsOf<'_> {
+        RowsOf {
+            tree: &self.image.tree,
+            marks: &self.marks,
+            collapsed: &self.collapsed,
+            sort: self.sort,
+            filtering: self.filter_regex.is_some(),
+        }
+    }
+
+    /// The tree now shows a new view (it showed `layer`, with `keep` selected): place the cursor.
+    fn arrived(&mut self, layer: usize, keep: Option<NodeId>, then: Then) {
+        if self.marks.view.layer != layer {
             self.details_offset = 0;
         }
-        self.marks.update(&self.image, &self.order, self.view.clone(), self.filter_regex.as_ref());
-        self.refresh_rows();
-    }
-
-    fn refresh_rows(&mut self) {
-        let keep = self.selected_node();
-        self.rows = Rows::new(&self.image.tree, &self.marks, &self.collapsed, self.sort, self.filter_regex.is_some());
+        let last = self.rows.rows.len().saturating_sub(1);
         self.cursor = match keep.and_then(|n| self.rows.position(n)) {
             Some(i) => i,
-            None => self.cursor.min(self.rows.rows.len().saturating_sub(1)),
+            None => self.cursor.min(last),
         };
+        match then {
+            Then::Keep => {}
+            Then::FirstMatch => {
+                if let Some(&first) = self.rows.matches.first()
+                    && !self.rows.matches.contains(&(self.cursor as u32))
+                {
+                    self.cursor = first as usize;
+                }
+            }
+            Then::Select(node) => {
+                if let Some(i) = self.rows.position(node) {
+                    self.cursor = i;
+                }
+            }
+            Then::TopLevelOf(mut n) => {
+                while self.image.tree.parent(n) != NodeId::ROOT {
+                    n = self.image.tree.parent(n);
+                }
+                self.cursor = self.rows.position(n).unwrap_or(0);
+            }
+        }
     }
 
-    fn activate(&mut self) {
+    /// Take a tree job's answer.
+    fn take_tree(&mut self, marks: Arc<Marks>, rows: Rows, then: Then) {
+        let keep = self.selected_node();
+        let layer = self.marks.view.layer;
+        self.marks = marks;
+        self.rows = rows;
+        if self.rows.folds != self.folds {
+            // Folded or opened while it ran.
+            self.rows = Rows::new(self.rows_of(), self.folds);
+        }
+        self.arrived(layer, keep, then);
+    }
+
+    fn activate(&mut self) -> Vec<Effect> {
         match self.focus {
             Pane::Layers => self.focus = Pane::Tree,
             Pane::Tree => {
-                let Some(node) = self.selected_node() else { return };
+                let Some(node) = self.selected_node() else { return Vec::new() };
                 if is_dir(&self.image.tree, &self.marks, node) {
-                    self.toggle_collapse();
-                } else {
-                    self.view();
+                    return self.toggle_collapse();
                 }
+                self.view();
             }
-            Pane::Waste => self.jump_to_waste(),
+            Pane::Waste => return self.jump_to_waste(),
         }
+        Vec::new()
     }
 
     /// Show the layer that shipped the selected waste entry, with its path selected.
-    fn jump_to_waste(&mut self) {
-        let Some(w) = self.analysis.top_waste.get(self.waste_cursor) else { return };
+    fn jump_to_waste(&mut self) -> Vec<Effect> {
+        let Some(w) = self.analysis.top_waste.get(self.waste_cursor) else { return Vec::new() };
         let (node, layer) = (w.node, w.shipped_by.first().copied().unwrap_or(0));
         self.view.layer = layer;
         self.view.mode = TreeMode::Layer;
@@ -837,11 +1001,9 @@ impl Explorer {
             }
             n = self.image.tree.parent(n);
         }
-        self.refresh_marks();
-        if let Some(i) = self.rows.position(node) {
-            self.cursor = i;
-        }
+        self.folds += 1;
         self.focus = Pane::Tree;
+        self.refresh(Then::Select(node))
     }
 
     fn view(&mut self) {
@@ -941,6 +1103,13 @@ impl Explorer {
 
     /// A background job answered.
     pub fn job_done(&mut self, done: Done) {
+        if let Some(tree_job) = self.tree_job.take_if(|t| t.id == done.id) {
+            if let Outcome::Tree(answer) = done.outcome {
+                let (marks, rows) = *answer;
+                self.take_tree(marks, rows, tree_job.then);
+            }
+            return;
+        }
         let Some(running) = self.job.take_if(|r| r.id == done.id) else { return };
         match done.outcome {
             Outcome::Chunk { chunk, data } => {
@@ -969,12 +1138,13 @@ impl Explorer {
                     Err(e) => Message { text: format!("cannot extract {shown}: {e}"), error: true },
                 });
             }
-            Outcome::Stopped => {}
+            // A tree answer only comes with the tree job's id, taken above.
+            Outcome::Tree(_) | Outcome::Stopped => {}
         }
     }
 
-    fn click(&mut self, column: u16, row: u16, panes: &Panes) {
-        let Some(pane) = panes.at(column, row) else { return };
+    fn click(&mut self, column: u16, row: u16, panes: &Panes) -> Vec<Effect> {
+        let Some(pane) = panes.at(column, row) else { return Vec::new() };
         self.focus = pane;
         match pane {
             Pane::Layers => {
@@ -986,7 +1156,7 @@ impl Explorer {
                     && layer != self.view.layer
                 {
                     self.view.layer = layer;
-                    self.refresh_marks();
+                    return self.refresh(Then::Keep);
                 }
             }
             Pane::Tree => {
@@ -1016,6 +1186,7 @@ impl Explorer {
                 }
             }
         }
+        Vec::new()
     }
 
     /// Lines tree row `i` takes on screen (more than one only with wrapping on).

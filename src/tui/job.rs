@@ -1,5 +1,6 @@
 //! Slow work the explorer asks for, run off the UI thread: reading a part of a file for the viewer
-//! (in a compressed layer that means inflating everything before it) and extracting. As in
+//! (in a compressed layer that means inflating everything before it), extracting, and on a big
+//! image bringing the file tree to a newly wanted view (marks and rows). As in
 //! gitui's `AsyncSingleJob`, a new request replaces the pending one: the running job is told to
 //! stop, and only the newest answer is taken. `update` only describes a job ([`Job`]); the event
 //! loop runs it ([`run`]) and hands the answer back as an event.
@@ -9,6 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use regex::bytes::Regex;
+
+use super::tree_view::{Marks, Order, Rows, RowsOf, SortMode, TreeView};
 use crate::extract::{ExtractSummary, Watch};
 use crate::image::Image;
 use crate::tree::{EntryId, NodeId};
@@ -35,6 +39,27 @@ pub enum Request {
         /// The folder.
         dest: PathBuf,
     },
+    /// Compute the marks and rows of a tree view.
+    Tree(TreeRequest),
+}
+
+/// A tree view to compute, from the marks shown now (reused where the view allows).
+#[derive(Debug)]
+pub struct TreeRequest {
+    /// The marks shown now.
+    pub marks: Arc<Marks>,
+    /// The image's node order.
+    pub order: Arc<Order>,
+    /// The view wanted.
+    pub view: TreeView,
+    /// Its filter, compiled.
+    pub filter: Option<Regex>,
+    /// Folded directories, per node, as they were when asked.
+    pub collapsed: Vec<bool>,
+    /// The fold count they stand for.
+    pub folds: u64,
+    /// The sort order wanted.
+    pub sort: SortMode,
 }
 
 /// A request with what the loop needs to run it and the screen to follow it.
@@ -73,6 +98,8 @@ pub enum Outcome {
     },
     /// What was extracted, or why not.
     Extracted(Result<ExtractSummary, String>),
+    /// The tree view computed.
+    Tree(Box<(Arc<Marks>, Rows)>),
     /// It was told to stop.
     Stopped,
 }
@@ -115,6 +142,28 @@ pub fn run(job: &Job) -> Done {
             match result {
                 Err(crate::Error::Cancelled) => Outcome::Stopped,
                 other => Outcome::Extracted(other.map_err(|e| e.to_string())),
+            }
+        }
+        Request::Tree(t) => {
+            // Only the rows change (sort, folds): the marks shown are the ones wanted.
+            let marks = if t.marks.view == t.view {
+                Some(Arc::clone(&t.marks))
+            } else {
+                t.marks.to_view(&job.image, &t.order, t.view.clone(), t.filter.as_ref(), &job.stop).map(Arc::new)
+            };
+            match marks {
+                Some(marks) => {
+                    let of = RowsOf {
+                        tree: &job.image.tree,
+                        marks: &marks,
+                        collapsed: &t.collapsed,
+                        sort: t.sort,
+                        filtering: t.filter.is_some(),
+                    };
+                    let rows = Rows::new(of, t.folds);
+                    Outcome::Tree(Box::new((marks, rows)))
+                }
+                None => Outcome::Stopped,
             }
         }
     };

@@ -105,8 +105,12 @@ pub fn run_loop<B: Backend>(
             Event::JobDone(done) => app.job_done(done),
             Event::Choose(images) => app.choose(images),
             Event::Tick => {
-                // A job's progress is redrawn on every tick.
-                if !app.idle() && !loading && !app.job_running() {
+                // The keys paused: catch the tree up. A job's progress is redrawn on every tick.
+                let caught_up = app.has_pending_work();
+                for effect in app.idle() {
+                    effects(effect);
+                }
+                if !caught_up && !loading && !app.job_running() {
                     continue;
                 }
             }

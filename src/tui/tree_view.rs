@@ -9,8 +9,13 @@
 //! hidden kinds and the filter applied: what is listed is what adds up. A removed file counts the
 //! size it had; a hard link still linked to its file counts nothing (its bytes are the file's, as
 //! `du` counts them).
-//! * [`Rows`]: the expanded rows, on a collapse or a sort toggle (cheap: it walks shown nodes only).
-//!   Moving the cursor touches none of them.
+//! * [`Rows`]: the expanded rows, on a collapse or a sort toggle (cheap: it walks shown nodes only;
+//!   folding or opening one directory splices its rows out or in). Moving the cursor touches none.
+//!
+//! On a big image the explorer computes marks and rows off the UI thread; the loops check a stop
+//! flag so a newer request ends an older one early.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use regex::bytes::Regex;
 
@@ -74,6 +79,8 @@ impl ChangeMask {
 pub struct Order {
     nodes: Vec<NodeId>,
     depth: Vec<u16>,
+    /// Per node, how many nodes are below it.
+    below: Vec<u32>,
 }
 
 impl Order {
@@ -87,7 +94,19 @@ impl Order {
             depth.push(d);
             stack.extend(tree.children(node).iter().rev().map(|&c| (c, d.saturating_add(1))));
         }
-        Order { nodes, depth }
+        let mut below = vec![0u32; tree.node_count()];
+        for &node in nodes.iter().rev() {
+            let parent = tree.parent(node);
+            if parent != node {
+                below[parent.0 as usize] += below[node.0 as usize] + 1;
+            }
+        }
+        Order { nodes, depth, below }
+    }
+
+    /// How many nodes are below `node` (all of them, listed or not).
+    pub fn below(&self, node: NodeId) -> usize {
+        self.below.get(node.0 as usize).map_or(0, |&b| b as usize)
     }
 }
 
@@ -141,8 +160,15 @@ impl TreeView {
     }
 }
 
+/// How many nodes a loop handles between looks at its stop flag.
+const STOP_CHECK: usize = 1 << 14;
+
+fn stopped(i: usize, stop: &AtomicBool) -> bool {
+    i.is_multiple_of(STOP_CHECK) && stop.load(Ordering::Relaxed)
+}
+
 /// Per-node facts for one layer view.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Marks {
     /// What they were computed for.
     pub view: TreeView,
@@ -164,6 +190,33 @@ pub struct Marks {
 impl Marks {
     /// Compute the marks for `params` (one pass down, one pass up).
     pub fn new(image: &Image, order: &Order, params: TreeView, filter: Option<&Regex>) -> Marks {
+        let never = AtomicBool::new(false);
+        let empty = Marks::empty(params.clone());
+        Marks::new_until(image, order, params, filter, &never).unwrap_or(empty)
+    }
+
+    /// Marks listing nothing (what a stopped computation is replaced by; never shown).
+    fn empty(view: TreeView) -> Marks {
+        Marks {
+            view,
+            change: Vec::new(),
+            own: Vec::new(),
+            link_target: Vec::new(),
+            size: Vec::new(),
+            shown: Vec::new(),
+            matched: Vec::new(),
+            shown_children: Vec::new(),
+        }
+    }
+
+    /// [`Marks::new`], or `None` when `stop` is set before it is done.
+    fn new_until(
+        image: &Image,
+        order: &Order,
+        params: TreeView,
+        filter: Option<&Regex>,
+        stop: &AtomicBool,
+    ) -> Option<Marks> {
         let tree = &image.tree;
         let n = tree.node_count();
         let mut marks = Marks {
@@ -176,22 +229,57 @@ impl Marks {
             matched: vec![false; n],
             shown_children: vec![0u32; n],
         };
-        marks.compute_changes(tree, order);
-        marks.compute_matches(tree, order, filter, false);
-        marks.compute_shown(tree, order);
-        marks
+        let done = marks.compute_changes(tree, order, stop)
+            && marks.compute_matches(tree, order, filter, false, stop)
+            && marks.compute_shown(tree, order, stop);
+        done.then_some(marks)
     }
 
     /// Bring the marks to `params`, redoing only what changed: the layer or mode needs everything,
     /// the filter its matches and the visibility, hidden kinds only the visibility.
     pub fn update(&mut self, image: &Image, order: &Order, params: TreeView, filter: Option<&Regex>) {
+        let never = AtomicBool::new(false);
+        self.update_until(image, order, params, filter, &never);
+    }
+
+    /// These marks brought to `params` as a new value (for a background job: the marks shown stay
+    /// as they are), or `None` when `stop` is set before it is done.
+    pub fn to_view(
+        &self,
+        image: &Image,
+        order: &Order,
+        params: TreeView,
+        filter: Option<&Regex>,
+        stop: &AtomicBool,
+    ) -> Option<Marks> {
+        if (self.view.layer, self.view.mode) != (params.layer, params.mode) {
+            return Marks::new_until(image, order, params, filter, stop);
+        }
+        let mut marks = self.clone();
+        marks.update_until(image, order, params, filter, stop).then_some(marks)
+    }
+
+    /// [`Marks::update`]; false when stopped (the marks are then half done: drop them).
+    fn update_until(
+        &mut self,
+        image: &Image,
+        order: &Order,
+        params: TreeView,
+        filter: Option<&Regex>,
+        stop: &AtomicBool,
+    ) -> bool {
         if self.view == params {
-            return;
+            return true;
         }
         let tree = &image.tree;
         if (self.view.layer, self.view.mode) != (params.layer, params.mode) {
-            *self = Marks::new(image, order, params, filter);
-            return;
+            return match Marks::new_until(image, order, params, filter, stop) {
+                Some(marks) => {
+                    *self = marks;
+                    true
+                }
+                None => false,
+            };
         }
         if self.view.filter != params.filter {
             // Typing more of a plain filter only narrows it: test just what matched before.
@@ -200,19 +288,24 @@ impl Marks {
                 && plain(&self.view.filter)
                 && plain(&params.filter)
                 && params.filter.contains(self.view.filter.as_str());
-            self.compute_matches(tree, order, filter, narrows);
+            if !self.compute_matches(tree, order, filter, narrows, stop) {
+                return false;
+            }
         }
         self.view = params;
-        self.compute_shown(tree, order);
+        self.compute_shown(tree, order, stop)
     }
 
     /// Change kinds and file sizes (one pass).
-    fn compute_changes(&mut self, tree: &Tree, order: &Order) {
+    fn compute_changes(&mut self, tree: &Tree, order: &Order, stop: &AtomicBool) -> bool {
         let layer = self.view.layer;
         let from = self.view.base_layer();
         let mut links_now = tree.links_at(Some(layer));
         let mut links_below = tree.links_at(from);
-        for &node in &order.nodes {
+        for (i, &node) in order.nodes.iter().enumerate() {
+            if stopped(i, stop) {
+                return false;
+            }
             let c = tree.change_between(node, from, layer);
             self.change[node.0 as usize] = encode(c);
             if c.is_none() {
@@ -231,18 +324,29 @@ impl Marks {
                 self.link_target[node.0 as usize] = links.target(e).map_or(NO_LINK, |t| t.0);
             }
         }
+        true
     }
 
     /// Which listed nodes the path filter matches (paths built incrementally, in pre-order);
     /// with `narrows`, only nodes that matched the previous filter can match this one.
-    fn compute_matches(&mut self, tree: &Tree, order: &Order, filter: Option<&Regex>, narrows: bool) {
+    fn compute_matches(
+        &mut self,
+        tree: &Tree,
+        order: &Order,
+        filter: Option<&Regex>,
+        narrows: bool,
+        stop: &AtomicBool,
+    ) -> bool {
         let Some(re) = filter else {
             self.matched.iter_mut().for_each(|m| *m = false);
-            return;
+            return true;
         };
         let mut path: Vec<u8> = Vec::with_capacity(256);
         let mut ends: Vec<usize> = Vec::with_capacity(64);
         for (i, &node) in order.nodes.iter().enumerate() {
+            if stopped(i, stop) {
+                return false;
+            }
             let depth = usize::from(order.depth[i]);
             ends.truncate(depth - 1);
             path.truncate(ends.last().copied().unwrap_or(0));
@@ -255,17 +359,21 @@ impl Marks {
             }
             self.matched[i] = self.change[i] != NOT_LISTED && re.is_match(&path);
         }
+        true
     }
 
     /// Visibility after hidden kinds and the filter: a node shows when it passes both, or when
     /// something below it shows. Directory sizes add up what shows below them.
-    fn compute_shown(&mut self, tree: &Tree, order: &Order) {
+    fn compute_shown(&mut self, tree: &Tree, order: &Order, stop: &AtomicBool) -> bool {
         self.shown_children.iter_mut().for_each(|c| *c = 0);
         self.size.copy_from_slice(&self.own);
         let filtering = !self.view.filter.is_empty();
         // Children come after their parent in pre-order: walking it backwards finishes every
         // child before its parent.
-        for &node in order.nodes.iter().rev() {
+        for (k, &node) in order.nodes.iter().rev().enumerate() {
+            if stopped(k, stop) {
+                return false;
+            }
             let i = node.0 as usize;
             let Some(c) = decode(self.change[i]) else {
                 self.shown[i] = false;
@@ -288,6 +396,7 @@ impl Marks {
                 }
             }
         }
+        true
     }
 
     /// Whether node `i` (listed with change `c`) passes the hidden kinds and the filter itself.
@@ -344,17 +453,44 @@ pub struct Row {
 }
 
 /// The expanded rows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Rows {
     /// Rows in display order.
     pub rows: Vec<Row>,
     /// Row indexes whose node matches the filter (for n / N).
     pub matches: Vec<u32>,
+    /// The sort order they are in.
+    pub sort: SortMode,
+    /// The fold state they follow (the explorer counts every fold).
+    pub folds: u64,
+}
+
+/// What the rows are built from.
+#[derive(Clone, Copy)]
+pub struct RowsOf<'a> {
+    /// The tree.
+    pub tree: &'a Tree,
+    /// The marks of the view.
+    pub marks: &'a Marks,
+    /// Folded directories, per node.
+    pub collapsed: &'a [bool],
+    /// Children order.
+    pub sort: SortMode,
+    /// Whether a filter is on (matches are collected).
+    pub filtering: bool,
 }
 
 impl Rows {
     /// Flatten the shown tree, skipping the insides of collapsed directories.
-    pub fn new(tree: &Tree, marks: &Marks, collapsed: &[bool], sort: SortMode, filtering: bool) -> Rows {
+    pub fn new(of: RowsOf<'_>, folds: u64) -> Rows {
+        let (rows, matches) = Rows::below(of, NodeId::ROOT, u32::MAX, 1, 0);
+        Rows { rows, matches, sort: of.sort, folds }
+    }
+
+    /// The rows below `node` (its row `row`, its children at `depth`), numbered from `first`, with
+    /// the matches among them.
+    fn below(of: RowsOf<'_>, node: NodeId, row: u32, depth: u16, first: usize) -> (Vec<Row>, Vec<u32>) {
+        let RowsOf { tree, marks, collapsed, sort, filtering } = of;
         let mut rows = Vec::new();
         let mut matches = Vec::new();
         let mut children: Vec<NodeId> = Vec::new();
@@ -376,9 +512,9 @@ impl Rows {
                 stack.push((*c, row, depth, i + 1 == count));
             }
         };
-        push_children(&mut stack, &mut children, NodeId::ROOT, u32::MAX, 1);
+        push_children(&mut stack, &mut children, node, row, depth);
         while let Some((node, parent_row, depth, last)) = stack.pop() {
-            let index = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+            let index = u32::try_from(first + rows.len()).unwrap_or(u32::MAX);
             rows.push(Row { node, parent_row, depth, last });
             if filtering && marks.matched(node) {
                 matches.push(index);
@@ -387,7 +523,49 @@ impl Rows {
                 push_children(&mut stack, &mut children, node, index, depth.saturating_add(1));
             }
         }
-        Rows { rows, matches }
+        (rows, matches)
+    }
+
+    /// The end (exclusive) of the rows below row `at`.
+    fn subtree_end(&self, at: usize) -> usize {
+        let depth = self.rows[at].depth;
+        self.rows[at + 1..].iter().position(|r| r.depth <= depth).map_or(self.rows.len(), |p| at + 1 + p)
+    }
+
+    /// Fold the directory on row `at`: its rows go, the rest are renumbered. Returns how many went.
+    pub fn fold(&mut self, at: usize, folds: u64) -> usize {
+        self.folds = folds;
+        if at >= self.rows.len() {
+            return 0;
+        }
+        let end = self.subtree_end(at);
+        let gone = end - at - 1;
+        self.rows.drain(at + 1..end);
+        let shift = |i: u32| if i != u32::MAX && i as usize >= end { i - gone as u32 } else { i };
+        for r in &mut self.rows[at + 1..] {
+            r.parent_row = shift(r.parent_row);
+        }
+        self.matches.retain(|&m| m as usize <= at || m as usize >= end);
+        self.matches.iter_mut().for_each(|m| *m = shift(*m));
+        gone
+    }
+
+    /// Open the (folded) directory on row `at`: its rows come in, the rest are renumbered.
+    /// Returns how many came.
+    pub fn unfold(&mut self, of: RowsOf<'_>, at: usize, folds: u64) -> usize {
+        self.folds = folds;
+        let Some(row) = self.rows.get(at).copied() else { return 0 };
+        let (new, new_matches) = Rows::below(of, row.node, at as u32, row.depth.saturating_add(1), at + 1);
+        let came = new.len();
+        let shift = |i: u32| if i != u32::MAX && i as usize > at { i + came as u32 } else { i };
+        for r in &mut self.rows[at + 1..] {
+            r.parent_row = shift(r.parent_row);
+        }
+        self.rows.splice(at + 1..at + 1, new);
+        let split = self.matches.partition_point(|&m| m as usize <= at);
+        self.matches.iter_mut().for_each(|m| *m = shift(*m));
+        self.matches.splice(split..split, new_matches);
+        came
     }
 
     /// The row showing `node`, if any.

@@ -8,13 +8,24 @@
 //! ```
 //! Prints min / median / max milliseconds per kind of key: moves (j, k, PgDn in the tree; a layer
 //! step), toggles (collapse, collapse all, hide a change kind, sort, aggregated view) and filter
-//! keystrokes.
+//! keystrokes; for keys that start a background job, apart from it the job's time.
+//!
+//! `--viewer` instead opens the viewer on the file stored last in the image's biggest layer and
+//! jumps to its end (which inflates the whole layer before it on a compressed one), pressing keys
+//! while that runs on its own thread. A 1 GiB gzip layer:
+//!
+//! ```sh
+//! cargo bench --bench bench -- huge-files:2048 --runs 1   # layer 0: two 1 GiB files
+//! skopeo copy --dest-compress-format gzip "docker-archive:$LAYERSCOPE_BENCH_DIR/huge-files-2048.v1.tar" \
+//!     oci-archive:/tmp/huge-gzip.tar
+//! cargo bench --bench tui -- /tmp/huge-gzip.tar --viewer
+//! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark may panic
 
 use std::time::{Duration, Instant};
 
 use layerscope::analysis::{Options, analyze};
-use layerscope::tui::action::Action;
+use layerscope::tui::action::{Action, Effect};
 use layerscope::tui::app::App;
 use layerscope::tui::view;
 use ratatui::Terminal;
@@ -56,6 +67,10 @@ fn main() {
     let analysis = analyze(&image, &Options::default());
     let analysed = start.elapsed();
     let nodes = image.tree.node_count();
+    if args.iter().any(|a| a == "--viewer") {
+        viewer(image, analysis, runs);
+        return;
+    }
     let mut app = App::ready(image, analysis, 160, 45, true);
     let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
     frame(&mut app, &mut terminal);
@@ -73,8 +88,10 @@ fn main() {
     // The heaviest view: the last layer with every path listed (the explorer opens on layer 0
     // with only its changes).
     app.update(Action::Bottom);
-    app.idle();
-    app.update(Action::ToggleChange(layerscope::tree::Change::Unchanged));
+    let effects = app.idle();
+    run_jobs(&mut app, effects);
+    let effects = app.update(Action::ToggleChange(layerscope::tree::Change::Unchanged));
+    run_jobs(&mut app, effects);
     measure(t, &mut app, runs, "tree: j (down)", &[Action::FocusNext], &[Action::Down]);
     measure(t, &mut app, runs, "tree: k (up)", &[], &[Action::Up]);
     measure(t, &mut app, runs, "tree: PgDn", &[], &[Action::PageDown]);
@@ -88,12 +105,14 @@ fn main() {
         .map(|i| {
             app.update(if i % 2 == 0 { Action::Down } else { Action::Up });
             let start = Instant::now();
-            app.idle();
+            let effects = app.idle();
+            frame(&mut app, t);
+            run_jobs(&mut app, effects);
             frame(&mut app, t);
             start.elapsed()
         })
         .collect();
-    stats("layers: tree catches up (pause)", idle);
+    stats("layers: tree catches up (background)", idle);
     measure(
         t,
         &mut app,
@@ -106,7 +125,9 @@ fn main() {
     measure(t, &mut app, runs, "filter: backspace", &[], &[Action::InputBackspace]);
 }
 
-/// Time `each` (then a frame) `runs` times after `setup`.
+/// Time a key of `each` (one per run, in turn), then a frame, `runs` times after `setup`: on the UI thread, and apart from it the
+/// background jobs the keys started (run here one after the other, as their thread would) until
+/// the tree is drawn up to date.
 fn measure(
     terminal: &mut Terminal<TestBackend>,
     app: &mut App,
@@ -116,17 +137,112 @@ fn measure(
     each: &[Action],
 ) {
     for a in setup {
-        app.update(a.clone());
+        let effects = app.update(a.clone());
+        run_jobs(app, effects);
     }
-    let times: Vec<Duration> = (0..runs)
-        .map(|_| {
+    let mut keys = Vec::new();
+    let mut background = Vec::new();
+    while keys.len() < runs {
+        let start = Instant::now();
+        let started = app.update(each[keys.len() % each.len()].clone());
+        frame(app, terminal);
+        keys.push(start.elapsed());
+        if !started.is_empty() {
             let start = Instant::now();
-            for a in each {
-                app.update(a.clone());
-            }
+            run_jobs(app, started);
             frame(app, terminal);
-            start.elapsed() / u32::try_from(each.len()).unwrap_or(1)
+            background.push(start.elapsed());
+        }
+    }
+    stats(name, keys);
+    if !background.is_empty() {
+        stats("  … then in the background", background);
+    }
+}
+
+/// Run the jobs among `effects` and hand their answers back.
+fn run_jobs(app: &mut App, effects: Vec<Effect>) {
+    for effect in effects {
+        if let Effect::Start(job) = effect {
+            app.job_done(layerscope::tui::job::run(&job));
+        }
+    }
+}
+
+/// The viewer on the last file of the biggest layer: open it, jump to its end, and press keys
+/// while the background job inflates its way there.
+fn viewer(image: layerscope::Image, analysis: layerscope::analysis::Analysis, runs: usize) {
+    let tree = &image.tree;
+    let layer = image.layers.iter().max_by_key(|l| l.size_bytes).unwrap();
+    let entry = tree
+        .entries_in(layer.entries.clone())
+        .iter()
+        .filter(|e| e.kind == layerscope::layer::EntryKind::File)
+        .max_by_key(|e| e.data_offset)
+        .expect("a file in the biggest layer");
+    let (file, size, index) = (entry.node, entry.size, layer.index);
+    println!(
+        "viewer: {} ({size} bytes) in layer {index} ({:?}, {} bytes stored)",
+        tree.display_path(file).0,
+        layer.compression,
+        layer.blob_bytes.unwrap_or(0)
+    );
+    let layer = index;
+    let mut app = App::ready(image, analysis, 160, 45, true);
+    let mut terminal = Terminal::new(TestBackend::new(160, 45)).unwrap();
+    let t = &mut terminal;
+    // Select the layer, then the file in the tree, everything listed.
+    for _ in 0..layer {
+        app.update(Action::Down);
+    }
+    let effects = app.idle();
+    run_jobs(&mut app, effects);
+    app.update(Action::FocusNext);
+    let row = app.explorer().unwrap().rows.position(file).expect("the file is listed");
+    for _ in 0..row {
+        app.update(Action::Down);
+    }
+    let start = Instant::now();
+    let effects = app.update(Action::View);
+    frame(&mut app, t);
+    println!("open (key → frame): {:.2} ms", start.elapsed().as_secs_f64() * 1000.0);
+    run_jobs(&mut app, effects);
+    let start = Instant::now();
+    let effects = app.update(Action::Bottom);
+    frame(&mut app, t);
+    println!("End (key → frame): {:.2} ms", start.elapsed().as_secs_f64() * 1000.0);
+    let [Effect::Start(job)] = <[Effect; 1]>::try_from(effects).unwrap() else { panic!("one job") };
+    let worker = {
+        let job = job.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            (layerscope::tui::job::run(&job), start.elapsed())
         })
-        .collect();
-    stats(name, times);
+    };
+    // Keys while it reads: the viewer's (it waits for the part) and the status bar's progress.
+    let mut keys = Vec::new();
+    while !worker.is_finished() && keys.len() < runs * 50 {
+        let start = Instant::now();
+        app.update(if keys.len() % 2 == 0 { Action::Up } else { Action::Down });
+        frame(&mut app, t);
+        keys.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (done, took) = worker.join().unwrap();
+    stats("keys while the end is read", keys);
+    println!("the end read in the background: {:.2} s", took.as_secs_f64());
+    app.job_done(done);
+    // Jump back to the start and leave at once: Esc stops the job.
+    let effects = app.update(Action::Top);
+    let [Effect::Start(job)] = <[Effect; 1]>::try_from(effects).unwrap() else { panic!("one job") };
+    let effects = app.update(Action::Bottom);
+    drop(effects);
+    let start = Instant::now();
+    app.update(Action::CloseOverlay);
+    frame(&mut app, t);
+    println!(
+        "Esc (key → frame): {:.2} ms; the job told to stop: {}",
+        start.elapsed().as_secs_f64() * 1000.0,
+        job.stop.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }

@@ -284,25 +284,72 @@ impl Drop for Daemon {
     }
 }
 
-/// A podman storage of the test's own (overlay, as root), so tests never touch the machine's
-/// images: the `storage.conf` to point `CONTAINERS_STORAGE_CONF` at.
-pub fn podman_storage(dir: &Path) -> Option<PathBuf> {
-    tool("podman", "PODMAN", "podman")?;
-    if !is_root() {
-        missing("PODMAN", "podman's overlay storage needs root here");
-        return None;
+/// A podman storage of the test's own (overlay, as root) in a temporary folder, so tests never
+/// touch the machine's images. Dropping it unmounts what podman mounted there (its overlay
+/// driver bind-mounts its folder onto itself and keeps container mounts), then removes it.
+pub struct PodmanStorage {
+    /// The `storage.conf` to point `CONTAINERS_STORAGE_CONF` at.
+    pub conf: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl PodmanStorage {
+    /// A fresh storage, or `None` after saying why the test is skipped.
+    pub fn new() -> Option<PodmanStorage> {
+        tool("podman", "PODMAN", "podman")?;
+        if !is_root() {
+            missing("PODMAN", "podman's overlay storage needs root here");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("storage.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                dir.path().join("graph").display(),
+                dir.path().join("run").display()
+            ),
+        )
+        .unwrap();
+        Some(PodmanStorage { conf, dir })
     }
-    let conf = dir.join("storage.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            dir.join("graph").display(),
-            dir.join("run").display()
-        ),
-    )
-    .unwrap();
-    Some(conf)
+
+    /// The `storage.conf` path as text, for environment variables.
+    pub fn conf_str(&self) -> &str {
+        self.conf.to_str().unwrap()
+    }
+
+    /// Run podman on this storage; panics with its stderr when it fails.
+    pub fn podman(&self, args: &[&str]) -> String {
+        let out = Command::new("podman").args(args).env("CONTAINERS_STORAGE_CONF", &self.conf).output().unwrap();
+        assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for PodmanStorage {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .args(["unmount", "--all"])
+            .env("CONTAINERS_STORAGE_CONF", &self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        // Whatever is still mounted below the folder, innermost first.
+        let root = self.dir.path().to_path_buf();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<PathBuf> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&root))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(&p).status();
+        }
+    }
 }
 
 /// A token service for the registry's token auth (the distribution registry has none of its

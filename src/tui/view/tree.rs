@@ -31,7 +31,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     if e.tree_stale() {
         title.push_str("· updating… ");
     }
-    if e.sort == SortMode::Size {
+    if e.rows.sort == SortMode::Size {
         title.push_str("· by size ");
     }
     let block = theme.pane(title, focused);
