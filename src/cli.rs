@@ -59,6 +59,7 @@ IMAGE: an archive (docker save, podman save, skopeo/buildah oci-archive, kaniko 
 zstd compressed or not), an OCI layout directory, '-' for stdin, or an image by name:
   docker://NAME  podman://NAME  containerd://NAME   from a local engine
   registry://NAME                                   from its registry, no daemon needed
+  container://NAME|ID   a Docker or Podman container, its writable layer on top (`layerscope container`)
   docker-archive:PATH  oci-archive:PATH[:REF]  oci:DIR[:REF]   skopeo's spellings
   NAME[:TAG|@DIGEST]   the local engines that hold it (docker, podman, containerd), else its registry
 Pulled and exported blobs, and the parsed layers, are kept in the cache (--cache-dir; see
@@ -72,19 +73,19 @@ pub struct Cli {
     /// What to do (default: show the image).
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Showing one image.
-    #[command(flatten)]
-    pub show: ShowArgs,
-}
-
-/// Arguments of the default command.
-#[derive(Debug, Args)]
-pub struct ShowArgs {
     /// Image archive, OCI layout directory, '-' for stdin, or an image name (docker://,
     /// podman://, containerd://, registry://, or a bare NAME[:TAG]) [default: the bundled demo
     /// image, in the explorer only]
     #[arg(value_name = "IMAGE")]
     pub inputs: Vec<String>,
+    /// Showing one image.
+    #[command(flatten)]
+    pub show: ShowArgs,
+}
+
+/// How an image is shown (the default command, and `container`).
+#[derive(Debug, Args)]
+pub struct ShowArgs {
     /// Write the JSON report (schema layerscope.report/v2; dive's schema with --dive-compat) to
     /// FILE ('-' for stdout)
     #[arg(long, value_name = "FILE")]
@@ -342,6 +343,29 @@ pub enum Command {
     /// and waste. Text, or --format json (layerscope.diff/v1). --fail-on-growth exits 1 when the new image
     /// is bigger by more than BYTES (10MB) or PERCENT (5%).
     Diff(Box<DiffArgs>),
+    /// Show a Docker or Podman container: its image's layers, its writable layer on top
+    ///
+    /// The writable layer (overlay's UpperDir: what the container added, changed and deleted;
+    /// copy-on-write copies a whole file up on its first change) is read from the UpperDir the
+    /// engine names when it can be read, else from the engine's changes list and an export.
+    /// Every option of the default command applies (--json, --report, --ci...); --source docker or
+    /// podman picks the engine [default: Docker, then Podman].
+    Container(Box<ContainerArgs>),
+}
+
+/// Arguments of `container`.
+#[derive(Debug, Args)]
+pub struct ContainerArgs {
+    /// The container's name or ID
+    #[arg(value_name = "NAME|ID")]
+    pub container: String,
+    /// Where its writable layer is read: auto (the UpperDir when it can be read, else the
+    /// engine), upperdir, or engine (its changes list and an export)
+    #[arg(long, value_name = "FROM", default_value = "auto", value_parser = ["auto", "upperdir", "engine"])]
+    pub writable_layer: String,
+    /// How it is shown.
+    #[command(flatten)]
+    pub show: ShowArgs,
 }
 
 /// Arguments of `diff`.
@@ -485,8 +509,34 @@ pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
         Some(Command::Cache(args)) => run_cache(&args),
         Some(Command::Df(args)) => run_df(&args),
         Some(Command::Diff(args)) => run_diff(&args),
-        None => run_show(&cli.show, env),
+        Some(Command::Container(args)) => run_container(&args, env),
+        None => {
+            let target = match one_input(&cli.inputs)? {
+                Some(arg) => Some(target_of(arg, &cli.show.sources)?),
+                None => None,
+            };
+            run_show(&cli.show, target, env)
+        }
     }
+}
+
+/// `layerscope container NAME|ID`: the default command on the container's image and layer.
+fn run_container(args: &ContainerArgs, env: &Env) -> anyhow::Result<Outcome> {
+    use crate::source::EngineKind;
+    use crate::source::container::WritableFrom;
+    let engine = match args.show.sources.source.as_deref() {
+        None => None,
+        Some("docker") => Some(EngineKind::Docker),
+        Some("podman") => Some(EngineKind::Podman),
+        Some(other) => bail!("--source '{other}': a container is Docker's or Podman's (docker, podman)"),
+    };
+    let from = match args.writable_layer.as_str() {
+        "upperdir" => WritableFrom::UpperDir,
+        "engine" => WritableFrom::Engine,
+        _ => WritableFrom::Auto,
+    };
+    let target = Target::Container { engine, name: args.container.clone(), from };
+    run_show(&args.show, Some(target), env)
 }
 
 fn selection(args: &SelectArgs) -> anyhow::Result<Selection> {
@@ -998,9 +1048,8 @@ fn identity(path: &Path) -> PathBuf {
     }
 }
 
-fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
+fn run_show(args: &ShowArgs, target: Option<Target>, env: &Env) -> anyhow::Result<Outcome> {
     let ci_mode = args.ci.ci || env.ci_mode();
-    let input = one_input(&args.inputs)?;
     if !ci_mode && let Some(flag) = args.ci.first_ci_only_option() {
         bail!("{flag} only applies in CI mode: add --ci (or set CI=true)");
     }
@@ -1012,7 +1061,7 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
             bail!("--dive-compat changes the CI figures and the --json schema; the explorer shows layerscope's own");
         }
         let selection = selection(&args.select)?;
-        let (name, open): (String, crate::tui::Opener) = match input {
+        let (name, open): (String, crate::tui::Opener) = match target {
             None => {
                 let demo = demo_input();
                 let name = demo.display_name();
@@ -1024,8 +1073,7 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
                     }),
                 )
             }
-            Some(arg) => {
-                let target = target_of(arg, &args.sources)?;
+            Some(target) => {
                 let options = args.sources.options(selection, read);
                 let name = target.display_name();
                 (
@@ -1046,7 +1094,7 @@ fn run_show(args: &ShowArgs, env: &Env) -> anyhow::Result<Outcome> {
     if let Some(path) = &args.config {
         bail!("--config {} sets up the explorer; a report does not read it", path.display());
     }
-    let target = target_of(input.ok_or_else(no_image)?, &args.sources)?;
+    let target = target.ok_or_else(no_image)?;
     plan.check_not_input(&target)?;
     let policy = if ci_mode { Some(policy(args, env)?) } else { None };
     let started = Instant::now();

@@ -283,6 +283,16 @@ impl Image {
     pub fn top_layer(&self) -> Option<usize> {
         self.layers.len().checked_sub(1)
     }
+
+    /// For a container, its writable layer (the top one).
+    pub fn container_layer(&self) -> Option<usize> {
+        self.origin.as_ref().and_then(|o| o.container.as_ref()).and(self.top_layer())
+    }
+
+    /// For a container, what its engine says about it.
+    pub fn container(&self) -> Option<&crate::source::container::ContainerInfo> {
+        self.origin.as_ref().and_then(|o| o.container.as_ref())
+    }
 }
 
 /// Read past `n` bytes; a stream that ends first is an `UnexpectedEof` error.
@@ -328,6 +338,9 @@ pub struct Loader {
     source_warnings: Vec<Warning>,
     /// Layers the source read already (as their blobs arrived), by blob digest.
     prepared: std::sync::Mutex<HashMap<String, ParsedLayer>>,
+    /// What made the layer a source put on top of the image's (its source is the last in
+    /// `resolved.layers`), when there is one.
+    top_history: Option<History>,
 }
 
 /// Open `input` and choose the image `selection` names.
@@ -351,6 +364,7 @@ pub fn open_archive(archive: Archive, selection: &Selection, options: ReadOption
         origin: None,
         source_warnings: Vec::new(),
         prepared: std::sync::Mutex::default(),
+        top_history: None,
     })
 }
 
@@ -368,6 +382,10 @@ pub fn open_source(opened: Opened, cache: Option<&Cache>, options: ReadOptions) 
     loader.origin = Some(opened.origin);
     loader.source_warnings = opened.warnings;
     loader.prepared = std::sync::Mutex::new(opened.parsed.into_iter().collect());
+    if let Some(top) = opened.top_layer {
+        loader.resolved.layers.push(top.source);
+        loader.top_history = Some(top.history);
+    }
     Ok(loader)
 }
 
@@ -417,7 +435,7 @@ impl Loader {
                 &own_progress
             }
         };
-        let Loader { archive, resolved, options, records, origin, source_warnings, prepared } = self;
+        let Loader { archive, resolved, options, records, origin, source_warnings, prepared, top_history } = self;
         let sources = &resolved.layers;
         // A blob checked against the digest its manifest names can have its records kept.
         let keys: Vec<Option<&str>> = sources
@@ -487,7 +505,12 @@ impl Loader {
 
         let mut warnings = source_warnings;
         warnings.extend(resolved.warnings.iter().cloned());
-        let (history, empties) = map_history(&resolved.config.history, sources.len(), &mut warnings);
+        let own_layers = sources.len() - usize::from(top_history.is_some());
+        let (mut history, mut empties) = map_history(&resolved.config.history, own_layers, &mut warnings);
+        if let Some(top) = top_history {
+            history.push(Some(top));
+            empties.push(Vec::new());
+        }
         let mut layers = Vec::with_capacity(sources.len());
         let mut layer_warnings = WarningLog::new(options.limits.warnings_per_kind);
         for (i, ((src, (range, compression, size, lw, digests)), (hist, empty))) in
@@ -561,8 +584,12 @@ impl Loader {
         log.extend(tree_warnings);
         let warnings = log.finish();
 
+        let source = match origin.as_ref().and_then(|o| o.container.as_ref()) {
+            Some(c) => format!("{} container {}", c.engine, c.name),
+            None => archive.display_name().to_string(),
+        };
         Ok(Image {
-            source: archive.display_name().to_string(),
+            source,
             origin,
             format: resolved.format,
             outer_compression: archive.outer_compression,

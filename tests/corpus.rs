@@ -351,3 +351,47 @@ fn corpus_df_and_diff_see_one_image_in_three_formats() {
     assert!(usage.images[0].shared_layers >= 1, "{usage:?}");
     assert_eq!(usage.images[0].shared_bytes, usage.images[1].shared_bytes);
 }
+
+#[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
+fn corpus_container_writable_layer_matches_podman() {
+    use crate::support::servers::{PodmanStorage, assert_same_changes, writable_view};
+    use crate::support::{isolated, json_of, stderr};
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let archive = corpus_dir().join("debian-apt.docker.tar");
+    let Some(podman) = PodmanStorage::new() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let merged = podman.mounted_container(&archive, "docker.io/layerscope/debian-apt:latest", "apt");
+    // The largest file of /usr/bin gets one byte more: copy-on-write ships it whole again.
+    let largest = std::fs::read_dir(merged.join("usr/bin"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .unwrap()
+        .path();
+    let before = std::fs::metadata(&largest).unwrap().len();
+    std::fs::OpenOptions::new().append(true).open(&largest).unwrap().write_all(b"\n").unwrap();
+    std::fs::set_permissions(merged.join("etc/issue"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(merged.join("etc/os-release"), std::fs::Permissions::from_mode(0o600)).ok();
+    std::fs::remove_dir_all(merged.join("usr/share/doc")).unwrap();
+    std::fs::remove_file(merged.join("etc/debian_version")).unwrap();
+    std::fs::create_dir_all(merged.join("srv/data")).unwrap();
+    std::fs::write(merged.join("srv/data/state.json"), b"{\"ok\": true}\n").unwrap();
+    let env = podman.env();
+    let files = isolated(home.path(), &["files", "--changes", "--no-cache", "container://apt"], &env);
+    assert_eq!(files.status.code(), Some(0), "{}", stderr(&files));
+    let files = String::from_utf8(files.stdout).unwrap();
+    assert_same_changes(&writable_view(&files), &podman.diff("apt"));
+    let report = json_of(&isolated(home.path(), &["container", "--json", "-", "--no-cache", "apt"], &env));
+    let (size_rw, _) = podman.sizes("apt");
+    let top = report["layers"].as_array().unwrap().last().unwrap().clone();
+    // No symlink was made: the engine's size is the writable layer's regular files.
+    assert_eq!(top["size_bytes"], size_rw);
+    assert!(size_rw > before, "the whole {} was copied up ({before} bytes): {size_rw}", largest.display());
+    let waste = report["analysis"]["top_waste"].as_array().unwrap();
+    let shown = format!("/{}", largest.strip_prefix(&merged).unwrap().display());
+    let copy = waste.iter().find(|w| w["path"] == shown.as_str()).unwrap_or_else(|| panic!("{shown} in {waste:?}"));
+    assert_eq!(copy["bytes"], before, "the copy below is wasted");
+}

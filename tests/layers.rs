@@ -453,3 +453,110 @@ fn files_come_in_path_byte_order_not_tree_order() {
     let img = load_layers(vec![Layer::new().dir("a").file("a/c", b"c").file("a-b", b"b").file("a.d", b"d")]);
     assert_eq!(support::paths_at(&img, None), ["/a", "/a-b", "/a.d", "/a/c"]);
 }
+
+/// The entries of a layer tar: (path, type, size, link target).
+fn tar_entries(file: &mut std::fs::File) -> Vec<(String, tar::EntryType, u64, Option<String>)> {
+    let mut archive = tar::Archive::new(file);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let link = e.link_name().unwrap().map(|l| l.display().to_string());
+            (e.path().unwrap().display().to_string(), e.header().entry_type(), e.size(), link)
+        })
+        .collect()
+}
+
+#[test]
+fn an_overlay_upper_folder_becomes_a_layer_with_oci_whiteouts() {
+    use layerscope::source::writable::{Overlay, from_upper_dir};
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let (upper, lower) = (dir.path().join("upper"), dir.path().join("lower"));
+    for d in [upper.join("app/conf"), upper.join("app/keep"), lower.join("app/conf"), lower.join("app/keep")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // A whiteout as newer kernels write it: an empty file with the overlay.whiteout xattr (the
+    // user. prefix, as rootless overlay uses; the character device 0:0 is in the podman tests).
+    std::fs::write(upper.join("app/gone"), b"").unwrap();
+    rustix::fs::lsetxattr(upper.join("app/gone"), "user.overlay.whiteout", b"", rustix::fs::XattrFlags::empty())
+        .unwrap();
+    // A folder made opaque: what was below it is hidden.
+    rustix::fs::lsetxattr(upper.join("app/conf"), "user.overlay.opaque", b"y", rustix::fs::XattrFlags::empty())
+        .unwrap();
+    std::fs::write(upper.join("app/conf/new.yaml"), b"new: 2\n").unwrap();
+    // Copied up only to hold a changed child: the same as below, so no change of its own.
+    std::fs::write(upper.join("app/keep/data"), b"12345").unwrap();
+    let mtime = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for d in [upper.join("app/keep"), lower.join("app/keep")] {
+        std::fs::File::open(&d).unwrap().set_modified(mtime).unwrap();
+    }
+    std::fs::write(upper.join("app/a"), b"shared").unwrap();
+    std::fs::hard_link(upper.join("app/a"), upper.join("app/b")).unwrap();
+    symlink("a", upper.join("app/link")).unwrap();
+    // A folder whose own mtime changed (entries were added) is a change.
+    let later = mtime + std::time::Duration::from_secs(1000);
+    std::fs::File::open(upper.join("app")).unwrap().set_modified(later).unwrap();
+    let lower = [lower];
+    let mut layer = from_upper_dir(Overlay { upper: &upper, lower: &lower, merged: None }).unwrap();
+    assert!(layer.warnings.is_empty(), "{:?}", layer.warnings);
+    let entries = tar_entries(&mut layer.file);
+    let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+    use tar::EntryType::{Directory, Link, Regular, Symlink};
+    assert_eq!(
+        entries,
+        [
+            ("app".into(), Directory, 0, None),
+            ("app/a".into(), Regular, 6, None),
+            ("app/b".into(), Link, 0, Some("app/a".into())),
+            ("app/conf".into(), Directory, 0, None),
+            ("app/conf/.wh..wh..opq".into(), Regular, 0, None),
+            ("app/conf/new.yaml".into(), Regular, 7, None),
+            ("app/.wh.gone".into(), Regular, 0, None),
+            ("app/keep/data".into(), Regular, 5, None),
+            ("app/link".into(), Symlink, 0, Some("a".into())),
+        ],
+        "{names:?}"
+    );
+}
+
+#[test]
+fn an_engines_changes_list_and_export_become_a_layer() {
+    use layerscope::source::writable::{ChangeKind, from_changes};
+    // The container's whole file system, as `docker export` writes it.
+    let mut export = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8], kind: tar::EntryType| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(if kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+        h.set_size(data.len() as u64);
+        export.append_data(&mut h, path, data).unwrap();
+    };
+    add("app/", b"", tar::EntryType::Directory);
+    add("app/kept", b"unchanged", tar::EntryType::Regular);
+    add("app/new", b"new", tar::EntryType::Regular);
+    add("app/big", b"0123456789", tar::EntryType::Regular);
+    let export = export.into_inner().unwrap();
+    let changes = [
+        (ChangeKind::Modified, "/app".to_string()),
+        (ChangeKind::Added, "/app/new".to_string()),
+        (ChangeKind::Modified, "/app/big".to_string()),
+        (ChangeKind::Deleted, "/app/gone".to_string()),
+        (ChangeKind::Deleted, "/app/logs".to_string()),
+        (ChangeKind::Deleted, "/app/logs/a.log".to_string()),
+    ];
+    let mut layer = from_changes(&changes, export.as_slice()).unwrap();
+    let entries: Vec<(String, u64)> = tar_entries(&mut layer.file).into_iter().map(|e| (e.0, e.2)).collect();
+    // What changed, as exported; a whiteout for each deleted subtree (its top only).
+    assert_eq!(
+        entries,
+        [
+            ("app".to_string(), 0),
+            ("app/new".to_string(), 3),
+            ("app/big".to_string(), 10),
+            ("app/.wh.gone".to_string(), 0),
+            ("app/.wh.logs".to_string(), 0),
+        ]
+    );
+}

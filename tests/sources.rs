@@ -3,43 +3,14 @@
 //! LAYERSCOPE_REQUIRE_REGISTRY=1 / LAYERSCOPE_REQUIRE_SKOPEO=1) when the tools are missing.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::support::servers::{Auth, Daemon, Registry};
 use crate::support::{Comp, Image, Layer, OciLayout, platform};
-
-/// The binary, with a cache and a home of the test's own, and no credentials or engines from
-/// the machine running the tests.
-fn layerscope(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_layerscope"));
-    command
-        .args(args)
-        .env("HOME", home)
-        .env("LAYERSCOPE_CACHE_DIR", home.join("cache"))
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .env("CONTAINER_HOST", "unix:///nonexistent/podman.sock")
-        .env("PATH", "/nonexistent")
-        .env("NO_COLOR", "1");
-    for var in ["CI", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] {
-        command.env_remove(var);
-    }
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json_of(out: &Output) -> Value {
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
+use crate::support::{SYSTEM_PATH, isolated as layerscope, json_of, stderr};
 
 /// A report without what differs by where the image was read from: the source, how layers
 /// are stored (skopeo compresses them when it pushes) and the manifest.
@@ -385,8 +356,6 @@ fn a_name_spelled_like_a_file_is_a_missing_file_not_a_pull() {
 }
 
 /// PATH for tests that need the engines' tools.
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 fn run_tool(program: &str, args: &[&str], env: &[(&str, &str)]) {
     let mut command = Command::new(program);
     command.args(args);
@@ -606,4 +575,168 @@ fn concurrent_pulls_into_one_cold_cache_all_succeed_and_leave_it_whole() {
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(!text.contains("partial"), "{text}");
     assert!(text.contains("records    3 ") && text.contains("trees      1 "), "{text}");
+}
+
+/// An image for container tests: a large file to append to, files to chmod and delete, a folder
+/// to delete and one to replace wholesale, a symlink.
+fn container_base() -> Image {
+    Image::new()
+        .layer(
+            Layer::new()
+                .dir("app")
+                .file("app/big.bin", &crate::support::demo::noise(3, 1 << 20))
+                .file("app/mode.txt", b"mode\n")
+                .file("app/gone.txt", b"gone\n")
+                .dir("app/logs")
+                .file("app/logs/a.log", b"a")
+                .file("app/logs/b.log", b"b")
+                .dir("app/conf")
+                .file("app/conf/old.yaml", b"old: 1\n")
+                .symlink("app/current", "big.bin"),
+            "/bin/sh -c #(nop) COPY app /app",
+        )
+        .tags(&["team/app:1"])
+}
+
+/// Change a container of [`container_base`] through its mounted folder (overlayfs, as a running
+/// container would): append one byte to the 1 MiB file, chmod, add files (one hard-linked),
+/// delete a file and a folder, replace a folder (an opaque directory), add a symlink.
+fn change_container(merged: &Path) {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let app = merged.join("app");
+    std::fs::OpenOptions::new().append(true).open(app.join("big.bin")).unwrap().write_all(b"!").unwrap();
+    std::fs::set_permissions(app.join("mode.txt"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(app.join("new.txt"), b"new\n").unwrap();
+    std::fs::hard_link(app.join("new.txt"), app.join("new-link.txt")).unwrap();
+    std::fs::remove_file(app.join("gone.txt")).unwrap();
+    std::fs::remove_dir_all(app.join("logs")).unwrap();
+    std::fs::remove_dir_all(app.join("conf")).unwrap();
+    std::fs::create_dir(app.join("conf")).unwrap();
+    std::fs::write(app.join("conf/new.yaml"), b"new: 2\n").unwrap();
+    std::os::unix::fs::symlink("new.txt", app.join("latest")).unwrap();
+}
+
+#[test]
+fn a_podman_containers_writable_layer_is_what_podman_diff_and_ps_size_say() {
+    let Some(podman) = crate::support::servers::PodmanStorage::new() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, container_base().docker_archive()).unwrap();
+    let merged = podman.mounted_container(&archive, "team/app:1", "web");
+    change_container(&merged);
+    let env = podman.env();
+
+    let files = layerscope(home.path(), &["files", "--changes", "--no-cache", "container://web"], &env);
+    assert_eq!(files.status.code(), Some(0), "{}", stderr(&files));
+    let files = String::from_utf8(files.stdout).unwrap();
+    let ours = crate::support::servers::writable_view(&files);
+    let mut theirs = podman.diff("web");
+    // A folder deleted and made again (overlay: opaque) is "deleted" to podman, its new content
+    // added; layerscope lists the folder as changed and what it hides below as removed.
+    assert!(theirs.deleted.remove("/app/conf"), "{theirs:?}");
+    theirs.changed.insert("/app/conf".into());
+    theirs.deleted.insert("/app/conf/old.yaml".into());
+    crate::support::servers::assert_same_changes(&ours, &theirs);
+
+    let report = json_of(&layerscope(home.path(), &["container", "--json", "-", "--no-cache", "web"], &env));
+    let (size_rw, size_root_fs) = podman.sizes("web");
+    let layers = report["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "the image's layer, then the writable one");
+    let top = &layers[1];
+    // podman ps -s counts regular files (hard links once) and symlinks (their target's length);
+    // a layer's size counts regular files only.
+    assert_eq!(top["size_bytes"].as_u64().unwrap() + "new.txt".len() as u64, size_rw, "the size podman ps -s shows");
+    assert!(size_rw > 1 << 20, "one byte appended copied the whole 1 MiB file up: {size_rw}");
+    assert_eq!(top["comment"], "container layer");
+    assert!(top["command"].as_str().unwrap().starts_with("writable layer of container web (podman "), "{top}");
+    let c = &report["image"]["origin"]["container"];
+    assert_eq!(c["name"], "web");
+    assert_eq!(c["writable_layer_from"], "upperdir");
+    assert!(c["upper_dir"].as_str().unwrap().ends_with("/diff"), "{c}");
+    assert_eq!(c["engine_size"], size_rw);
+    assert_eq!(c["engine_virtual_size"], size_root_fs);
+    // The copy-up is waste the container made, with a fix of its own.
+    let waste = report["analysis"]["top_waste"].as_array().unwrap();
+    let big = waste.iter().find(|w| w["path"] == "/app/big.bin").unwrap_or_else(|| panic!("{waste:?}"));
+    assert_eq!(big["bytes"], 1 << 20);
+    assert!(big["fix"].as_str().unwrap().contains("copy-on-write"), "{big}");
+
+    // The engine's changes list and export give the same layer.
+    let args = ["container", "--writable-layer", "engine", "--json", "-", "--no-cache", "web"];
+    let engine = json_of(&layerscope(home.path(), &args, &env));
+    assert_eq!(engine["image"]["origin"]["container"]["writable_layer_from"], "engine");
+    let figures =
+        |l: &Value| ["size_bytes", "added", "modified", "metadata_only", "removed"].map(|k| l[k].clone()).to_vec();
+    assert_eq!(figures(&engine["layers"][1]), figures(top));
+
+    // The text report says which figures are which.
+    let text = layerscope(home.path(), &["container", "--report", "--no-cache", "web"], &env);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains("container web of team/app:1") || text.contains("container web of localhost/team/app:1"),
+        "{text}"
+    );
+    assert!(text.contains("podman ps -s") && text.contains("read from its overlay UpperDir"), "{text}");
+    // A name no engine knows.
+    let out = layerscope(home.path(), &["container", "--source", "podman", "--report", "nope"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no container named nope"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_docker_containers_writable_layer_is_what_docker_diff_and_ps_size_say() {
+    let Some(daemon) = Daemon::dockerd() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let host = daemon.host();
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").arg("-H").arg(&host).args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let archive = home.path().join("app.tar");
+    std::fs::write(&archive, container_base().docker_archive()).unwrap();
+    docker(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    docker(&["create", "--name", "web", "team/app:1", "true"]);
+    // Through the daemon (docker cp writes into the container's overlay): a new file, and the
+    // 1 MiB file with one byte more, copied up whole.
+    let mut big = crate::support::demo::noise(3, 1 << 20);
+    big.push(b'!');
+    std::fs::write(home.path().join("big.bin"), &big).unwrap();
+    std::fs::write(home.path().join("new.txt"), b"new\n").unwrap();
+    docker(&["cp", home.path().join("big.bin").to_str().unwrap(), "web:/app/big.bin"]);
+    docker(&["cp", home.path().join("new.txt").to_str().unwrap(), "web:/app/new.txt"]);
+    let mut theirs = crate::support::servers::WritableView {
+        added: Default::default(),
+        changed: Default::default(),
+        deleted: Default::default(),
+    };
+    for line in docker(&["diff", "web"]).lines() {
+        let (kind, path) = line.split_once(' ').unwrap();
+        let set = match kind {
+            "A" => &mut theirs.added,
+            "C" => &mut theirs.changed,
+            _ => &mut theirs.deleted,
+        };
+        set.insert(path.to_string());
+    }
+    let inspect: Value = serde_json::from_str(&docker(&["inspect", "--size", "web"])).unwrap();
+    let (size_rw, size_root_fs) = (inspect[0]["SizeRw"].as_u64().unwrap(), inspect[0]["SizeRootFs"].as_u64().unwrap());
+    let env = [("DOCKER_HOST", host.as_str())];
+
+    let files = layerscope(home.path(), &["files", "--changes", "--no-cache", "container://web"], &env);
+    assert_eq!(files.status.code(), Some(0), "{}", stderr(&files));
+    let ours = crate::support::servers::writable_view(&String::from_utf8(files.stdout).unwrap());
+    crate::support::servers::assert_same_changes(&ours, &theirs);
+    let report = json_of(&layerscope(home.path(), &["container", "--json", "-", "--no-cache", "web"], &env));
+    let top = &report["layers"][1];
+    assert_eq!(top["size_bytes"], size_rw, "docker ps -s: the writable layer's files");
+    let c = &report["image"]["origin"]["container"];
+    assert_eq!((c["engine"].as_str(), c["writable_layer_from"].as_str()), (Some("docker"), Some("upperdir")), "{c}");
+    assert_eq!((c["engine_size"].as_u64(), c["engine_virtual_size"].as_u64()), (Some(size_rw), Some(size_root_fs)));
+    let args = ["container", "--writable-layer", "engine", "--json", "-", "--no-cache", "web"];
+    let engine = json_of(&layerscope(home.path(), &args, &env));
+    assert_eq!(engine["image"]["origin"]["container"]["writable_layer_from"], "engine");
+    assert_eq!(engine["layers"][1]["size_bytes"], top["size_bytes"]);
+    assert_eq!(engine["layers"][1]["added"], top["added"]);
 }

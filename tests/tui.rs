@@ -175,6 +175,43 @@ fn snapshots_of_every_pane_and_mode() {
 }
 
 #[test]
+fn a_container_shows_its_writable_layer_and_the_engines_figures() {
+    // The demo image as if its top layer were a container's writable layer.
+    let mut image = demo_image();
+    let top = image.layers.len() - 1;
+    image.origin = Some(layerscope::source::Origin {
+        kind: "podman",
+        reference: "web".into(),
+        address: Some("/usr/bin/podman".into()),
+        manifest_digest: None,
+        from_cache: false,
+        container: Some(layerscope::source::container::ContainerInfo {
+            engine: "podman",
+            id: "e229a0b0898e2f1ef29eb3edd1ac7cbc99b3d721523fe1354ba4252f4441b547".into(),
+            name: "web".into(),
+            image_id: "6c998552c9e3".into(),
+            image_name: Some("docker.io/library/demo:1".into()),
+            storage_driver: Some("overlay".into()),
+            upper_dir: Some("/var/lib/containers/storage/overlay/e229/diff".into()),
+            writable_layer_from: "upperdir",
+            engine_size: Some(image.layers[top].size_bytes),
+            engine_virtual_size: Some(image.size_bytes()),
+        }),
+    });
+    let analysis = analyze(&image, &Options::default());
+    let mut a = App::ready(image, analysis, 100, 30, false);
+    press(&mut a, "G");
+    let text = screen(&mut a);
+    assert!(text.contains("Layer 4 · container layer"), "{text}");
+    assert!(text.contains("Container  web · writable layer"), "{text}");
+    insta::assert_snapshot!("container_100x30", text);
+    // Clicks in the waste list still land on the row drawn (the container line moved it down).
+    press(&mut a, "<tab><tab>");
+    let e = explorer(&a);
+    assert_eq!(layerscope::tui::app::waste_list_top(e), 7);
+}
+
+#[test]
 fn snapshots_of_the_viewer() {
     let mut a = app(100, 30);
     press(&mut a, "<tab>");

@@ -265,7 +265,7 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
             if touched == 0 { 0 } else { ((bad as f64 / touched as f64) * 100.0).round().clamp(0.0, 100.0) as u8 };
     }
 
-    let top = top_waste(tree, &dead, top_n);
+    let top = top_waste(tree, &dead, top_n, image.container_layer());
     let (duplicate_bytes, duplicates) = duplicates(tree, contents, &first_path, &more_paths);
     let mut pairs: Vec<(usize, usize, u64)> = dead.iter().map(|d| (d.shipped, d.hidden, d.bytes)).collect();
     pairs.sort_unstable();
@@ -326,7 +326,9 @@ fn removal_root(tree: &Tree, node: NodeId, layer: u16, cause: RemoveCause) -> No
     if cause == RemoveCause::Opaque { tree.parent(n) } else { n }
 }
 
-fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
+/// The paths wasting most, grouped; `container` is the layer that is a container's writable one,
+/// whose waste has a fix of its own.
+fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize, container: Option<usize>) -> Vec<WastePath> {
     struct Group {
         node: NodeId,
         bytes: u64,
@@ -396,6 +398,7 @@ fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
             g.shipped.dedup();
             g.hidden.sort_unstable();
             g.hidden.dedup();
+            let fix = if container.is_some_and(|c| g.hidden.contains(&c)) { CONTAINER_FIX } else { fix_for(cause) };
             WastePath {
                 path,
                 path_raw,
@@ -406,11 +409,16 @@ fn top_waste(tree: &Tree, dead: &[DeadCopy], top_n: usize) -> Vec<WastePath> {
                 cause,
                 shipped_by: g.shipped,
                 hidden_by: g.hidden,
-                fix: fix_for(cause).to_string(),
+                fix: fix.to_string(),
             }
         })
         .collect()
 }
+
+/// How to avoid waste a container's writable layer makes: copy-on-write copied the whole file up
+/// to change, chmod or delete-and-rewrite it.
+pub const CONTAINER_FIX: &str = "the container changed it, and copy-on-write copied the whole file into its writable layer: \
+     keep files a container changes (data, logs, caches) in a volume, or make the change in the image";
 
 /// A sentence on how to avoid one kind of waste (the layers are reported beside it).
 pub fn fix_for(cause: Cause) -> &'static str {

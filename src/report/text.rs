@@ -94,6 +94,7 @@ pub fn write_text<W: Write + ?Sized>(
         write_dive_figures(dive, out)?;
     } else {
         write_figures(image, analysis, style, out)?;
+        write_container(image, style, out)?;
     }
     write_worst_layers(image, analysis, style, out)?;
     write_top_waste(analysis, style, out)?;
@@ -101,6 +102,41 @@ pub fn write_text<W: Write + ?Sized>(
         write_rules(v, style, out)?;
     }
     out.flush()
+}
+
+/// A container's writable layer beside its image, and the engine's own two figures.
+fn write_container<W: Write + ?Sized>(image: &Image, style: Style, out: &mut W) -> io::Result<()> {
+    let (Some(c), Some(top)) = (image.container(), image.container_layer()) else { return Ok(()) };
+    let writable = image.layers[top].size_bytes;
+    let below: u64 = image.layers[..top].iter().map(|l| l.size_bytes).sum();
+    writeln!(out)?;
+    let of = c.image_name.as_deref().unwrap_or(&c.image_id);
+    let from = if c.writable_layer_from == "upperdir" {
+        format!("read from its overlay UpperDir {}", c.upper_dir.as_deref().unwrap_or("?"))
+    } else {
+        format!("read from {}'s changes list and an export", c.engine)
+    };
+    writeln!(out, "{}", style.bold(&terminal_safe(&format!("container {} of {of}", c.name))))?;
+    let row = |out: &mut W, name: &str, value: String, note: String| {
+        writeln!(out, "  {:<14}{:>11}   {}", name, value, style.dim(&terminal_safe(&note)))
+    };
+    row(out, "writable", human_bytes(writable), format!("layer {top}, what the container added or changed; {from}"))?;
+    row(
+        out,
+        "with image",
+        human_bytes(below + writable),
+        format!("its image's {} and the writable layer", human_bytes(below)),
+    )?;
+    if let Some(size) = c.engine_size {
+        let virtual_size = c.engine_virtual_size.map(|v| format!("virtual {}, ", human_bytes(v))).unwrap_or_default();
+        row(
+            out,
+            &format!("{} ps -s", c.engine),
+            human_bytes(size),
+            format!("{virtual_size}as the engine counts: files and symlinks (SizeRw), image and all (SizeRootFs)"),
+        )?;
+    }
+    Ok(())
 }
 
 fn write_warnings<W: Write + ?Sized>(image: &Image, style: Style, out: &mut W) -> io::Result<()> {

@@ -39,7 +39,7 @@ struct Inspected {
 
 /// How to reach an engine.
 #[derive(Debug)]
-enum Endpoint {
+pub(super) enum Endpoint {
     /// An Engine API (Docker's, or Podman's compatible one) at this address.
     Api(String),
     /// A command-line tool.
@@ -47,7 +47,8 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    fn describe(&self) -> String {
+    /// Where it is, for messages.
+    pub(super) fn describe(&self) -> String {
         match self {
             Endpoint::Api(host) => host.clone(),
             Endpoint::Command(tool) => tool.display().to_string(),
@@ -137,7 +138,8 @@ fn program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
-fn endpoint(kind: EngineKind) -> std::result::Result<Endpoint, String> {
+/// How to reach engine `kind`, or why it cannot be.
+pub(super) fn endpoint(kind: EngineKind) -> std::result::Result<Endpoint, String> {
     match kind {
         EngineKind::Docker => docker_host()
             .map(Endpoint::Api)
@@ -159,7 +161,8 @@ fn endpoint(kind: EngineKind) -> std::result::Result<Endpoint, String> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The small async runtime the API clients run on.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -167,7 +170,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Engine { engine: "runtime".into(), detail: e.to_string() })
 }
 
-fn api(host: &str) -> std::result::Result<bollard::Docker, String> {
+/// An Engine API client for `host`.
+pub(super) fn api(host: &str) -> std::result::Result<bollard::Docker, String> {
     bollard::Docker::connect_with_host(host).map_err(|e| e.to_string())
 }
 
@@ -197,7 +201,7 @@ pub fn find(kind: EngineKind, name: &str, options: &SourceOptions) -> Found {
 }
 
 /// `podman` run locally: a `CONTAINER_HOST` whose socket is not there would make it fail remote.
-fn podman_command(tool: &Path) -> Command {
+pub(super) fn podman_command(tool: &Path) -> Command {
     let mut command = Command::new(tool);
     command.env_remove("CONTAINER_HOST");
     command
@@ -238,6 +242,7 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
         address: Some(endpoint.describe()),
         manifest_digest: None,
         from_cache,
+        container: None,
     };
     let opened = |archive, from_cache| Opened {
         archive,
@@ -247,6 +252,7 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
         cacheable: options.cache.is_some(),
         from_registry: false,
         parsed: Vec::new(),
+        top_layer: None,
     };
     let display = format!("{engine_name}://{name}");
     transfer.step(format!("asking {engine_label} for {name}"));
@@ -368,7 +374,8 @@ fn run_export(
     }
 }
 
-fn command_line(command: &Command) -> String {
+/// A command as typed, for messages.
+pub(super) fn command_line(command: &Command) -> String {
     std::iter::once(command.get_program())
         .chain(command.get_args())
         .map(|a| a.to_string_lossy().into_owned())
@@ -424,12 +431,18 @@ fn from_cache(cache: &Cache, inspected: &Inspected, display: &str) -> Option<Arc
     Some(Archive::composed(display, entries))
 }
 
-/// The Engine API's answer in words.
+/// The Engine API's answer about image `name` in words.
 fn api_error(e: &bollard::errors::Error, name: &str) -> String {
+    api_message(
+        e,
+        &format!("no image named {name} (pull it first, or read it from its registry with registry://{name})"),
+    )
+}
+
+/// The Engine API's answer in words; `missing` says what its 404 means.
+pub(super) fn api_message(e: &bollard::errors::Error, missing: &str) -> String {
     match e {
-        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => {
-            format!("no image named {name} (pull it first, or read it from its registry with registry://{name})")
-        }
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. } => missing.to_string(),
         bollard::errors::Error::DockerResponseServerError { status_code, message } => {
             format!("HTTP {status_code}: {}", crate::text::cut(&crate::text::one_line(message), 300))
         }
@@ -439,10 +452,10 @@ fn api_error(e: &bollard::errors::Error, name: &str) -> String {
 
 /// A reader over chunks a task sends; it gives up when the transfer is cancelled, even while
 /// the engine sends nothing.
-struct ChannelReader<'a> {
-    rx: mpsc::Receiver<io::Result<bytes::Bytes>>,
-    chunk: bytes::Bytes,
-    transfer: &'a Transfer,
+pub(super) struct ChannelReader<'a> {
+    pub(super) rx: mpsc::Receiver<io::Result<bytes::Bytes>>,
+    pub(super) chunk: bytes::Bytes,
+    pub(super) transfer: &'a Transfer,
 }
 
 impl Read for ChannelReader<'_> {

@@ -3,14 +3,16 @@
 //! an engine export put their blobs in the [`Cache`] first.
 //!
 //! [`Target::parse`] decides what an IMAGE argument names, the way engines do: an explicit scheme
-//! (`docker://`, `podman://`, `containerd://`, `registry://`, skopeo's `docker-archive:`,
-//! `oci-archive:` and `oci:`), else an existing path, else an image name, which [`open`] looks
+//! (`docker://`, `podman://`, `containerd://`, `registry://`, `container://`, skopeo's
+//! `docker-archive:`, `oci-archive:` and `oci:`), else an existing path, else an image name, which [`open`] looks
 //! for in the engines that are present and then in its registry.
 
 mod auth;
+pub mod container;
 pub mod engine;
 mod ingest;
 pub mod registry;
+pub mod writable;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,8 @@ use serde::Serialize;
 use crate::archive::{Archive, Input};
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::format::Selection;
+use crate::format::config::History;
+use crate::format::{LayerSource, Selection};
 use crate::layer::{ParsedLayer, ReadOptions};
 use crate::limits::Limits;
 use crate::warning::Warning;
@@ -74,6 +77,15 @@ pub enum Target {
     Registry(String),
     /// A name to look for in the local engines, then in its registry.
     Name(String),
+    /// A container of Docker or Podman: its image with its writable layer on top.
+    Container {
+        /// Which engine (`None`: Docker, then Podman).
+        engine: Option<EngineKind>,
+        /// The container's name or ID.
+        name: String,
+        /// Where its writable layer is read.
+        from: container::WritableFrom,
+    },
 }
 
 /// `--source` values: where to read IMAGE from regardless of its spelling.
@@ -115,6 +127,9 @@ impl Target {
         if let Some(name) = arg.strip_prefix("registry://") {
             return Ok(Target::Registry(name.to_string()));
         }
+        if let Some(name) = arg.strip_prefix("container://") {
+            return Ok(Target::Container { engine: None, name: name.to_string(), from: container::WritableFrom::Auto });
+        }
         if let Some(target) = archive_target(arg) {
             return Ok(target);
         }
@@ -132,6 +147,7 @@ impl Target {
             Target::Engine { engine, name } => format!("{}://{name}", engine.name()),
             Target::Registry(name) => format!("registry://{name}"),
             Target::Name(name) => name.clone(),
+            Target::Container { name, .. } => format!("container://{name}"),
         }
     }
 
@@ -197,6 +213,9 @@ pub struct Origin {
     pub manifest_digest: Option<String>,
     /// Whether every blob came from the local cache (nothing was downloaded).
     pub from_cache: bool,
+    /// For a container, what its engine says about it; its writable layer is the top layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<container::ContainerInfo>,
 }
 
 impl fmt::Display for Origin {
@@ -405,6 +424,17 @@ pub struct Opened {
     pub from_registry: bool,
     /// Layers read while their blobs arrived, by blob digest.
     pub parsed: Vec<(String, ParsedLayer)>,
+    /// A layer to put on top of the image's (a container's writable layer).
+    pub top_layer: Option<TopLayer>,
+}
+
+/// A layer a source adds on top of an image's, with the history step that made it.
+#[derive(Debug)]
+pub struct TopLayer {
+    /// Where its blob is.
+    pub source: LayerSource,
+    /// What made it, for the layer list.
+    pub history: History,
 }
 
 /// The cache blobs go to: the user's, or for `--no-cache` a folder removed when the guard drops
@@ -430,6 +460,7 @@ pub fn open(target: &Target, options: &SourceOptions, transfer: &Transfer) -> Re
         address: None,
         manifest_digest: None,
         from_cache: false,
+        container: None,
     };
     match target {
         Target::Path { path, image } => {
@@ -447,6 +478,7 @@ pub fn open(target: &Target, options: &SourceOptions, transfer: &Transfer) -> Re
                 cacheable: false,
                 from_registry: false,
                 parsed: Vec::new(),
+                top_layer: None,
             })
         }
         Target::Stdin => {
@@ -459,10 +491,12 @@ pub fn open(target: &Target, options: &SourceOptions, transfer: &Transfer) -> Re
                 cacheable: false,
                 from_registry: false,
                 parsed: Vec::new(),
+                top_layer: None,
             })
         }
         Target::Registry(name) => registry::pull(name, options, transfer),
         Target::Engine { engine, name } => engine::export(*engine, name, options, transfer),
+        Target::Container { engine, name, from } => container::open(*engine, name, *from, options, transfer),
         Target::Name(name) => {
             let mut tried = Vec::new();
             for kind in [EngineKind::Docker, EngineKind::Podman, EngineKind::Containerd] {
@@ -494,6 +528,7 @@ pub fn from_input(input: &Input, options: &SourceOptions) -> Result<Opened> {
             address: None,
             manifest_digest: None,
             from_cache: false,
+            container: None,
         },
         archive,
         selection: options.selection.clone(),
@@ -501,6 +536,7 @@ pub fn from_input(input: &Input, options: &SourceOptions) -> Result<Opened> {
         cacheable: false,
         from_registry: false,
         parsed: Vec::new(),
+        top_layer: None,
     })
 }
 

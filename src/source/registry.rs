@@ -197,6 +197,7 @@ impl<'a> Puller<'a> {
             address: Some(self.address.clone()),
             manifest_digest: Some(top_digest),
             from_cache: !self.downloaded,
+            container: None,
         };
         Ok(Opened {
             archive: Archive::composed(format!("registry://{}", self.name()), entries),
@@ -210,6 +211,7 @@ impl<'a> Puller<'a> {
             cacheable: self.options.cache.is_some(),
             from_registry: true,
             parsed,
+            top_layer: None,
         })
     }
 

@@ -180,9 +180,9 @@ pub enum LayerItem {
 }
 
 /// Lines of the image pane above the wasted-space list, inside its border: five figures, a
-/// warnings line when there are warnings, and the list's heading.
+/// container line for a container, a warnings line when there are warnings, and the heading.
 pub fn waste_list_top(e: &Explorer) -> u16 {
-    if e.image.warnings.is_empty() { 6 } else { 7 }
+    6 + u16::from(!e.image.warnings.is_empty()) + u16::from(e.image.container().is_some())
 }
 
 /// Where loading stands.

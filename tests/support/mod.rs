@@ -856,6 +856,39 @@ impl Rng {
     }
 }
 
+/// PATH with the system's tools (the isolated runs below get none unless given this).
+pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The binary, with a cache and a home of the test's own, and no credentials or engines from
+/// the machine running the tests.
+pub fn isolated(home: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"));
+    command
+        .args(args)
+        .env("HOME", home)
+        .env("LAYERSCOPE_CACHE_DIR", home.join("cache"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("CONTAINER_HOST", "unix:///nonexistent/podman.sock")
+        .env("PATH", "/nonexistent")
+        .env("NO_COLOR", "1");
+    for var in ["CI", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] {
+        command.env_remove(var);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn json_of(out: &std::process::Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 /// A test's missing prerequisite: with `LAYERSCOPE_REQUIRE_<FLAG>=1` (CI sets them) it fails the
 /// test, so a skip never looks like a pass there; elsewhere the test says it skipped.
 pub fn missing(flag: &str, what: &str) {

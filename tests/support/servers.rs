@@ -328,6 +328,87 @@ impl PodmanStorage {
     }
 }
 
+/// How podman's and layerscope's views of a container's writable layer compare.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WritableView {
+    /// Paths added.
+    pub added: std::collections::BTreeSet<String>,
+    /// Paths changed (content or metadata).
+    pub changed: std::collections::BTreeSet<String>,
+    /// Paths deleted (the topmost of a deleted subtree).
+    pub deleted: std::collections::BTreeSet<String>,
+}
+
+impl PodmanStorage {
+    /// Load `archive`, create container `name` of `image` and mount it: its merged folder, where
+    /// changes go through overlayfs as a running container's would (`podman run` cannot run here).
+    pub fn mounted_container(&self, archive: &Path, image: &str, name: &str) -> PathBuf {
+        self.podman(&["load", "-q", "-i", archive.to_str().unwrap()]);
+        self.podman(&["create", "--name", name, image, "true"]);
+        PathBuf::from(self.podman(&["mount", name]))
+    }
+
+    /// `podman diff`'s view of container `name`.
+    pub fn diff(&self, name: &str) -> WritableView {
+        let value: serde_json::Value = serde_json::from_str(&self.podman(&["diff", "--format", "json", name])).unwrap();
+        let set = |key: &str| {
+            value[key]
+                .as_array()
+                .map(|a| a.iter().map(|p| p.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default()
+        };
+        WritableView { added: set("added"), changed: set("changed"), deleted: set("deleted") }
+    }
+
+    /// `podman container inspect --size`: (SizeRw, SizeRootFs).
+    pub fn sizes(&self, name: &str) -> (u64, u64) {
+        let value: serde_json::Value =
+            serde_json::from_str(&self.podman(&["container", "inspect", "--size", name])).unwrap();
+        (value[0]["SizeRw"].as_u64().unwrap(), value[0]["SizeRootFs"].as_u64().unwrap())
+    }
+
+    /// Environment for layerscope to reach this storage's podman (and nothing else).
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        vec![("CONTAINERS_STORAGE_CONF", self.conf_str()), ("PATH", super::SYSTEM_PATH)]
+    }
+}
+
+/// Whether layerscope's view of a writable layer is podman's: the same paths added and deleted,
+/// the same files changed; of the folders holding changes, layerscope lists as changed those
+/// whose own metadata changed, which podman lists too (podman also lists some folders above a
+/// change, not all).
+pub fn assert_same_changes(ours: &WritableView, theirs: &WritableView) {
+    assert_eq!(ours.added, theirs.added, "added");
+    assert_eq!(ours.deleted, theirs.deleted, "deleted");
+    let all: Vec<&String> =
+        [ours, theirs].iter().flat_map(|v| v.added.iter().chain(&v.changed).chain(&v.deleted)).collect();
+    let holds_changes = |p: &String| all.iter().any(|q| q.starts_with(&format!("{p}/")));
+    let leaves = |v: &WritableView| -> std::collections::BTreeSet<String> {
+        v.changed.iter().filter(|p| !holds_changes(p)).cloned().collect()
+    };
+    assert_eq!(leaves(ours), leaves(theirs), "changed paths");
+    let folders: Vec<&String> = ours.changed.iter().filter(|p| holds_changes(p)).collect();
+    assert!(folders.iter().all(|d| theirs.changed.contains(*d)), "changed folders {folders:?} in {theirs:?}");
+}
+
+/// layerscope's view of the top layer of `files --changes` output, as `podman diff` lists it:
+/// a directory whose metadata changed is changed, a path below a deleted one is not listed.
+pub fn writable_view(files_changes: &str) -> WritableView {
+    let records: Vec<serde_json::Value> = files_changes.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let removed: std::collections::BTreeSet<String> =
+        records.iter().filter(|r| r["change"] == "removed").map(|r| r["path"].as_str().unwrap().to_string()).collect();
+    let under_removed = |p: &str| removed.iter().any(|r| p.starts_with(&format!("{r}/")));
+    let pick = |changes: &[&str]| {
+        records
+            .iter()
+            .filter(|r| changes.contains(&r["change"].as_str().unwrap()))
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .filter(|p| !under_removed(p))
+            .collect()
+    };
+    WritableView { added: pick(&["added"]), changed: pick(&["modified", "metadata_only"]), deleted: pick(&["removed"]) }
+}
+
 impl Drop for PodmanStorage {
     fn drop(&mut self) {
         let _ = Command::new("podman")

@@ -28,7 +28,13 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     let Some(layer) = e.image.layers.get(e.view.layer) else { return };
     let waste = e.analysis.layers.get(e.view.layer);
     let base = e.analysis.base.layers;
-    let owner = if e.view.layer < base { "base image" } else { "your build" };
+    let owner = if e.image.container_layer() == Some(e.view.layer) {
+        "container layer"
+    } else if e.view.layer < base {
+        "base image"
+    } else {
+        "your build"
+    };
     let block = theme.pane(format!(" Layer {} · {owner} ", e.view.layer), false);
     let command = e.commands.get(e.view.layer).map_or_else(String::new, |c| clean(c));
     let mut lines = vec![field(theme, "Command", command)];
@@ -170,6 +176,15 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         row("Wasted", format!("{} · dupes {}", human_bytes(a.wasted_bytes), human_bytes(a.duplicate_content_bytes))),
         row("Base", format!("{}{}{suggestion}", plural(base.layers, "layer", "layers"), os.unwrap_or_default())),
     ];
+    if let (Some(c), Some(top)) = (img.container(), img.container_layer()) {
+        let engine = c.engine_size.map_or_else(String::new, |size| {
+            let virtual_size =
+                c.engine_virtual_size.map(|v| format!(", virtual {}", human_bytes(v))).unwrap_or_default();
+            format!(" · {} ps -s {}{virtual_size}", c.engine, human_bytes(size))
+        });
+        let text = format!("{} · writable layer {top}: {}{engine}", c.name, human_bytes(img.layers[top].size_bytes));
+        lines.push(row("Container", text));
+    }
     if let Some(first) = img.warnings.first() {
         let count = plural(img.warnings.len(), "warning", "warnings");
         let text = cut(&format!("{count} (w lists them) · {first}"), room);
