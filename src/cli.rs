@@ -340,8 +340,9 @@ pub enum Command {
     ///
     /// Layers shared and where the stacks part, every path added, removed, modified,
     /// metadata-only or of another type, per-directory totals, and the change in size, final size
-    /// and waste. Text, or --format json (layerscope.diff/v1). --fail-on-growth exits 1 when the new image
-    /// is bigger by more than BYTES (10MB) or PERCENT (5%).
+    /// and waste. On a terminal, compare mode (both layer stacks and the paths that differ);
+    /// else text (--report forces it), or --format json (layerscope.diff/v1). --fail-on-growth
+    /// exits 1 when the new image is bigger by more than BYTES (10MB) or PERCENT (5%).
     Diff(Box<DiffArgs>),
     /// Show a Docker or Podman container: its image's layers, its writable layer on top
     ///
@@ -380,6 +381,10 @@ pub struct DiffArgs {
     /// text or json
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+    /// Print the text instead of opening compare mode (the explorer's view of the two images,
+    /// the default when stdout is a terminal)
+    #[arg(long)]
+    pub report: bool,
     /// Paths and directories listed in the text [default: 20]
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
@@ -508,7 +513,7 @@ pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
         Some(Command::Files(args)) => run_files(&args),
         Some(Command::Cache(args)) => run_cache(&args),
         Some(Command::Df(args)) => run_df(&args),
-        Some(Command::Diff(args)) => run_diff(&args),
+        Some(Command::Diff(args)) => run_diff(&args, env),
         Some(Command::Container(args)) => run_container(&args, env),
         None => {
             let target = match one_input(&cli.inputs)? {
@@ -663,7 +668,7 @@ fn run_df(args: &DfArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
+fn run_diff(args: &DiffArgs, env: &Env) -> anyhow::Result<Outcome> {
     // The limit is checked before anything is read: a typo fails at once.
     let limit = match &args.fail_on_growth {
         None => None,
@@ -685,6 +690,32 @@ fn run_diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
         let (analysis, _) = analysis::analyze_cached(&image, &analysis::Options::default(), false);
         Ok((image, analysis))
     };
+    // On a terminal, compare mode, unless a report or a gate is asked for.
+    let explore = env.stdout_is_tty && !args.report && args.format == "text" && limit.is_none();
+    if explore {
+        let (old_arg, new_arg) = (args.old.clone(), args.new.clone());
+        let targets = (target_of(&old_arg, &args.sources)?, target_of(&new_arg, &args.sources)?);
+        let title = format!("{old_arg} → {new_arg}");
+        let options = args.sources.options(Selection::default(), read);
+        let compare: crate::tui::Comparer = Box::new(move |transfer: &Transfer| {
+            let open = |target: &Target| -> Result<(Image, analysis::Analysis), String> {
+                let opened = source::open(target, &options, transfer).map_err(|e| e.to_string())?;
+                let loader =
+                    crate::image::open_source(opened, options.cache.as_ref(), read).map_err(|e| e.to_string())?;
+                let image = loader.load(None).map_err(|e| e.to_string())?;
+                let (analysis, _) = analysis::analyze_cached(&image, &analysis::Options::default(), false);
+                Ok((image, analysis))
+            };
+            let (old, old_analysis) = open(&targets.0)?;
+            let (new, new_analysis) = open(&targets.1)?;
+            let diff = analysis::diff::compare((&old, &old_analysis), (&new, &new_analysis));
+            let named = |arg: &str, image: &Image| format!("{arg} · {}", image_name(image));
+            Ok(crate::tui::compare::Comparison::new((named(&old_arg, &old), &old), (named(&new_arg, &new), &new), diff))
+        });
+        let settings = crate::tui::config::load(None)?;
+        crate::tui::run_compare(&title, compare, settings, !env.no_color)?;
+        return Ok(Outcome::Success);
+    }
     let (old, old_analysis) = open(&args.old)?;
     let (new, new_analysis) = open(&args.new)?;
     let diff = analysis::diff::compare((&old, &old_analysis), (&new, &new_analysis));

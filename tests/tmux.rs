@@ -227,6 +227,27 @@ fn a_multi_image_archive_opens_a_picker() {
 }
 
 #[test]
+fn diff_on_a_terminal_opens_compare_mode() {
+    use crate::support::{Image, Layer};
+    let dir = tempfile::tempdir().unwrap();
+    let base = || Layer::new().file("libc.so", &[7; 4_000]);
+    let old = Image::new().tags(&["team/app:1"]).layer(base(), "ADD base").layer(Layer::new().file("v1", b"1"), "a");
+    let new = Image::new().tags(&["team/app:2"]).layer(base(), "ADD base").layer(Layer::new().file("v2", b"22"), "b");
+    let (o, n) = (dir.path().join("old.tar"), dir.path().join("new.tar"));
+    std::fs::write(&o, old.docker_archive()).unwrap();
+    std::fs::write(&n, new.docker_archive()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let command = format!("{bin} diff {} {}; echo LAYERSCOPE_EXIT=$?; sleep 60", o.display(), n.display());
+    let Some(t) = Tmux::start(&command, 100, 30) else { return };
+    t.wait_until("compare mode", |s| {
+        s.contains("Paths that differ (2)") && s.contains("/v2") && s.contains("/v1") && s.contains("1 shared layer")
+    });
+    t.keys(&["q"]);
+    t.wait_for("LAYERSCOPE_EXIT=0");
+    assert_eq!(t.display("#{alternate_on}"), "0", "the terminal is restored");
+}
+
+#[test]
 fn the_settings_file_is_read_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("layerscope/config.yaml");

@@ -212,6 +212,41 @@ fn a_container_shows_its_writable_layer_and_the_engines_figures() {
 }
 
 #[test]
+fn compare_mode_shows_both_stacks_and_the_paths_that_differ() {
+    use layerscope::tui::compare::{Comparison, Side};
+    use support::{Image, Layer};
+    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
+    let old = Image::new()
+        .tags(&["team/app:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().dir("app").file("app/main", &[1; 5_000]).file("app/old.cfg", b"x=1\n"), "COPY app");
+    let new = Image::new()
+        .tags(&["team/app:2"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().dir("app").file("app/main", &[2; 9_000]).file("app/new.cfg", b"y=2\n"), "COPY app")
+        .layer(Layer::new().file("app/extra", &[3; 100]), "COPY extra");
+    let (old, new) = (support::load(old.docker_archive()), support::load(new.docker_archive()));
+    let (oa, na) = (analyze(&old, &Options::default()), analyze(&new, &Options::default()));
+    let diff = layerscope::analysis::diff::compare((&old, &oa), (&new, &na));
+    let mut a = App::loading("old.tar → new.tar", 100, 30, false);
+    a.compared(Comparison::new(("old.tar · team/app:1".into(), &old), ("new.tar · team/app:2".into(), &new), diff));
+    let text = screen(&mut a);
+    assert!(text.contains("=  0") && text.contains("│  2     100 B"), "{text}");
+    insta::assert_snapshot!("compare_100x30", text);
+    let compared = |a: &App| match &a.phase {
+        layerscope::tui::app::Phase::Comparing(c) => (c.focus, c.path_cursor, c.layer_cursor),
+        _ => panic!("not comparing"),
+    };
+    assert_eq!(compared(&a), (Side::Paths, 0, 0), "it opens on the paths, the largest change first");
+    press(&mut a, "jj");
+    assert_eq!(compared(&a), (Side::Paths, 2, 0));
+    press(&mut a, "<tab>G");
+    assert_eq!(compared(&a), (Side::Layers, 2, 2), "the layer rows: the longer stack's");
+    press(&mut a, "q");
+    assert!(a.quit);
+}
+
+#[test]
 fn snapshots_of_the_viewer() {
     let mut a = app(100, 30);
     press(&mut a, "<tab>");

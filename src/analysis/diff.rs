@@ -96,6 +96,15 @@ pub struct DiffCounts {
     pub type_changed: usize,
 }
 
+/// Every layer of `image`, as a side of a comparison shows it.
+pub fn stack(image: &Image) -> Vec<SideLayer> {
+    image
+        .layers
+        .iter()
+        .map(|l| SideLayer { index: l.index, size_bytes: l.size_bytes, command: l.command().unwrap_or("").to_string() })
+        .collect()
+}
+
 /// Two images compared.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImageDiff {
@@ -277,16 +286,9 @@ pub fn compare(old: (&Image, &Analysis), new: (&Image, &Analysis)) -> ImageDiff 
     let (oc, nc) = (chain_ids(oi), chain_ids(ni));
     let shared_layers = oc.iter().zip(&nc).take_while(|(a, b)| a == b).count();
     let side = |image: &Image| -> Vec<SideLayer> {
-        image
-            .layers
-            .iter()
-            .skip(shared_layers)
-            .map(|l| SideLayer {
-                index: l.index,
-                size_bytes: l.size_bytes,
-                command: l.command().unwrap_or("").to_string(),
-            })
-            .collect()
+        let mut stack = stack(image);
+        stack.drain(..shared_layers.min(stack.len()));
+        stack
     };
     let mut paths = Vec::new();
     let mut counts = DiffCounts::default();

@@ -9,8 +9,7 @@ use super::action::{Action, Effect, Pane};
 use super::config::{Settings, ViewDefaults};
 use super::job::{Done, Job, Outcome, Request, TreeRequest};
 use super::keymap::Mode;
-use super::layout::Columns;
-use super::layout::{self, Panes};
+use super::layout::{self, Columns, Panes, keep_in_view, step};
 use super::tree_view::{
     ChangeMask, Marks, Order, Rows, RowsOf, SortMode, TreeMode, TreeView, display_state, is_dir, row_text, wrap_chunks,
 };
@@ -210,6 +209,8 @@ pub enum Phase {
     },
     /// Ready to explore.
     Ready(Box<Explorer>),
+    /// Compare mode: two images compared.
+    Comparing(Box<super::compare::Comparison>),
     /// Loading failed (the loop ends and the error is reported).
     Failed(String),
 }
@@ -290,6 +291,11 @@ impl App {
         self.fit();
     }
 
+    /// Compare mode's two images are read and compared.
+    pub fn compared(&mut self, comparison: super::compare::Comparison) {
+        self.phase = Phase::Comparing(Box::new(comparison));
+    }
+
     /// The loader failed.
     pub fn failed(&mut self, error: String) {
         self.phase = Phase::Failed(error);
@@ -317,6 +323,7 @@ impl App {
     pub fn mode(&self) -> Mode {
         match &self.phase {
             Phase::Choosing { .. } => Mode::Picker,
+            Phase::Comparing(_) => Mode::Compare,
             Phase::Ready(e) => {
                 if e.input.is_some() {
                     Mode::Input
@@ -388,6 +395,11 @@ impl App {
         let panes = self.panes();
         let effects = match &mut self.phase {
             Phase::Ready(e) => e.update(action, &panes),
+            Phase::Comparing(c) => {
+                let panes = layout::compare_panes(ratatui::layout::Rect::new(0, 0, self.width, self.height));
+                c.update(&action, layout::list_rows(panes.layers), layout::list_rows(panes.paths));
+                Vec::new()
+            }
             Phase::Choosing { source, images, cursor } => {
                 let page = usize::from(self.height.saturating_sub(4)).max(1);
                 match action {
@@ -1245,39 +1257,9 @@ impl Explorer {
     }
 }
 
-/// The first line to draw so that line `cursor` of `count` is among `height` lines drawn from
-/// it, moving as little as possible from `offset`.
-fn keep_in_view(offset: usize, cursor: usize, height: usize, count: usize) -> usize {
-    let height = height.max(1);
-    let mut offset = offset;
-    if cursor < offset {
-        offset = cursor;
-    } else if cursor >= offset + height {
-        offset = cursor + 1 - height;
-    }
-    offset.min(count.saturating_sub(height))
-}
-
 /// Lines the layer details can scroll by (more than any layer has: a command is cut first).
 const DETAILS_MAX: usize = 10_000;
 
 fn inside(r: ratatui::layout::Rect, column: u16, row: u16) -> bool {
     column >= r.x && column < r.x + r.width && row >= r.y && row < r.y + r.height
-}
-
-/// Move a cursor in `0..count`.
-fn step(current: usize, count: usize, action: &Action, page: usize) -> usize {
-    if count == 0 {
-        return 0;
-    }
-    let last = count - 1;
-    match action {
-        Action::Up => current.saturating_sub(1),
-        Action::Down => (current + 1).min(last),
-        Action::PageUp => current.saturating_sub(page),
-        Action::PageDown => (current + page).min(last),
-        Action::Top => 0,
-        Action::Bottom => last,
-        _ => current,
-    }
 }

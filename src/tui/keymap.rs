@@ -24,6 +24,8 @@ pub enum Mode {
     Loading,
     /// Picking one of the archive's images.
     Picker,
+    /// Compare mode (`layerscope diff`).
+    Compare,
 }
 
 /// Where a binding applies.
@@ -491,6 +493,17 @@ fn key_in(bindings: &[Binding], k: KeyEvent, mode: Mode) -> Option<Action> {
     }
     match mode {
         Mode::Loading => matches!(k.code, KeyCode::Char('q') | KeyCode::Esc).then_some(Action::Quit),
+        Mode::Compare => match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
+            KeyCode::Tab => Some(Action::FocusNext),
+            KeyCode::BackTab => Some(Action::FocusPrev),
+            _ => from_table(bindings, &k, Mode::Browse(Pane::Layers)).filter(|a| {
+                matches!(
+                    a,
+                    Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+                )
+            }),
+        },
         Mode::Picker => match k.code {
             KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
             KeyCode::Enter => Some(Action::Activate),

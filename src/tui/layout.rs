@@ -122,3 +122,64 @@ mod tests {
         assert!(!small.room_for_attributes());
     }
 }
+
+/// The first row to draw so that `cursor` shows among `height` rows of `count`, moving `offset`
+/// as little as possible.
+pub fn keep_in_view(offset: usize, cursor: usize, height: usize, count: usize) -> usize {
+    let height = height.max(1);
+    let mut offset = offset;
+    if cursor < offset {
+        offset = cursor;
+    } else if cursor >= offset + height {
+        offset = cursor + 1 - height;
+    }
+    offset.min(count.saturating_sub(height))
+}
+
+/// Where a movement key takes a cursor in a list of `count` rows, `page` rows a page.
+pub fn step(current: usize, count: usize, action: &super::action::Action, page: usize) -> usize {
+    use super::action::Action;
+    if count == 0 {
+        return 0;
+    }
+    let last = count - 1;
+    match action {
+        Action::Up => current.saturating_sub(1),
+        Action::Down => (current + 1).min(last),
+        Action::PageUp => current.saturating_sub(page),
+        Action::PageDown => (current + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => current,
+    }
+}
+
+/// Compare mode's panes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ComparePanes {
+    /// The figures, on top.
+    pub summary: Rect,
+    /// The two layer stacks.
+    pub layers: Rect,
+    /// The paths that differ.
+    pub paths: Rect,
+    /// The key line.
+    pub footer: Rect,
+}
+
+/// Where compare mode's panes go: side by side, or one above the other below [`NARROW`] columns.
+pub fn compare_panes(area: Rect) -> ComparePanes {
+    let [summary, body, footer] =
+        Layout::vertical([Constraint::Length(4), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let [layers, paths] = if area.width < NARROW {
+        Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(body)
+    } else {
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body)
+    };
+    ComparePanes { summary, layers, paths, footer }
+}
+
+/// Rows a bordered list with a header line shows.
+pub fn list_rows(pane: Rect) -> usize {
+    usize::from(pane.height.saturating_sub(3))
+}

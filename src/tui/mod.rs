@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod compare;
 pub mod config;
 pub mod job;
 pub mod keymap;
@@ -59,6 +60,8 @@ pub enum Event {
     Choose(Vec<String>),
     /// A background job answered.
     JobDone(job::Done),
+    /// Compare mode: both images are read and compared.
+    Compared(Box<compare::Comparison>),
     /// Nothing happened for a while (redraw progress).
     Tick,
 }
@@ -103,6 +106,7 @@ pub fn run_loop<B: Backend>(
             }
             Event::Failed(message) => app.failed(message),
             Event::JobDone(done) => app.job_done(done),
+            Event::Compared(comparison) => app.compared(*comparison),
             Event::Choose(images) => app.choose(images),
             Event::Tick => {
                 // The keys paused: catch the tree up. A job's progress is redrawn on every tick.
@@ -199,6 +203,44 @@ pub fn run(
     settings: config::Settings,
     color: bool,
 ) -> Result<(), TuiError> {
+    on_terminal(|terminate| explore(name, open, options, settings, color, terminate))
+}
+
+/// Reads and compares two images on the loading thread, for compare mode.
+pub type Comparer = Box<dyn FnOnce(&Transfer) -> Result<compare::Comparison, String> + Send>;
+
+/// Open compare mode (`layerscope diff` on a terminal) on what `compare` computes; `name` names
+/// the two images while they load.
+pub fn run_compare(name: &str, compare: Comparer, settings: config::Settings, color: bool) -> Result<(), TuiError> {
+    on_terminal(|terminate| {
+        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        let size = terminal.size()?;
+        let mut app = App::loading(name, size.width, size.height, color).with_settings(settings);
+        let (tx, rx) = mpsc::channel();
+        read_terminal(tx.clone());
+        let transfer = Arc::new(Transfer::default());
+        let transfer_loader = Arc::clone(&transfer);
+        // Detached: a quit while it reads stops the process with it.
+        std::thread::spawn(move || {
+            let _ = tx.send(Incoming::Loader(Event::Transfer(Arc::clone(&transfer_loader))));
+            let _ = tx.send(Incoming::Loader(match compare(&transfer_loader) {
+                Ok(c) => Event::Compared(Box::new(c)),
+                Err(message) => Event::Failed(message),
+            }));
+        });
+        let mut events = TerminalEvents { incoming: rx, terminate };
+        run_loop(&mut terminal, &mut app, &mut events, &mut |_| {})?;
+        transfer.cancel.store(true, Ordering::Relaxed);
+        match &app.phase {
+            app::Phase::Failed(message) => Err(TuiError::Load(message.clone())),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Run `body` with the terminal in raw mode on the alternate screen, restored afterwards (and on
+/// a panic or a terminating signal, which sets the flag `body` gets).
+fn on_terminal(body: impl FnOnce(Arc<AtomicBool>) -> Result<(), TuiError>) -> Result<(), TuiError> {
     // Keys come from the controlling terminal when stdin carries the image (`docker save img |
     // layerscope -`), as `less` and `fzf` do: crossterm reads /dev/tty whenever stdin is not one.
     let keys_readable = io::stdin().is_terminal()
@@ -224,9 +266,25 @@ pub fn run(
         restore_terminal();
         return Err(e.into());
     }
-    let result = explore(name, open, options, settings, color, terminate);
+    let result = body(terminate);
     restore_terminal();
     result
+}
+
+/// Read terminal events on a thread of their own into `tx` (detached: it ends with the process).
+fn read_terminal(tx: mpsc::Sender<Incoming>) {
+    std::thread::spawn(move || {
+        loop {
+            let incoming = match event::read() {
+                Ok(e) => Incoming::Terminal(e),
+                Err(_) => Incoming::InputFailed,
+            };
+            let failed = matches!(incoming, Incoming::InputFailed);
+            if tx.send(incoming).is_err() || failed {
+                break;
+            }
+        }
+    });
 }
 
 fn explore(
@@ -241,21 +299,8 @@ fn explore(
     let size = terminal.size()?;
     let mut app = App::loading(name, size.width, size.height, color).with_settings(settings);
     let (tx, rx) = mpsc::channel();
-    let input_tx = tx.clone();
+    read_terminal(tx.clone());
     let job_tx = tx.clone();
-    // Detached: it ends with the process.
-    std::thread::spawn(move || {
-        loop {
-            let incoming = match event::read() {
-                Ok(e) => Incoming::Terminal(e),
-                Err(_) => Incoming::InputFailed,
-            };
-            let failed = matches!(incoming, Incoming::InputFailed);
-            if input_tx.send(incoming).is_err() || failed {
-                break;
-            }
-        }
-    });
     let cancel: Arc<std::sync::Mutex<Option<Arc<Progress>>>> = Arc::default();
     let cancel_loader = Arc::clone(&cancel);
     let transfer = Arc::new(Transfer::default());

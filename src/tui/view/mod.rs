@@ -1,5 +1,6 @@
 //! Drawing. Views only borrow the app; nothing here changes state.
 
+pub mod compare;
 pub mod details;
 pub mod layers;
 pub mod theme;
@@ -92,6 +93,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             draw_loading(frame, area, source, progress.as_deref(), transfer.as_deref(), stage, theme)
         }
         Phase::Choosing { source, images, cursor } => draw_picker(frame, area, source, images, *cursor, theme),
+        Phase::Comparing(c) => compare::draw(frame, area, c, theme),
         Phase::Failed(message) => {
             frame.render_widget(Paragraph::new(message.as_str()).style(theme.error()), area);
         }
