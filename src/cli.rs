@@ -333,8 +333,10 @@ pub enum Command {
     /// The disk several images take together, shared layers counted once
     ///
     /// Per image its size, the bytes it shares with the others (layers with the same ChainID) and
-    /// its own; in all, the sum of sizes against each layer counted once. Every image of a multi-image archive is counted. Text, or --format json
-    /// (layerscope.df/v1).
+    /// its own; in all, the sum of sizes against each layer counted once. Every image of a
+    /// multi-image archive is counted. On a terminal, disk mode (the images, and each one's layers
+    /// marked with how many other images have them); else a table (--report forces it), or
+    /// --format json (layerscope.df/v1).
     Df(Box<DfArgs>),
     /// Compare two images: shared layers, changed paths, size and waste deltas
     ///
@@ -408,6 +410,10 @@ pub struct DfArgs {
     /// text (a table) or json
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+    /// Print the table instead of opening disk mode (the images and their layers, the default
+    /// when stdout is a terminal)
+    #[arg(long)]
+    pub report: bool,
     /// Where images come from.
     #[command(flatten)]
     pub sources: SourceArgs,
@@ -512,7 +518,7 @@ pub fn run(cli: Cli, env: &Env) -> anyhow::Result<Outcome> {
     match cli.command {
         Some(Command::Files(args)) => run_files(&args),
         Some(Command::Cache(args)) => run_cache(&args),
-        Some(Command::Df(args)) => run_df(&args),
+        Some(Command::Df(args)) => run_df(&args, env),
         Some(Command::Diff(args)) => run_diff(&args, env),
         Some(Command::Container(args)) => run_container(&args, env),
         None => {
@@ -631,15 +637,47 @@ fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn run_df(args: &DfArgs) -> anyhow::Result<Outcome> {
+fn run_df(args: &DfArgs, env: &Env) -> anyhow::Result<Outcome> {
     let read = ReadOptions { verify: false, limits: args.limits.limits()? };
+    let targets = args.inputs.iter().map(|i| target_of(i, &args.sources)).collect::<anyhow::Result<Vec<_>>>()?;
+    let options = args.sources.options(Selection::default(), read);
+    // On a terminal, disk mode, unless a report is asked for.
+    if env.stdout_is_tty && !args.report && args.format == "text" {
+        let title = args.inputs.join(" ");
+        let compute: crate::tui::Compute = Box::new(move |transfer: &Transfer| {
+            let images = df_images(&targets, &options, read, transfer).map_err(|e| format!("{e:#}"))?;
+            let named: Vec<(String, &Image)> = images.iter().map(|(n, i)| (n.clone(), i)).collect();
+            Ok(crate::tui::Computed::Disk(Box::new(crate::tui::disk::DiskView::new(&named))))
+        });
+        let settings = crate::tui::config::load(None)?;
+        crate::tui::run_lists(&title, compute, settings, !env.no_color)?;
+        return Ok(Outcome::Success);
+    }
+    let images = df_images(&targets, &options, read, &Transfer::default())?;
+    let named: Vec<(String, &Image)> = images.iter().map(|(n, i)| (n.clone(), i)).collect();
+    let usage = analysis::disk::disk_usage(&named);
+    let stdout = io::stdout().lock();
+    match args.format.as_str() {
+        "json" => crate::report::df::write_json(&usage, stdout),
+        _ => crate::report::df::write_text(&usage, stdout),
+    }
+    .context("writing to stdout")?;
+    Ok(Outcome::Success)
+}
+
+/// Every image `targets` name, each image of a multi-image archive included, with its name.
+fn df_images(
+    targets: &[Target],
+    options: &SourceOptions,
+    read: ReadOptions,
+    transfer: &Transfer,
+) -> anyhow::Result<Vec<(String, Image)>> {
     let mut images: Vec<(String, Image)> = Vec::new();
-    for input in &args.inputs {
-        let target = target_of(input, &args.sources)?;
+    for target in targets {
         let one = |index: Option<usize>| -> anyhow::Result<Image> {
-            let selection = Selection { index, ..Selection::default() };
-            let options = args.sources.options(selection, read);
-            let opened = source::open(&target, &options, &Transfer::default())
+            let mut options = options.clone();
+            options.selection = Selection { index, ..Selection::default() };
+            let opened = source::open(target, &options, transfer)
                 .with_context(|| format!("cannot read {}", target.display_name()))?;
             Ok(crate::image::open_source(opened, options.cache.as_ref(), read)?.load(None)?)
         };
@@ -657,15 +695,7 @@ fn run_df(args: &DfArgs) -> anyhow::Result<Outcome> {
             },
         }
     }
-    let named: Vec<(String, &Image)> = images.iter().map(|(n, i)| (n.clone(), i)).collect();
-    let usage = analysis::disk::disk_usage(&named);
-    let stdout = io::stdout().lock();
-    match args.format.as_str() {
-        "json" => crate::report::df::write_json(&usage, stdout),
-        _ => crate::report::df::write_text(&usage, stdout),
-    }
-    .context("writing to stdout")?;
-    Ok(Outcome::Success)
+    Ok(images)
 }
 
 fn run_diff(args: &DiffArgs, env: &Env) -> anyhow::Result<Outcome> {
@@ -697,7 +727,7 @@ fn run_diff(args: &DiffArgs, env: &Env) -> anyhow::Result<Outcome> {
         let targets = (target_of(&old_arg, &args.sources)?, target_of(&new_arg, &args.sources)?);
         let title = format!("{old_arg} → {new_arg}");
         let options = args.sources.options(Selection::default(), read);
-        let compare: crate::tui::Comparer = Box::new(move |transfer: &Transfer| {
+        let compare: crate::tui::Compute = Box::new(move |transfer: &Transfer| {
             let open = |target: &Target| -> Result<(Image, analysis::Analysis), String> {
                 let opened = source::open(target, &options, transfer).map_err(|e| e.to_string())?;
                 let loader =
@@ -710,10 +740,15 @@ fn run_diff(args: &DiffArgs, env: &Env) -> anyhow::Result<Outcome> {
             let (new, new_analysis) = open(&targets.1)?;
             let diff = analysis::diff::compare((&old, &old_analysis), (&new, &new_analysis));
             let named = |arg: &str, image: &Image| format!("{arg} · {}", image_name(image));
-            Ok(crate::tui::compare::Comparison::new((named(&old_arg, &old), &old), (named(&new_arg, &new), &new), diff))
+            let c = crate::tui::compare::Comparison::new(
+                (named(&old_arg, &old), &old),
+                (named(&new_arg, &new), &new),
+                diff,
+            );
+            Ok(crate::tui::Computed::Comparison(Box::new(c)))
         });
         let settings = crate::tui::config::load(None)?;
-        crate::tui::run_compare(&title, compare, settings, !env.no_color)?;
+        crate::tui::run_lists(&title, compare, settings, !env.no_color)?;
         return Ok(Outcome::Success);
     }
     let (old, old_analysis) = open(&args.old)?;
@@ -754,8 +789,19 @@ enum Growth {
 }
 
 /// How `df` names an image: its first tag, else where it came from.
+/// An image as `df` and `diff` name it: its first tag, with the archive it is in when the tag is
+/// a bare reference (an OCI layout's `latest`); else where it came from.
 fn image_name(image: &Image) -> String {
-    image.tags.first().cloned().unwrap_or_else(|| image.source.clone())
+    match image.tags.first() {
+        Some(tag) if tag.contains(['/', ':', '@']) => tag.clone(),
+        Some(tag) => format!("{}:{tag}", file_name(&image.source)),
+        None => image.source.clone(),
+    }
+}
+
+/// The last part of a path (all of it when it has none).
+fn file_name(path: &str) -> &str {
+    Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or(path)
 }
 
 fn run_cache(args: &CacheArgs) -> anyhow::Result<Outcome> {

@@ -740,3 +740,56 @@ fn a_docker_containers_writable_layer_is_what_docker_diff_and_ps_size_say() {
     assert_eq!(engine["layers"][1]["size_bytes"], top["size_bytes"]);
     assert_eq!(engine["layers"][1]["added"], top["added"]);
 }
+
+#[test]
+fn diff_of_two_buildah_builds_of_one_containerfile_with_a_changed_step() {
+    let Some(buildah) = crate::support::servers::tool("buildah", "BUILDAH", "buildah") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Its own storage (vfs: nothing mounted), as root or not.
+    let run = |args: &[&str]| {
+        let out = Command::new(&buildah)
+            .args(["--storage-driver", "vfs", "--root"])
+            .arg(root.join("storage"))
+            .arg("--runroot")
+            .arg(root.join("run"))
+            .args(args)
+            .current_dir(root.join("context"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "buildah {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let context = root.join("context");
+    std::fs::create_dir_all(context.join("base")).unwrap();
+    std::fs::write(context.join("base/lib.so"), crate::support::demo::noise(5, 100_000)).unwrap();
+    std::fs::write(context.join("data"), crate::support::demo::noise(6, 5_000)).unwrap();
+    std::fs::write(
+        context.join("Containerfile"),
+        "FROM scratch\nCOPY base /base\nCOPY app.cfg /etc/app.cfg\nCOPY data /data\n",
+    )
+    .unwrap();
+    let mut archives = Vec::new();
+    for (tag, cfg) in [("1", "version=1\n"), ("2", "version=2, longer\n")] {
+        std::fs::write(context.join("app.cfg"), cfg).unwrap();
+        run(&["build", "-q", "--layers", "-t", &format!("team/app:{tag}"), "."]);
+        let archive = root.join(format!("app-{tag}.tar"));
+        run(&["push", "-q", &format!("team/app:{tag}"), &format!("docker-archive:{}", archive.display())]);
+        archives.push(archive);
+    }
+    let out = layerscope(
+        root,
+        &["diff", "--format", "json", archives[0].to_str().unwrap(), archives[1].to_str().unwrap()],
+        &[],
+    );
+    let diff = json_of(&out);
+    // The step before the change is the same layer; the changed step and every one after it
+    // are other layers (another ChainID), though the last one holds the same bytes.
+    assert_eq!(diff["shared_layers"], 1, "{diff}");
+    assert_eq!(diff["old_layers"].as_array().unwrap().len(), 2);
+    let paths = diff["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 1, "only the changed file differs: {paths:?}");
+    assert_eq!(paths[0]["path"], "/etc/app.cfg");
+    assert_eq!(paths[0]["change"], "modified");
+    assert_eq!(paths[0]["delta_bytes"], 8);
+    assert_eq!(paths[0]["layer"], 1, "written by the changed step");
+}

@@ -248,6 +248,26 @@ fn diff_on_a_terminal_opens_compare_mode() {
 }
 
 #[test]
+fn df_on_a_terminal_opens_disk_mode() {
+    use crate::support::{Image, Layer};
+    let dir = tempfile::tempdir().unwrap();
+    let base = || Layer::new().file("libc.so", &[7; 4_000]);
+    let api = Image::new().tags(&["team/api:1"]).layer(base(), "ADD base").layer(Layer::new().file("a", b"1"), "a");
+    let web = Image::new().tags(&["team/web:1"]).layer(base(), "ADD base").layer(Layer::new().file("w", b"2"), "w");
+    let (a, w) = (dir.path().join("api.tar"), dir.path().join("web.tar"));
+    std::fs::write(&a, api.docker_archive()).unwrap();
+    std::fs::write(&w, web.docker_archive()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_layerscope");
+    let command = format!("{bin} df {} {}; echo LAYERSCOPE_EXIT=$?; sleep 60", a.display(), w.display());
+    let Some(t) = Tmux::start(&command, 100, 30) else { return };
+    t.wait_until("disk mode", |s| {
+        s.contains("2 images") && s.contains("team/web:1") && s.contains("Layers of team/api:1")
+    });
+    t.keys(&["q"]);
+    t.wait_for("LAYERSCOPE_EXIT=0");
+}
+
+#[test]
 fn the_settings_file_is_read_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("layerscope/config.yaml");

@@ -213,7 +213,7 @@ fn a_container_shows_its_writable_layer_and_the_engines_figures() {
 
 #[test]
 fn compare_mode_shows_both_stacks_and_the_paths_that_differ() {
-    use layerscope::tui::compare::{Comparison, Side};
+    use layerscope::tui::compare::{Comparison, LAYERS, PATHS};
     use support::{Image, Layer};
     let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
     let old = Image::new()
@@ -229,21 +229,57 @@ fn compare_mode_shows_both_stacks_and_the_paths_that_differ() {
     let (oa, na) = (analyze(&old, &Options::default()), analyze(&new, &Options::default()));
     let diff = layerscope::analysis::diff::compare((&old, &oa), (&new, &na));
     let mut a = App::loading("old.tar → new.tar", 100, 30, false);
-    a.compared(Comparison::new(("old.tar · team/app:1".into(), &old), ("new.tar · team/app:2".into(), &new), diff));
+    let comparison =
+        Comparison::new(("old.tar · team/app:1".into(), &old), ("new.tar · team/app:2".into(), &new), diff);
+    a.computed(layerscope::tui::Computed::Comparison(Box::new(comparison)));
     let text = screen(&mut a);
     assert!(text.contains("=  0") && text.contains("│  2     100 B"), "{text}");
     insta::assert_snapshot!("compare_100x30", text);
     let compared = |a: &App| match &a.phase {
-        layerscope::tui::app::Phase::Comparing(c) => (c.focus, c.path_cursor, c.layer_cursor),
+        layerscope::tui::app::Phase::Comparing(c) => (c.lists.focus, c.lists.cursor[PATHS], c.lists.cursor[LAYERS]),
         _ => panic!("not comparing"),
     };
-    assert_eq!(compared(&a), (Side::Paths, 0, 0), "it opens on the paths, the largest change first");
+    assert_eq!(compared(&a), (PATHS, 0, 0), "it opens on the paths, the largest change first");
     press(&mut a, "jj");
-    assert_eq!(compared(&a), (Side::Paths, 2, 0));
+    assert_eq!(compared(&a), (PATHS, 2, 0));
     press(&mut a, "<tab>G");
-    assert_eq!(compared(&a), (Side::Layers, 2, 2), "the layer rows: the longer stack's");
+    assert_eq!(compared(&a), (LAYERS, 2, 2), "the layer rows: the longer stack's");
     press(&mut a, "q");
     assert!(a.quit);
+}
+
+#[test]
+fn disk_mode_shows_the_images_and_marks_shared_layers() {
+    use layerscope::tui::disk::{DiskView, IMAGES, LAYERS};
+    use support::{Image, Layer};
+    let base = || Layer::new().dir("usr").file("usr/libc.so", &[7; 40_000]);
+    let api = Image::new()
+        .tags(&["team/api:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().file("api", &[1; 5_000]), "COPY api");
+    let web = Image::new()
+        .tags(&["team/web:1"])
+        .layer(base(), "ADD base")
+        .layer(Layer::new().file("web", &[2; 3_000]), "COPY web")
+        .layer(Layer::new().file("web2", &[2; 300]), "COPY more");
+    let (api, web) = (support::load(api.docker_archive()), support::load(web.docker_archive()));
+    let view = DiskView::new(&[("team/api:1".into(), &api), ("team/web:1".into(), &web)]);
+    let mut a = App::loading("api.tar web.tar", 100, 30, false);
+    a.computed(layerscope::tui::Computed::Disk(Box::new(view)));
+    let text = screen(&mut a);
+    assert!(text.contains("On disk") && text.contains("=1     0"), "{text}");
+    insta::assert_snapshot!("disk_100x30", text);
+    let lists = |a: &App| match &a.phase {
+        layerscope::tui::app::Phase::Disk(d) => d.lists,
+        _ => panic!("not in disk mode"),
+    };
+    press(&mut a, "<tab>G");
+    assert_eq!((lists(&a).focus, lists(&a).cursor[LAYERS]), (LAYERS, 1));
+    press(&mut a, "<tab>j");
+    assert_eq!(lists(&a).cursor, [1, 0], "another image: its layers from the top");
+    assert_eq!(lists(&a).focus, IMAGES);
+    press(&mut a, "<tab>G");
+    assert_eq!(lists(&a).cursor[LAYERS], 2, "web has three layers");
 }
 
 #[test]

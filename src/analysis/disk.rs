@@ -26,6 +26,9 @@ pub struct ImageDisk {
     pub layers: usize,
     /// Of those, shared.
     pub shared_layers: usize,
+    /// For each layer, how many other images given have it (same ChainID); not in the JSON.
+    #[serde(skip)]
+    pub shared_with: Vec<usize>,
 }
 
 /// What several images take together.
@@ -87,11 +90,14 @@ pub fn disk_usage(images: &[(String, &Image)]) -> DiskUsage {
             unique_bytes: 0,
             layers: image.layers.len(),
             shared_layers: 0,
+            shared_with: Vec::with_capacity(ids.len()),
         };
         for (layer, id) in image.layers.iter().zip(ids) {
             row.size_bytes += layer.size_bytes;
             real.insert(id.as_str(), layer.size_bytes);
-            if holders.get(id.as_str()).is_some_and(|h| h.iter().any(|&other| other != n)) {
+            let others = holders.get(id.as_str()).map_or(0, |h| h.iter().filter(|&&other| other != n).count());
+            row.shared_with.push(others);
+            if others > 0 {
                 row.shared_bytes += layer.size_bytes;
                 row.shared_layers += 1;
             }

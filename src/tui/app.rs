@@ -211,6 +211,8 @@ pub enum Phase {
     Ready(Box<Explorer>),
     /// Compare mode: two images compared.
     Comparing(Box<super::compare::Comparison>),
+    /// Disk mode: several images' disk use.
+    Disk(Box<super::disk::DiskView>),
     /// Loading failed (the loop ends and the error is reported).
     Failed(String),
 }
@@ -291,9 +293,12 @@ impl App {
         self.fit();
     }
 
-    /// Compare mode's two images are read and compared.
-    pub fn compared(&mut self, comparison: super::compare::Comparison) {
-        self.phase = Phase::Comparing(Box::new(comparison));
+    /// Compare or disk mode's images are read and their figures computed.
+    pub fn computed(&mut self, computed: super::Computed) {
+        self.phase = match computed {
+            super::Computed::Comparison(c) => Phase::Comparing(c),
+            super::Computed::Disk(d) => Phase::Disk(d),
+        };
     }
 
     /// The loader failed.
@@ -323,7 +328,7 @@ impl App {
     pub fn mode(&self) -> Mode {
         match &self.phase {
             Phase::Choosing { .. } => Mode::Picker,
-            Phase::Comparing(_) => Mode::Compare,
+            Phase::Comparing(_) | Phase::Disk(_) => Mode::Lists,
             Phase::Ready(e) => {
                 if e.input.is_some() {
                     Mode::Input
@@ -398,6 +403,11 @@ impl App {
             Phase::Comparing(c) => {
                 let panes = layout::compare_panes(ratatui::layout::Rect::new(0, 0, self.width, self.height));
                 c.update(&action, layout::list_rows(panes.layers), layout::list_rows(panes.paths));
+                Vec::new()
+            }
+            Phase::Disk(d) => {
+                let panes = layout::compare_panes(ratatui::layout::Rect::new(0, 0, self.width, self.height));
+                d.update(&action, layout::list_rows(panes.layers), layout::list_rows(panes.paths));
                 Vec::new()
             }
             Phase::Choosing { source, images, cursor } => {

@@ -3,19 +3,15 @@
 //! State and its update only; `view::compare` draws it.
 
 use super::action::Action;
-use super::layout::{keep_in_view, step};
+use super::lists::TwoLists;
 use crate::analysis::diff::{ImageDiff, PathChange, SideLayer, stack};
 use crate::image::Image;
 use crate::tree::Change;
 
-/// The focused list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The two layer stacks.
-    Layers,
-    /// The paths that differ.
-    Paths,
-}
+/// Compare mode's first list: the two layer stacks.
+pub const LAYERS: usize = 0;
+/// Compare mode's second list: the paths that differ.
+pub const PATHS: usize = 1;
 
 /// Two images compared, and where the user is in the comparison.
 #[derive(Debug)]
@@ -30,16 +26,8 @@ pub struct Comparison {
     pub old_stack: Vec<SideLayer>,
     /// Every layer of the new image.
     pub new_stack: Vec<SideLayer>,
-    /// The focused list.
-    pub focus: Side,
-    /// Selected row of the layer stacks (row `i` holds layer `i` of each).
-    pub layer_cursor: usize,
-    /// First row of the layer stacks drawn.
-    pub layer_offset: usize,
-    /// Selected path.
-    pub path_cursor: usize,
-    /// First path drawn.
-    pub path_offset: usize,
+    /// The layer stacks (row `i` holds layer `i` of each) and the paths: cursors and focus.
+    pub lists: TwoLists,
 }
 
 /// The colour of a path's difference: the change kind the tree uses for the same idea.
@@ -61,11 +49,7 @@ impl Comparison {
             old_stack: stack(old.1),
             new_stack: stack(new.1),
             diff,
-            focus: Side::Paths,
-            layer_cursor: 0,
-            layer_offset: 0,
-            path_cursor: 0,
-            path_offset: 0,
+            lists: TwoLists::new(PATHS),
         }
     }
 
@@ -76,23 +60,6 @@ impl Comparison {
 
     /// Apply a key; `layers` and `paths` are the rows each list shows.
     pub fn update(&mut self, action: &Action, layers: usize, paths: usize) {
-        match action {
-            Action::FocusNext | Action::FocusPrev | Action::Left | Action::Right => {
-                self.focus = if self.focus == Side::Layers { Side::Paths } else { Side::Layers };
-            }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-                match self.focus {
-                    Side::Layers => {
-                        self.layer_cursor = step(self.layer_cursor, self.layer_rows(), action, layers.max(1))
-                    }
-                    Side::Paths => {
-                        self.path_cursor = step(self.path_cursor, self.diff.paths.len(), action, paths.max(1))
-                    }
-                }
-            }
-            _ => {}
-        }
-        self.layer_offset = keep_in_view(self.layer_offset, self.layer_cursor, layers, self.layer_rows());
-        self.path_offset = keep_in_view(self.path_offset, self.path_cursor, paths, self.diff.paths.len());
+        self.lists.update(action, [layers, paths], [self.layer_rows(), self.diff.paths.len()]);
     }
 }

@@ -24,8 +24,8 @@ pub enum Mode {
     Loading,
     /// Picking one of the archive's images.
     Picker,
-    /// Compare mode (`layerscope diff`).
-    Compare,
+    /// Compare or disk mode (`layerscope diff`, `layerscope df`): two lists, Tab between them.
+    Lists,
 }
 
 /// Where a binding applies.
@@ -493,7 +493,7 @@ fn key_in(bindings: &[Binding], k: KeyEvent, mode: Mode) -> Option<Action> {
     }
     match mode {
         Mode::Loading => matches!(k.code, KeyCode::Char('q') | KeyCode::Esc).then_some(Action::Quit),
-        Mode::Compare => match k.code {
+        Mode::Lists => match k.code {
             KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
             KeyCode::Tab => Some(Action::FocusNext),
             KeyCode::BackTab => Some(Action::FocusPrev),

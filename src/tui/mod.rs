@@ -9,9 +9,11 @@ pub mod action;
 pub mod app;
 pub mod compare;
 pub mod config;
+pub mod disk;
 pub mod job;
 pub mod keymap;
 pub mod layout;
+pub mod lists;
 pub mod tree_view;
 pub mod view;
 pub mod viewer;
@@ -60,8 +62,8 @@ pub enum Event {
     Choose(Vec<String>),
     /// A background job answered.
     JobDone(job::Done),
-    /// Compare mode: both images are read and compared.
-    Compared(Box<compare::Comparison>),
+    /// Compare or disk mode: the images are read and their figures computed.
+    Computed(Computed),
     /// Nothing happened for a while (redraw progress).
     Tick,
 }
@@ -106,7 +108,7 @@ pub fn run_loop<B: Backend>(
             }
             Event::Failed(message) => app.failed(message),
             Event::JobDone(done) => app.job_done(done),
-            Event::Compared(comparison) => app.compared(*comparison),
+            Event::Computed(computed) => app.computed(computed),
             Event::Choose(images) => app.choose(images),
             Event::Tick => {
                 // The keys paused: catch the tree up. A job's progress is redrawn on every tick.
@@ -206,12 +208,21 @@ pub fn run(
     on_terminal(|terminate| explore(name, open, options, settings, color, terminate))
 }
 
-/// Reads and compares two images on the loading thread, for compare mode.
-pub type Comparer = Box<dyn FnOnce(&Transfer) -> Result<compare::Comparison, String> + Send>;
+/// What compare or disk mode shows.
+#[derive(Debug)]
+pub enum Computed {
+    /// Two images compared (`layerscope diff`).
+    Comparison(Box<compare::Comparison>),
+    /// Several images' disk use (`layerscope df`).
+    Disk(Box<disk::DiskView>),
+}
 
-/// Open compare mode (`layerscope diff` on a terminal) on what `compare` computes; `name` names
-/// the two images while they load.
-pub fn run_compare(name: &str, compare: Comparer, settings: config::Settings, color: bool) -> Result<(), TuiError> {
+/// Reads the images and computes what compare or disk mode shows, on the loading thread.
+pub type Compute = Box<dyn FnOnce(&Transfer) -> Result<Computed, String> + Send>;
+
+/// Open compare or disk mode (`layerscope diff`, `df` on a terminal) on what `compute` computes;
+/// `name` names the images while they load.
+pub fn run_lists(name: &str, compute: Compute, settings: config::Settings, color: bool) -> Result<(), TuiError> {
     on_terminal(|terminate| {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         let size = terminal.size()?;
@@ -223,8 +234,8 @@ pub fn run_compare(name: &str, compare: Comparer, settings: config::Settings, co
         // Detached: a quit while it reads stops the process with it.
         std::thread::spawn(move || {
             let _ = tx.send(Incoming::Loader(Event::Transfer(Arc::clone(&transfer_loader))));
-            let _ = tx.send(Incoming::Loader(match compare(&transfer_loader) {
-                Ok(c) => Event::Compared(Box::new(c)),
+            let _ = tx.send(Incoming::Loader(match compute(&transfer_loader) {
+                Ok(c) => Event::Computed(c),
                 Err(message) => Event::Failed(message),
             }));
         });

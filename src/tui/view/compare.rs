@@ -10,7 +10,7 @@ use super::theme::Theme;
 use super::{ListPlace, clean, cut, list_marks};
 use crate::report::diff::signed_bytes;
 use crate::report::human_bytes;
-use crate::tui::compare::{Comparison, Side, change_of};
+use crate::tui::compare::{Comparison, LAYERS, PATHS, change_of};
 use crate::tui::layout::{self, list_rows};
 
 /// Draw compare mode.
@@ -45,17 +45,23 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
     frame.render_widget(Paragraph::new(summary), panes.summary);
     draw_layers(frame, panes.layers, c, theme);
     draw_paths(frame, panes.paths, c, theme);
+    draw_keys(frame, panes.footer, theme);
+}
+
+/// The key line of compare and disk mode.
+pub fn draw_keys(frame: &mut Frame, area: Rect, theme: Theme) {
     let keys = [("q", "quit"), ("Tab", "switch"), ("↑↓", "move"), ("PgUp PgDn", "page"), ("g G", "top, bottom")];
     let mut spans = Vec::new();
     for (key, what) in keys {
         spans.push(Span::styled(format!(" {key}"), theme.key()));
         spans.push(Span::raw(format!(" {what} ")));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), panes.footer);
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn draw_layers(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
-    let focused = c.focus == Side::Layers;
+    let focused = c.lists.focus == LAYERS;
+    let (cursor, offset) = (c.lists.cursor[LAYERS], c.lists.offset[LAYERS]);
     let block = theme.pane(" Layers · old │ new (= shared) ", focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -68,7 +74,7 @@ fn draw_layers(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
         None => String::new(),
     };
     let mut lines = vec![Line::styled(cut(&format!("  {:<half$} │ new", "old"), width), theme.label())];
-    for i in (0..c.layer_rows()).skip(c.layer_offset).take(rows) {
+    for i in (0..c.layer_rows()).skip(offset).take(rows) {
         let shared = i < d.shared_layers;
         let (old, new) = (side(c.old_stack.get(i)), side(c.new_stack.get(i)));
         let text = format!("{} {old:<half$} │ {new}", if shared { '=' } else { ' ' });
@@ -76,19 +82,20 @@ fn draw_layers(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
         if shared {
             line = line.style(theme.dim());
         }
-        if focused && i == c.layer_cursor {
+        if focused && i == cursor {
             line = line.style(theme.selected(true));
         }
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), inner);
     let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    let at = focused.then_some(c.layer_cursor);
-    list_marks(frame, area, body, ListPlace::of(c.layer_offset, rows, c.layer_rows(), at), theme);
+    let at = focused.then_some(cursor);
+    list_marks(frame, area, body, ListPlace::of(offset, rows, c.layer_rows(), at), theme);
 }
 
 fn draw_paths(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
-    let focused = c.focus == Side::Paths;
+    let focused = c.lists.focus == PATHS;
+    let (cursor, offset) = (c.lists.cursor[PATHS], c.lists.offset[PATHS]);
     let paths = &c.diff.paths;
     let block = theme.pane(format!(" Paths that differ ({}) · largest change first ", paths.len()), focused);
     let inner = block.inner(area);
@@ -99,11 +106,11 @@ fn draw_paths(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
         cut(&format!("{:<13} {:>10} {:>5}  path", "change", "Δ size", "layer"), width),
         theme.label(),
     )];
-    for (i, p) in paths.iter().enumerate().skip(c.path_offset).take(rows) {
+    for (i, p) in paths.iter().enumerate().skip(offset).take(rows) {
         let text =
             format!("{:<13} {:>10} {:>5}  {}", p.change.label(), signed_bytes(p.delta_bytes), p.layer, clean(&p.path));
         let mut line = Line::styled(cut(&text, width), theme.change(change_of(p.change)));
-        if focused && i == c.path_cursor {
+        if focused && i == cursor {
             line = line.style(theme.selected(true));
         }
         lines.push(line);
@@ -113,6 +120,6 @@ fn draw_paths(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
     }
     frame.render_widget(Paragraph::new(lines), inner);
     let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    let at = focused.then_some(c.path_cursor);
-    list_marks(frame, area, body, ListPlace::of(c.path_offset, rows, paths.len(), at), theme);
+    let at = focused.then_some(cursor);
+    list_marks(frame, area, body, ListPlace::of(offset, rows, paths.len(), at), theme);
 }

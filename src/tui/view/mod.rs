@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod details;
+pub mod disk;
 pub mod layers;
 pub mod theme;
 pub mod tree;
@@ -94,6 +95,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         Phase::Choosing { source, images, cursor } => draw_picker(frame, area, source, images, *cursor, theme),
         Phase::Comparing(c) => compare::draw(frame, area, c, theme),
+        Phase::Disk(d) => disk::draw(frame, area, d, theme),
         Phase::Failed(message) => {
             frame.render_widget(Paragraph::new(message.as_str()).style(theme.error()), area);
         }
