@@ -244,6 +244,11 @@ fn compare_mode_shows_both_stacks_and_the_paths_that_differ() {
     assert_eq!(compared(&a), (PATHS, 2, 0));
     press(&mut a, "<tab>G");
     assert_eq!(compared(&a), (LAYERS, 2, 2), "the layer rows: the longer stack's");
+    // By name: a tree, folders carrying the change below them.
+    press(&mut a, "<tab>s");
+    let text = screen(&mut a);
+    assert!(text.contains("by name") && text.contains("+4.1 kB        app/") && text.contains("    extra"), "{text}");
+    insta::assert_snapshot!("compare_by_name_100x30", text);
     press(&mut a, "q");
     assert!(a.quit);
 }

@@ -495,6 +495,7 @@ fn key_in(bindings: &[Binding], k: KeyEvent, mode: Mode) -> Option<Action> {
         Mode::Loading => matches!(k.code, KeyCode::Char('q') | KeyCode::Esc).then_some(Action::Quit),
         Mode::Lists => match k.code {
             KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
+            KeyCode::Char('s') => Some(Action::ToggleSort),
             KeyCode::Tab => Some(Action::FocusNext),
             KeyCode::BackTab => Some(Action::FocusPrev),
             _ => from_table(bindings, &k, Mode::Browse(Pane::Layers)).filter(|a| {

@@ -7,11 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use super::{ListPlace, clean, cut, list_marks};
+use super::{ListPlace, clean, cut, headed_list};
 use crate::report::diff::signed_bytes;
 use crate::report::human_bytes;
-use crate::tui::compare::{Comparison, LAYERS, PATHS, change_of};
+use crate::tui::compare::{Comparison, LAYERS, PATHS, PathRow, change_of};
 use crate::tui::layout::{self, list_rows};
+use crate::tui::tree_view::SortMode;
 
 /// Draw compare mode.
 pub fn draw(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
@@ -45,14 +46,15 @@ pub fn draw(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
     frame.render_widget(Paragraph::new(summary), panes.summary);
     draw_layers(frame, panes.layers, c, theme);
     draw_paths(frame, panes.paths, c, theme);
-    draw_keys(frame, panes.footer, theme);
+    draw_keys(frame, panes.footer, true, theme);
 }
 
-/// The key line of compare and disk mode.
-pub fn draw_keys(frame: &mut Frame, area: Rect, theme: Theme) {
+/// The key line of compare and disk mode (`sort`: whether `s` sorts there).
+pub fn draw_keys(frame: &mut Frame, area: Rect, sort: bool, theme: Theme) {
     let keys = [("q", "quit"), ("Tab", "switch"), ("↑↓", "move"), ("PgUp PgDn", "page"), ("g G", "top, bottom")];
+    let sort_key = sort.then_some(("s", "by size / by name"));
     let mut spans = Vec::new();
-    for (key, what) in keys {
+    for (key, what) in keys.into_iter().chain(sort_key) {
         spans.push(Span::styled(format!(" {key}"), theme.key()));
         spans.push(Span::raw(format!(" {what} ")));
     }
@@ -87,29 +89,52 @@ fn draw_layers(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
         }
         lines.push(line);
     }
-    frame.render_widget(Paragraph::new(lines), inner);
-    let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    let at = focused.then_some(cursor);
-    list_marks(frame, area, body, ListPlace::of(offset, rows, c.layer_rows(), at), theme);
+    headed_list(
+        frame,
+        area,
+        inner,
+        lines,
+        ListPlace::of(offset, rows, c.layer_rows(), focused.then_some(cursor)),
+        theme,
+    );
 }
 
 fn draw_paths(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
     let focused = c.lists.focus == PATHS;
     let (cursor, offset) = (c.lists.cursor[PATHS], c.lists.offset[PATHS]);
     let paths = &c.diff.paths;
-    let block = theme.pane(format!(" Paths that differ ({}) · largest change first ", paths.len()), focused);
+    let order = if c.sort == SortMode::Size { "largest change first" } else { "by name" };
+    let block = theme.pane(format!(" Paths that differ ({}) · {order} ", paths.len()), focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
     let rows = list_rows(area);
-    let mut lines = vec![Line::styled(
-        cut(&format!("{:<13} {:>10} {:>5}  path", "change", "Δ size", "layer"), width),
-        theme.label(),
-    )];
-    for (i, p) in paths.iter().enumerate().skip(offset).take(rows) {
-        let text =
-            format!("{:<13} {:>10} {:>5}  {}", p.change.label(), signed_bytes(p.delta_bytes), p.layer, clean(&p.path));
-        let mut line = Line::styled(cut(&text, width), theme.change(change_of(p.change)));
+    let header = format!("{:<13} {:>10} {:>5}  path", "change", "Δ size", "layer");
+    let mut lines = vec![Line::styled(cut(&header, width), theme.label())];
+    for (i, row) in c.rows.iter().enumerate().skip(offset).take(rows) {
+        let mut line = match row {
+            PathRow::Path { index, depth } => {
+                let Some(p) = paths.get(*index) else { continue };
+                let name = if c.sort == SortMode::Size {
+                    clean(&p.path)
+                } else {
+                    clean(p.path.rsplit('/').next().unwrap_or(&p.path))
+                };
+                let indent = "  ".repeat(*depth);
+                let text = format!(
+                    "{:<13} {:>10} {:>5}  {indent}{name}",
+                    p.change.label(),
+                    signed_bytes(p.delta_bytes),
+                    p.layer
+                );
+                Line::styled(cut(&text, width), theme.change(change_of(p.change)))
+            }
+            PathRow::Dir { name, depth, delta_bytes } => {
+                let indent = "  ".repeat(*depth);
+                let text = format!("{:<13} {:>10} {:>5}  {indent}{}/", "", signed_bytes(*delta_bytes), "", clean(name));
+                Line::from(cut(&text, width))
+            }
+        };
         if focused && i == cursor {
             line = line.style(theme.selected(true));
         }
@@ -118,8 +143,5 @@ fn draw_paths(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {
     if paths.is_empty() {
         lines.push(Line::from("No path differs."));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
-    let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    let at = focused.then_some(cursor);
-    list_marks(frame, area, body, ListPlace::of(offset, rows, paths.len(), at), theme);
+    headed_list(frame, area, inner, lines, ListPlace::of(offset, rows, c.rows.len(), focused.then_some(cursor)), theme);
 }

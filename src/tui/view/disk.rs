@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use super::{ListPlace, clean, cut, list_marks};
+use super::{ListPlace, clean, cut, headed_list};
 use crate::report::human_bytes;
 use crate::tui::disk::{DiskView, IMAGES, LAYERS};
 use crate::tui::layout::{self, list_rows};
@@ -32,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, d: &DiskView, theme: Theme) {
     frame.render_widget(Paragraph::new(summary), panes.summary);
     draw_images(frame, panes.layers, d, theme);
     draw_layers(frame, panes.paths, d, theme);
-    super::compare::draw_keys(frame, panes.footer, theme);
+    super::compare::draw_keys(frame, panes.footer, false, theme);
 }
 
 fn draw_images(frame: &mut Frame, area: Rect, d: &DiskView, theme: Theme) {
@@ -60,9 +60,7 @@ fn draw_images(frame: &mut Frame, area: Rect, d: &DiskView, theme: Theme) {
         }
         lines.push(line);
     }
-    frame.render_widget(Paragraph::new(lines), inner);
-    let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    list_marks(frame, area, body, ListPlace::of(offset, rows, images.len(), focused.then_some(cursor)), theme);
+    headed_list(frame, area, inner, lines, ListPlace::of(offset, rows, images.len(), focused.then_some(cursor)), theme);
 }
 
 fn draw_layers(frame: &mut Frame, area: Rect, d: &DiskView, theme: Theme) {
@@ -92,7 +90,5 @@ fn draw_layers(frame: &mut Frame, area: Rect, d: &DiskView, theme: Theme) {
         }
         lines.push(line);
     }
-    frame.render_widget(Paragraph::new(lines), inner);
-    let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    list_marks(frame, area, body, ListPlace::of(offset, rows, layers.len(), focused.then_some(cursor)), theme);
+    headed_list(frame, area, inner, lines, ListPlace::of(offset, rows, layers.len(), focused.then_some(cursor)), theme);
 }

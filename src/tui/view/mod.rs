@@ -33,6 +33,13 @@ pub fn cut(text: &str, width: usize) -> String {
     crate::text::cut(text, width)
 }
 
+/// Draw a bordered list's `lines` in `inner` (a header line, then the rows) and its marks.
+pub fn headed_list(frame: &mut Frame, area: Rect, inner: Rect, lines: Vec<Line<'_>>, place: ListPlace, theme: Theme) {
+    frame.render_widget(Paragraph::new(lines), inner);
+    let body = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+    list_marks(frame, area, body, place, theme);
+}
+
 /// Where a list is, for [`list_marks`].
 #[derive(Clone, Copy, Debug)]
 pub struct ListPlace {
