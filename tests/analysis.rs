@@ -293,8 +293,10 @@ fn python_base_gets_slimmer_suggestions() {
     assert_eq!(a.base.name.as_deref(), Some("python"));
     // A tiny test base saves nothing; a real-sized one (python:3.12, about 1 GB) would.
     assert!(a.base.suggestions.is_empty());
-    let names: Vec<_> =
-        layerscope::analysis::base::suggest_for("python", 1_020_000_000).into_iter().map(|s| s.name).collect();
+    let names: Vec<_> = layerscope::analysis::base::suggest_for("python", 1_020_000_000, &Default::default())
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     assert!(names.iter().any(|n| n == "python:3.12-slim"), "{names:?}");
     assert!(names.iter().any(|n| n == "python:3.12-alpine"), "{names:?}");
 }
@@ -366,4 +368,70 @@ fn every_layer_encoding_gives_the_same_analysis() {
     assert_eq!(pa.duplicate_content_bytes, BIG as u64 + 300, "a and c, f and g hold the same bytes");
     let causes = |a: &Analysis| a.top_waste.iter().map(|w| (w.path.clone(), w.cause)).collect::<Vec<_>>();
     assert_eq!(causes(&pa), causes(&ga));
+}
+
+/// A minimal 64-bit ELF executable: with `interp`, dynamically linked through that loader.
+fn elf(interp: Option<&str>) -> Vec<u8> {
+    let mut f = vec![0u8; 120];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2; // 64-bit
+    f[5] = 1; // little-endian
+    f[6] = 1;
+    f[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // program headers at 64
+    f[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    f[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+    let kind: u32 = if interp.is_some() { 3 } else { 1 }; // PT_INTERP, else PT_LOAD
+    f[64..68].copy_from_slice(&kind.to_le_bytes());
+    if let Some(i) = interp {
+        f[72..80].copy_from_slice(&120u64.to_le_bytes());
+        f[96..104].copy_from_slice(&(i.len() as u64 + 1).to_le_bytes());
+        f.extend_from_slice(i.as_bytes());
+        f.push(0);
+    }
+    f
+}
+
+#[test]
+fn what_an_image_needs_from_its_base() {
+    use layerscope::analysis::needs::{Libc, needs};
+    // Debian-like: merged /usr, the shell its CMD runs linked against glibc, apt in its build.
+    let debian = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .file("etc/os-release", b"ID=debian\nVERSION_ID=12\n")
+                    .symlink("bin", "usr/bin")
+                    .file("usr/bin/sh", &elf(Some("/lib64/ld-linux-x86-64.so.2")))
+                    .file("usr/lib/x86_64-linux-gnu/libc.so.6", b"libc"),
+                "ADD rootfs.tar /",
+            )
+            .layer(Layer::new().file("usr/bin/git", b"git"), "/bin/sh -c apt-get update && apt-get install -y git")
+            .docker_archive(),
+    );
+    let n = needs(&debian, 1);
+    assert_eq!(n.libc, Some(Libc::Glibc));
+    assert_eq!(
+        n.libc_evidence.as_deref(),
+        Some("the ELF interpreter of /bin/sh is /lib64/ld-linux-x86-64.so.2"),
+        "through the bin → usr/bin symlink"
+    );
+    assert_eq!(n.shell.as_deref(), Some("it runs /bin/sh"));
+    assert_eq!(n.package_manager.as_ref().map(|p| p.name.as_str()), Some("apt"));
+    let s = layerscope::analysis::base::suggest_for("debian", 116_000_000, &n);
+    assert_eq!(s[0].name, "debian:bookworm-slim", "a glibc base with a shell and apt first: {s:#?}");
+    assert!(s.iter().filter(|s| !s.fits).all(|s| !s.changes.is_empty()));
+    // musl, known by the loader it holds (its shell is a script here); a static binary.
+    let alpine = load(
+        Image::new()
+            .layer(
+                Layer::new().file("lib/ld-musl-x86_64.so.1", b"ld").file("bin/sh", b"#!/bin/busybox sh\n"),
+                "ADD alpine.tar /",
+            )
+            .docker_archive(),
+    );
+    let n = needs(&alpine, 1);
+    assert_eq!((n.libc, n.libc_evidence.as_deref()), (Some(Libc::Musl), Some("it holds /lib/ld-musl-x86_64.so.1")));
+    let static_sh =
+        load(Image::new().layer(Layer::new().file("bin/sh", &elf(None)), "COPY sh /bin/sh").docker_archive());
+    assert_eq!(needs(&static_sh, 0).libc, Some(Libc::None));
 }

@@ -395,3 +395,20 @@ fn corpus_container_writable_layer_matches_podman() {
     let copy = waste.iter().find(|w| w["path"] == shown.as_str()).unwrap_or_else(|| panic!("{shown} in {waste:?}"));
     assert_eq!(copy["bytes"], before, "the copy below is wasted");
 }
+
+#[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
+fn corpus_debian_apt_gets_a_glibc_debian_base_with_a_shell_first() {
+    use layerscope::analysis::needs::Libc;
+    let image = load(&corpus_dir().join("debian-apt.docker.tar"));
+    let base = layerscope::analysis::analyze(&image, &Default::default()).base;
+    assert_eq!(base.needs.libc, Some(Libc::Glibc), "{:?}", base.needs);
+    assert!(base.needs.libc_evidence.as_deref().is_some_and(|e| e.contains("ld-linux")), "{:?}", base.needs);
+    assert_eq!(base.needs.shell.as_deref(), Some("it runs bash"));
+    assert_eq!(base.needs.package_manager.as_ref().map(|p| p.name.as_str()), Some("apt"));
+    let first = &base.suggestions[0];
+    assert_eq!(first.name, "debian:bookworm-slim", "{:#?}", base.suggestions);
+    assert!(first.fits && first.changes.is_empty());
+    let distroless = base.suggestions.iter().find(|s| s.name.contains("static")).unwrap();
+    assert!(!distroless.fits && distroless.changes.iter().any(|c| c.starts_with("no shell")), "{distroless:?}");
+}

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::needs::{Libc, Needs, needs};
 use crate::image::{Image, clean_command};
 use crate::tree::{EntryId, State};
 
@@ -45,6 +46,12 @@ pub struct Suggestion {
     pub saving_bytes: u64,
     /// What to watch out for.
     pub caveat: String,
+    /// Whether it provides what the image needs (see [`BaseImage::needs`]).
+    pub fits: bool,
+    /// What would have to change to use it (empty when it fits).
+    pub changes: Vec<String>,
+    /// How the saving was estimated.
+    pub estimate: String,
 }
 
 /// The base image as detected.
@@ -64,7 +71,9 @@ pub struct BaseImage {
     pub annotated_name: Option<String>,
     /// The OS found in the base layers.
     pub os: Option<OsInfo>,
-    /// Slimmer bases, largest saving first.
+    /// What the image needs from a base.
+    pub needs: Needs,
+    /// Slimmer bases: those that fit first, then the largest saving first.
     pub suggestions: Vec<Suggestion>,
 }
 
@@ -82,6 +91,18 @@ struct CatalogImage {
     /// Base families this image can stand in for.
     replaces: Vec<String>,
     caveat: String,
+    /// What it provides, to judge whether it fits.
+    provides: Provides,
+    /// Where `approx_size_bytes` came from.
+    size_source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Provides {
+    /// `glibc`, `musl` or `none`.
+    libc: String,
+    shell: bool,
+    package_manager: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,7 +134,8 @@ pub(crate) fn detect(image: &Image, flag: Option<usize>) -> BaseImage {
     let size_bytes = image.layers.iter().take(layers).map(|l| l.size_bytes).sum();
     let os = detect_os(image, layers);
     let family = known.clone().or_else(|| guess_family(image, os.as_ref()));
-    let suggestions = family.as_deref().map(|f| suggest(&catalog, f, size_bytes)).unwrap_or_default();
+    let needs = needs(image, layers);
+    let suggestions = family.as_deref().map(|f| suggest(&catalog, f, size_bytes, &needs)).unwrap_or_default();
     BaseImage {
         layers,
         layer_indexes: (0..layers).collect(),
@@ -122,6 +144,7 @@ pub(crate) fn detect(image: &Image, flag: Option<usize>) -> BaseImage {
         name: family,
         annotated_name: image.annotations.get("org.opencontainers.image.base.name").cloned(),
         os,
+        needs,
         suggestions,
     }
 }
@@ -310,13 +333,42 @@ fn guess_family(image: &Image, os: Option<&OsInfo>) -> Option<String> {
     Some(family)
 }
 
-/// Slimmer bases for a base of `family` (`python`, `debian`...) that is `base_size` bytes.
-pub fn suggest_for(family: &str, base_size: u64) -> Vec<Suggestion> {
-    suggest(&catalog(), family, base_size)
+/// Slimmer bases for a base of `family` (`python`, `debian`...) that is `base_size` bytes, for an
+/// image that needs `needs`.
+pub fn suggest_for(family: &str, base_size: u64, needs: &Needs) -> Vec<Suggestion> {
+    suggest(&catalog(), family, base_size, needs)
 }
 
-/// Bases of the same family (or its lighter relatives) smaller than what the image has now.
-fn suggest(catalog: &Catalog, family: &str, base_size: u64) -> Vec<Suggestion> {
+/// What would have to change for an image that needs `needs` to run on a base providing
+/// `provides`.
+fn changes_for(needs: &Needs, provides: &Provides) -> Vec<String> {
+    let mut changes = Vec::new();
+    let evidence = needs.libc_evidence.as_deref().unwrap_or("");
+    match (needs.libc, provides.libc.as_str()) {
+        (Some(Libc::Glibc), "musl") => changes.push(format!("musl instead of glibc, and {evidence}")),
+        (Some(Libc::Musl), "glibc") => changes.push(format!("glibc instead of musl, and {evidence}")),
+        (Some(Libc::Glibc | Libc::Musl), "none") => changes.push(format!("no C library, and {evidence}")),
+        _ => {}
+    }
+    if let Some(why) = &needs.shell
+        && !provides.shell
+    {
+        changes.push(format!("no shell, and {why}"));
+    }
+    if let Some(pm) = &needs.package_manager {
+        let (manager, step) = (&pm.name, &pm.step);
+        match &provides.package_manager {
+            Some(m) if m == manager => {}
+            Some(m) => changes.push(format!("{m} instead of {manager}, and your build runs `{step}`")),
+            None => changes.push(format!("no package manager, and your build runs `{step}`")),
+        }
+    }
+    changes
+}
+
+/// Bases of the same family (or its lighter relatives) smaller than what the image has now:
+/// those that fit what it needs first, then by saving.
+fn suggest(catalog: &Catalog, family: &str, base_size: u64, needs: &Needs) -> Vec<Suggestion> {
     let family_root = family.split('-').next().unwrap_or(family);
     let mut out: Vec<Suggestion> = catalog
         .images
@@ -324,14 +376,25 @@ fn suggest(catalog: &Catalog, family: &str, base_size: u64) -> Vec<Suggestion> {
         .filter(|c| c.replaces.iter().any(|r| r == family_root || r == family))
         // Suggest only what saves at least a tenth of the base.
         .filter(|c| c.approx_size_bytes < base_size && base_size - c.approx_size_bytes >= base_size / 10)
-        .map(|c| Suggestion {
-            name: c.name.clone(),
-            approx_size_bytes: c.approx_size_bytes,
-            saving_bytes: base_size - c.approx_size_bytes,
-            caveat: c.caveat.clone(),
+        .map(|c| {
+            let changes = changes_for(needs, &c.provides);
+            Suggestion {
+                name: c.name.clone(),
+                approx_size_bytes: c.approx_size_bytes,
+                saving_bytes: base_size - c.approx_size_bytes,
+                caveat: c.caveat.clone(),
+                fits: changes.is_empty(),
+                changes,
+                estimate: format!(
+                    "your base layers' {} bytes less its {} ({})",
+                    base_size, c.approx_size_bytes, c.size_source
+                ),
+            }
         })
         .collect();
-    out.sort_by(|a, b| b.saving_bytes.cmp(&a.saving_bytes).then_with(|| a.name.cmp(&b.name)));
+    out.sort_by(|a, b| {
+        b.fits.cmp(&a.fits).then_with(|| b.saving_bytes.cmp(&a.saving_bytes)).then_with(|| a.name.cmp(&b.name))
+    });
     out
 }
 
@@ -357,11 +420,41 @@ mod tests {
     #[test]
     fn suggests_smaller_relatives() {
         let c: Catalog = serde_json::from_str(CATALOG).unwrap();
-        let s = suggest(&c, "python", 1_000_000_000);
+        let any = Needs::default();
+        let s = suggest(&c, "python", 1_000_000_000, &any);
         assert!(s.iter().any(|s| s.name.contains("slim")));
         assert!(s.windows(2).all(|w| w[0].saving_bytes >= w[1].saving_bytes));
-        let alpine: Vec<_> = suggest(&c, "alpine", 8_000_000).into_iter().map(|s| s.name).collect();
+        let alpine: Vec<_> = suggest(&c, "alpine", 8_000_000, &any).into_iter().map(|s| s.name).collect();
         assert_eq!(alpine, ["gcr.io/distroless/static-debian12"], "only static binaries get smaller than alpine");
-        assert!(suggest(&c, "debian", 1_000_000).is_empty(), "nothing is smaller than a 1 MB base");
+        assert!(suggest(&c, "debian", 1_000_000, &any).is_empty(), "nothing is smaller than a 1 MB base");
+    }
+
+    #[test]
+    fn what_fits_comes_first() {
+        let c: Catalog = serde_json::from_str(CATALOG).unwrap();
+        // A Debian image running bash, its build steps using apt.
+        let debian = Needs {
+            libc: Some(Libc::Glibc),
+            libc_evidence: Some("the ELF interpreter of /usr/bin/bash is /lib64/ld-linux-x86-64.so.2".into()),
+            shell: Some("it runs bash".into()),
+            package_manager: Some(super::super::needs::PackageManager {
+                name: "apt".into(),
+                step: "apt-get install -y git".into(),
+            }),
+            runtimes: vec!["python3".into()],
+        };
+        let s = suggest(&c, "debian", 116_000_000, &debian);
+        assert_eq!(s[0].name, "debian:bookworm-slim");
+        assert!(s[0].fits && s[0].changes.is_empty());
+        let distroless = s.iter().find(|s| s.name.ends_with("static-debian12")).unwrap();
+        assert!(!distroless.fits);
+        assert!(distroless.changes.iter().any(|c| c.starts_with("no shell, and it runs bash")), "{distroless:?}");
+        assert!(distroless.changes.iter().any(|c| c.starts_with("no C library")), "{distroless:?}");
+        let alpine = s.iter().find(|s| s.name.starts_with("alpine")).unwrap();
+        assert!(alpine.changes.iter().any(|c| c.starts_with("musl instead of glibc")), "{alpine:?}");
+        assert!(alpine.changes.iter().any(|c| c.starts_with("apk instead of apt")), "{alpine:?}");
+        // A static Go binary needs nothing: the smallest base fits.
+        let go = Needs { libc: Some(Libc::None), ..Needs::default() };
+        assert_eq!(suggest(&c, "debian", 116_000_000, &go)[0].name, "gcr.io/distroless/static-debian12");
     }
 }

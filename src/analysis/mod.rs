@@ -25,6 +25,7 @@ pub mod diff;
 pub mod disk;
 pub mod dive;
 mod gosort;
+pub mod needs;
 mod stored;
 mod waste;
 

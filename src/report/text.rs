@@ -223,11 +223,17 @@ fn write_figures<W: Write + ?Sized>(image: &Image, a: &Analysis, style: Style, o
         "identical files at several paths (reclaimable; not counted as waste)".into(),
     )?;
     if let Some(s) = base.suggestions.first() {
+        let fit = if s.fits {
+            "fits what the image needs".to_string()
+        } else {
+            format!("would need: {}", s.changes.join("; "))
+        };
         row(
             out,
             "slimmer base",
             format!("-{}", human_bytes(s.saving_bytes)),
-            format!("{} (about {}): {}", s.name, human_bytes(s.approx_size_bytes), s.caveat),
+            terminal_safe(&format!("{} (about {}): {fit}; {}", s.name, human_bytes(s.approx_size_bytes), s.caveat))
+                .into_owned(),
         )?;
     }
     Ok(())
