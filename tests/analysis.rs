@@ -435,3 +435,49 @@ fn what_an_image_needs_from_its_base() {
         load(Image::new().layer(Layer::new().file("bin/sh", &elf(None)), "COPY sh /bin/sh").docker_archive());
     assert_eq!(needs(&static_sh, 0).libc, Some(Libc::None));
 }
+
+#[test]
+fn waste_is_grouped_by_source_with_the_fix_in_dockerfile_terms() {
+    use layerscope::analysis::sources::Source;
+    let (_, a) = analyse(vec![
+        (
+            base_layer()
+                .dir("var/lib/apt/lists")
+                .file("var/lib/apt/lists/deb_Packages", &[1; 30_000])
+                .file("var/lib/apt/lists/deb_Release", &[2; 3_000]),
+            "/bin/sh -c apt-get update",
+        ),
+        (
+            Layer::new()
+                .file("root/.cache/pip/http/a", &[3; 5_000])
+                .file("src/.git/objects/ab", &[4; 4_000])
+                .file("app/tool", &[5; 2_000]),
+            "/bin/sh -c pip install x",
+        ),
+        (
+            Layer::new()
+                .dir("var/lib/apt/lists")
+                .whiteout("var/lib/apt/lists/deb_Packages")
+                .whiteout("var/lib/apt/lists/deb_Release")
+                .whiteout("root/.cache/pip")
+                .whiteout("src/.git")
+                .file_with("app/tool", &[5; 2_000], Attrs::FILE.mode(0o755)),
+            "/bin/sh -c rm -rf /var/lib/apt/lists/* /root/.cache/pip src/.git && chmod +x /app/tool",
+        ),
+    ]);
+    let by = |s: Source| {
+        a.waste_sources.iter().find(|w| w.source == s).unwrap_or_else(|| panic!("{s:?}: {:?}", a.waste_sources))
+    };
+    let lists = by(Source::AptLists);
+    assert_eq!((lists.bytes, lists.files), (33_000, 2));
+    assert_eq!((lists.shipped_by.as_slice(), lists.hidden_by.as_slice()), (&[0][..], &[2][..]));
+    assert_eq!(lists.label, "apt lists deleted in a later step");
+    assert!(lists.fix.contains("rm -rf /var/lib/apt/lists/*") && lists.fix.contains("one RUN"), "{}", lists.fix);
+    assert!(by(Source::PipCache).fix.contains("--no-cache-dir"));
+    assert!(by(Source::Vcs).fix.contains(".dockerignore"));
+    assert_eq!(by(Source::PermissionCopyUp).bytes, 2_000);
+    assert!(by(Source::PermissionCopyUp).fix.contains("--chmod"));
+    // Largest first, and together they are all the waste.
+    assert!(a.waste_sources.windows(2).all(|w| w[0].bytes >= w[1].bytes));
+    assert_eq!(a.waste_sources.iter().map(|s| s.bytes).sum::<u64>(), a.wasted_bytes);
+}

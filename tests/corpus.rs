@@ -412,3 +412,21 @@ fn corpus_debian_apt_gets_a_glibc_debian_base_with_a_shell_first() {
     let distroless = base.suggestions.iter().find(|s| s.name.contains("static")).unwrap();
     assert!(!distroless.fits && distroless.changes.iter().any(|c| c.starts_with("no shell")), "{distroless:?}");
 }
+
+#[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
+fn corpus_debian_apt_attributes_its_waste_to_apt_with_the_fixes() {
+    use layerscope::analysis::sources::Source;
+    let image = load(&corpus_dir().join("debian-apt.docker.tar"));
+    let a = layerscope::analysis::analyze(&image, &Default::default());
+    let by = |s: Source| a.waste_sources.iter().find(|w| w.source == s).unwrap_or_else(|| panic!("{s:?}"));
+    let lists = by(Source::AptLists);
+    assert!(lists.bytes > 80_000_000, "the lists L1 fetched and L2 deleted: {lists:?}");
+    assert_eq!(lists.label, "apt lists deleted in a later step");
+    assert!(lists.hidden_by.contains(&2) && lists.fix.contains("rm -rf /var/lib/apt/lists/*"), "{lists:?}");
+    let cache = by(Source::AptCache);
+    assert!(cache.hidden_by.contains(&6) && cache.fix.contains("apt-get clean"), "{cache:?}");
+    let copy_up = by(Source::PermissionCopyUp);
+    assert!(copy_up.hidden_by.contains(&3) && copy_up.hidden_by.contains(&4), "chown -R and chmod -R: {copy_up:?}");
+    assert_eq!(a.waste_sources.iter().map(|s| s.bytes).sum::<u64>(), a.wasted_bytes);
+}

@@ -26,6 +26,7 @@ pub mod disk;
 pub mod dive;
 mod gosort;
 pub mod needs;
+pub mod sources;
 mod stored;
 mod waste;
 
@@ -82,6 +83,9 @@ pub struct Analysis {
     pub layers: Vec<LayerWaste>,
     /// Paths (or deleted directories) by wasted bytes, largest first.
     pub top_waste: Vec<WastePath>,
+    /// Wasted bytes by where they come from (apt lists, a pip cache, a chmod…), with the fix for
+    /// each, largest first.
+    pub waste_sources: Vec<sources::SourceWaste>,
 }
 
 /// Analyse a loaded image.
@@ -144,6 +148,7 @@ fn from_waste(image: &Image, options: &Options, waste: waste::WasteResult) -> An
         base,
         layers: waste.layers,
         top_waste: waste.top,
+        waste_sources: waste.sources,
     }
 }
 

@@ -19,6 +19,7 @@ struct StoredWaste {
     duplicate_bytes: u64,
     duplicates: Vec<Duplicate>,
     dead_by_layers: Vec<(usize, usize, u64)>,
+    sources: Vec<super::sources::SourceWaste>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -71,6 +72,7 @@ pub(crate) fn encode_waste(waste: &WasteResult) -> Vec<u8> {
         duplicate_bytes: waste.duplicate_bytes,
         duplicates: waste.duplicates.clone(),
         dead_by_layers: waste.dead_by_layers.clone(),
+        sources: waste.sources.clone(),
     };
     postcard::to_allocvec(&stored).unwrap_or_default()
 }
@@ -90,7 +92,8 @@ pub(crate) fn decode_waste(bytes: &[u8], image: &Image) -> Option<WasteResult> {
         && stored.top.iter().all(|p| {
             (p.node as usize) < nodes && p.shipped_by.iter().all(layer_ok) && p.hidden_by.iter().all(layer_ok)
         })
-        && stored.dead_by_layers.iter().all(|(s, h, _)| *s < layers && *h < layers);
+        && stored.dead_by_layers.iter().all(|(s, h, _)| *s < layers && *h < layers)
+        && stored.sources.iter().all(|s| s.shipped_by.iter().all(layer_ok) && s.hidden_by.iter().all(layer_ok));
     if !fits {
         return None;
     }
@@ -117,6 +120,7 @@ pub(crate) fn decode_waste(bytes: &[u8], image: &Image) -> Option<WasteResult> {
         duplicate_bytes: stored.duplicate_bytes,
         duplicates: stored.duplicates,
         dead_by_layers: stored.dead_by_layers,
+        sources: stored.sources,
     })
 }
 

@@ -65,7 +65,7 @@ impl Causes {
         }
     }
 
-    fn add(&mut self, cause: Cause, bytes: u64) {
+    pub(crate) fn add(&mut self, cause: Cause, bytes: u64) {
         match cause {
             Cause::Deleted => self.deleted += bytes,
             Cause::Overwritten => self.overwritten += bytes,
@@ -164,6 +164,8 @@ pub(crate) struct WasteResult {
     /// Wasted bytes by (layer that shipped them, layer that hid them), in that order: what the
     /// user figures need for any base.
     pub dead_by_layers: Vec<(usize, usize, u64)>,
+    /// Wasted bytes by where they come from (apt lists, a pip cache, a chmod…), largest first.
+    pub sources: Vec<super::sources::SourceWaste>,
 }
 
 pub(crate) struct UserFigures {
@@ -266,6 +268,7 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
     }
 
     let top = top_waste(tree, &dead, top_n, image.container_layer());
+    let sources = waste_sources(tree, &dead, image.container_layer());
     let (duplicate_bytes, duplicates) = duplicates(tree, contents, &first_path, &more_paths);
     let mut pairs: Vec<(usize, usize, u64)> = dead.iter().map(|d| (d.shipped, d.hidden, d.bytes)).collect();
     pairs.sort_unstable();
@@ -276,7 +279,27 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
             _ => dead_by_layers.push((shipped, hidden, bytes)),
         }
     }
-    WasteResult { final_size, causes, layers, top, duplicate_bytes, duplicates, dead_by_layers }
+    WasteResult { final_size, causes, layers, top, duplicate_bytes, duplicates, dead_by_layers, sources }
+}
+
+/// The dead copies by source; each folder's path is built and matched once.
+fn waste_sources(tree: &Tree, dead: &[DeadCopy], container: Option<usize>) -> Vec<super::sources::SourceWaste> {
+    let mut folders: std::collections::HashMap<NodeId, Option<super::sources::Source>> =
+        std::collections::HashMap::new();
+    let copies = dead.iter().map(|d| {
+        let parent = tree.parent(d.node);
+        let known = *folders.entry(parent).or_insert_with(|| {
+            let mut dir = String::from_utf8_lossy(&tree.path(parent)).into_owned();
+            if !dir.is_empty() {
+                dir.push('/');
+            }
+            super::sources::folder_source(&dir)
+        });
+        (known, d.cause, d.bytes, d.shipped, d.hidden)
+    });
+    // Collected first: the folder cache is borrowed by the iterator.
+    let copies: Vec<_> = copies.collect();
+    super::sources::by_source(copies.into_iter(), container)
 }
 
 /// Why copy `id` (at `node`, shipped by layer `shipped`) is not visible, and who hid it.

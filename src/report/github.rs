@@ -45,12 +45,15 @@ pub fn write_github<W: Write>(
             data(&format!("{} ({})", r.message, image.source))
         )?;
     }
-    for w in analysis.top_waste.iter().take(WASTE_ANNOTATIONS) {
+    // By source: one annotation says what to change for all its paths (the paths are in the
+    // --json report).
+    let ranges = crate::report::text::layer_ranges;
+    for w in analysis.waste_sources.iter().take(WASTE_ANNOTATIONS) {
         writeln!(
             out,
             "::warning title={}::{}",
             property(&format!("layerscope: {} wasted", human_bytes(w.bytes))),
-            data(&format!("{} ({}): {}", w.path, w.cause.label(), w.fix))
+            data(&format!("{} (layers {}→{}). Fix: {}", w.label, ranges(&w.shipped_by), ranges(&w.hidden_by), w.fix))
         )?;
     }
     let warning_title = property("layerscope: image warning");

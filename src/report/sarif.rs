@@ -24,6 +24,10 @@ const WASTE_RULES: [(Cause, &str, &str); 3] = [
     ),
 ];
 
+/// The rule of the results that say where the waste comes from, with the fix.
+const SOURCE_RULE: (&str, &str) =
+    ("waste-source", "Wasted bytes from one source (apt lists, a pip cache, a later chmod...), with the fix");
+
 /// The rule of the results that carry the image's warnings.
 const WARNING_RULE: (&str, &str) =
     ("image-warning", "A problem found while reading the image (a missing blob, a digest mismatch, an odd entry)");
@@ -67,6 +71,12 @@ pub fn sarif(image: &Image, analysis: &Analysis, verdict: &Verdict) -> Value {
         }));
     }
     rules.push(json!({
+        "id": SOURCE_RULE.0,
+        "name": SOURCE_RULE.0,
+        "shortDescription": {"text": SOURCE_RULE.1},
+        "defaultConfiguration": {"level": "warning"},
+    }));
+    rules.push(json!({
         "id": WARNING_RULE.0,
         "name": WARNING_RULE.0,
         "shortDescription": {"text": WARNING_RULE.1},
@@ -99,7 +109,22 @@ pub fn sarif(image: &Image, analysis: &Analysis, verdict: &Verdict) -> Value {
             "properties": {"bytes": w.bytes, "copies": w.copies, "files": w.files, "shippedBy": w.shipped_by, "hiddenBy": w.hidden_by},
         }));
     }
-    let warning_index = RULES.len() + WASTE_RULES.len();
+    let source_index = RULES.len() + WASTE_RULES.len();
+    for w in &analysis.waste_sources {
+        let ranges = crate::report::text::layer_ranges;
+        let layers = format!("{}→{}", ranges(&w.shipped_by), ranges(&w.hidden_by));
+        let source = serde_json::to_value(w.source).unwrap_or_default();
+        results.push(json!({
+            "ruleId": SOURCE_RULE.0,
+            "ruleIndex": source_index,
+            "level": "warning",
+            "message": {"text": format!("{} wasted: {} (layers {layers}). Fix: {}", human_bytes(w.bytes), w.label, w.fix)},
+            "locations": location,
+            "partialFingerprints": {"layerscopeWasteSource/v1": source},
+            "properties": {"bytes": w.bytes, "files": w.files, "source": source, "shippedBy": w.shipped_by, "hiddenBy": w.hidden_by},
+        }));
+    }
+    let warning_index = source_index + 1;
     for w in &image.warnings {
         let mut loc = location.clone();
         if let Some(path) = &w.path {

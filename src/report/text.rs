@@ -50,7 +50,8 @@ fn percent(r: f64) -> String {
     format!("{:.2} %", r * 100.0)
 }
 
-fn layer_ranges(layers: &[usize]) -> String {
+/// Layer numbers as ranges: `0-2,5`.
+pub fn layer_ranges(layers: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < layers.len() {
@@ -97,6 +98,7 @@ pub fn write_text<W: Write + ?Sized>(
         write_container(image, style, out)?;
     }
     write_worst_layers(image, analysis, style, out)?;
+    write_waste_sources(analysis, style, out)?;
     write_top_waste(analysis, style, out)?;
     if let Some(v) = verdict {
         write_rules(v, style, out)?;
@@ -291,6 +293,22 @@ fn write_worst_layers<W: Write + ?Sized>(image: &Image, a: &Analysis, style: Sty
     }
     if worst.len() > WORST_LAYERS {
         writeln!(out, "  {}", style.dim(&format!("… {} more", worst.len() - WORST_LAYERS)))?;
+    }
+    Ok(())
+}
+
+/// Wasted bytes by where they come from, each with its fix.
+fn write_waste_sources<W: Write + ?Sized>(a: &Analysis, style: Style, out: &mut W) -> io::Result<()> {
+    if a.waste_sources.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", style.bold("waste by source (what to change)"))?;
+    for s in &a.waste_sources {
+        let layers = format!("layers {}→{}", layer_ranges(&s.shipped_by), layer_ranges(&s.hidden_by));
+        let files = plural(usize::try_from(s.files).unwrap_or(usize::MAX), "file", "files");
+        writeln!(out, "  {:>10}  {}: {files}, {layers}", human_bytes(s.bytes), s.label)?;
+        writeln!(out, "  {:>10}  {}", "", style.dim(&format!("fix: {}", s.fix)))?;
     }
     Ok(())
 }
