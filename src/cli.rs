@@ -1137,6 +1137,7 @@ fn run_show(args: &ShowArgs, target: Option<Target>, env: &Env) -> anyhow::Resul
         if args.analysis.dive_compat {
             bail!("--dive-compat changes the CI figures and the --json schema; the explorer shows layerscope's own");
         }
+        let options = crate::tui::analysis_options(args.analysis.base_layers);
         let selection = selection(&args.select)?;
         let (name, open): (String, crate::tui::Opener) = match target {
             None => {

@@ -672,6 +672,7 @@ fn a_podman_containers_writable_layer_is_what_podman_diff_and_ps_size_say() {
 
     // The text report says which figures are which.
     let text = layerscope(home.path(), &["container", "--report", "--no-cache", "web"], &env);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert!(
         text.contains("container web of team/app:1") || text.contains("container web of localhost/team/app:1"),

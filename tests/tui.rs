@@ -208,7 +208,7 @@ fn a_container_shows_its_writable_layer_and_the_engines_figures() {
     // Clicks in the waste list still land on the row drawn (the container line moved it down).
     press(&mut a, "<tab><tab>");
     let e = explorer(&a);
-    assert_eq!(layerscope::tui::app::waste_list_top(e), 7);
+    assert_eq!(layerscope::tui::app::waste_list_top(e), 8);
 }
 
 #[test]

@@ -178,10 +178,13 @@ pub enum LayerItem {
     Instruction(usize, usize),
 }
 
-/// Lines of the image pane above the wasted-space list, inside its border: five figures, a
-/// container line for a container, a warnings line when there are warnings, and the heading.
+/// Lines of the image pane above the wasted-space list, inside its border: five figures, the
+/// main source of waste when there is waste, a container line for a container, a warnings line
+/// when there are warnings, and the heading.
 pub fn waste_list_top(e: &Explorer) -> u16 {
-    6 + u16::from(!e.image.warnings.is_empty()) + u16::from(e.image.container().is_some())
+    6 + u16::from(!e.analysis.waste_sources.is_empty())
+        + u16::from(!e.image.warnings.is_empty())
+        + u16::from(e.image.container().is_some())
 }
 
 /// Where loading stands.

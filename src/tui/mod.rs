@@ -196,6 +196,11 @@ pub enum TuiError {
     Terminal(#[from] io::Error),
 }
 
+/// The analysis the explorer shows: every wasted path, for its waste list to scroll through.
+pub fn analysis_options(base_layers: Option<usize>) -> analysis::Options {
+    analysis::Options { base_layers, top: Some(usize::MAX) }
+}
+
 /// Open the explorer on the image `open` opens (named `name` until it is loaded): the first frame
 /// is drawn at once, the image loads behind it.
 pub fn run(

@@ -174,8 +174,13 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         ),
         row("Efficiency", format!("{} · yours {} wasted", percent(a.efficiency), percent(a.user_wasted_percent))),
         row("Wasted", format!("{} · dupes {}", human_bytes(a.wasted_bytes), human_bytes(a.duplicate_content_bytes))),
-        row("Base", format!("{}{}{suggestion}", plural(base.layers, "layer", "layers"), os.unwrap_or_default())),
     ];
+    // Where most of it comes from, and what to change.
+    if let Some(top) = a.waste_sources.first() {
+        lines.push(row("Mostly", format!("{} {} · fix: {}", human_bytes(top.bytes), top.label, top.fix)));
+    }
+    lines
+        .push(row("Base", format!("{}{}{suggestion}", plural(base.layers, "layer", "layers"), os.unwrap_or_default())));
     if let (Some(c), Some(top)) = (img.container(), img.container_layer()) {
         let engine = c.engine_size.map_or_else(String::new, |size| {
             let virtual_size =
