@@ -9,7 +9,16 @@
 //! * [`layer`] streams one layer tar into change records, hashing file contents on the way;
 //! * [`tree`] merges the layers into one arena-based tree that answers, for any layer, both "what
 //!   did this layer change" and "what is visible after it";
-//! * [`report`] shapes the model for people and programs.
+//! * [`image`] puts them together: an [`Image`] is the layers, their merged tree, the config;
+//! * [`analysis`] computes what the reports show: sizes, waste by cause and by source, the base
+//!   image and the slimmer bases that fit, what two images differ in, the disk several share;
+//! * [`ci`] judges an analysis against thresholds; [`report`] shapes the model for people and
+//!   programs (text, JSON, JUnit, SARIF, GitHub annotations, `files`);
+//! * [`extract`] writes a path out of an image, never outside the folder it is given;
+//! * [`source`] gets an archive from elsewhere: a local engine, a registry, a container and its
+//!   writable layer; [`cache`] keeps what was pulled, parsed and computed;
+//! * [`tui`] is the explorer; [`cli`] the command line; [`error`], [`warning`], [`limits`],
+//!   [`text`] (escaping untrusted text for terminals) and [`dirs`] are shared by all of them.
 //!
 //! # Sizes
 //!

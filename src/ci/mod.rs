@@ -327,17 +327,6 @@ pub enum Status {
     Skip,
 }
 
-impl Status {
-    /// `PASS`, `FAIL` or `SKIP`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Fail => "FAIL",
-            Status::Skip => "SKIP",
-        }
-    }
-}
-
 /// One rule's result.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleResult {

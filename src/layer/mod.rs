@@ -58,11 +58,6 @@ impl EntryKind {
             EntryKind::Opaque => "opaque",
         }
     }
-
-    /// Whether this record deletes something rather than writing it.
-    pub fn is_marker(self) -> bool {
-        matches!(self, EntryKind::Whiteout | EntryKind::Opaque)
-    }
 }
 
 /// A byte range inside [`ParsedLayer::bytes`].

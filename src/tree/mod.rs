@@ -373,17 +373,6 @@ impl Tree {
         &self.children[start..end]
     }
 
-    /// Depth below the root (root = 0).
-    pub fn depth(&self, node: NodeId) -> usize {
-        let mut depth = 0;
-        let mut n = node;
-        while n != NodeId::ROOT {
-            n = self.parent(n);
-            depth += 1;
-        }
-        depth
-    }
-
     /// The path of a node relative to the root, `/`-joined, as bytes (empty for the root).
     pub fn path(&self, node: NodeId) -> Vec<u8> {
         let mut parts = Vec::new();
