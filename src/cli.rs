@@ -230,6 +230,10 @@ pub struct AnalysisArgs {
     /// Use dive 0.13.1's figures for the CI rules, and write dive's export schema with --json
     #[arg(long)]
     pub dive_compat: bool,
+    /// Read the package databases even when they are in compressed layers (which costs inflating
+    /// those layers once more); uncompressed layers are always read
+    #[arg(long)]
+    pub packages: bool,
 }
 
 /// Output format of CI mode.
@@ -1183,6 +1187,10 @@ fn run_show(args: &ShowArgs, target: Option<Target>, env: &Env) -> anyhow::Resul
     let (analysis, dive) = analysis::analyze_cached(&image, &options, true);
     let dive = dive.unwrap_or_else(|| analysis::dive::figures(&image));
     let verdict = policy.as_ref().map(|p| ci::evaluate(&analysis, &dive, &image.integrity(), p));
+    // The packages, for the JSON report and the text (not the CI formats, which do not show them).
+    let wants_packages =
+        plan.outputs.iter().any(|(doc, _)| matches!(doc, Doc::Json | Doc::Text | Doc::Ci(Format::Json | Format::Text)));
+    let packages = if wants_packages { analysis::packages::packages(&image, args.analysis.packages) } else { None };
     let seconds = started.elapsed().as_secs_f64();
     let dive_text = args.analysis.dive_compat;
     for (doc, dest) in &plan.outputs {
@@ -1199,10 +1207,17 @@ fn run_show(args: &ShowArgs, target: Option<Target>, env: &Env) -> anyhow::Resul
         write_to(dest, |out| match doc {
             Doc::DiveExport => out.write_all(analysis::dive::export_json(&image, &dive).as_bytes()),
             Doc::Json => Report::new(&image, &analysis, &dive, verdict.as_ref())
+                .with_packages(packages.as_ref())
                 .write_json(&mut *out)
                 .map_err(io::Error::from)
                 .and_then(|()| writeln!(out)),
-            Doc::Text => write_text(&image, &analysis, &dive, verdict.as_ref(), dive_text, Style { color }, out),
+            Doc::Text => {
+                write_text(&image, &analysis, &dive, verdict.as_ref(), dive_text, Style { color }, out)?;
+                match &packages {
+                    Some(p) if !dive_text => crate::report::text::write_packages(p, Style { color }, out),
+                    _ => Ok(()),
+                }
+            }
             Doc::Ci(format) => {
                 let Some(verdict) = &verdict else { return Ok(()) };
                 match format {
@@ -1210,6 +1225,7 @@ fn run_show(args: &ShowArgs, target: Option<Target>, env: &Env) -> anyhow::Resul
                     Format::Sarif => sarif::write_sarif(&image, &analysis, verdict, out),
                     Format::Github => github::write_github(&image, &analysis, &dive, verdict, out),
                     Format::Json | Format::Text => Report::new(&image, &analysis, &dive, Some(verdict))
+                        .with_packages(packages.as_ref())
                         .write_json(&mut *out)
                         .map_err(io::Error::from)
                         .and_then(|()| writeln!(out)),

@@ -430,3 +430,26 @@ fn corpus_debian_apt_attributes_its_waste_to_apt_with_the_fixes() {
     assert!(copy_up.hidden_by.contains(&3) && copy_up.hidden_by.contains(&4), "chown -R and chmod -R: {copy_up:?}");
     assert_eq!(a.waste_sources.iter().map(|s| s.bytes).sum::<u64>(), a.wasted_bytes);
 }
+
+#[test]
+#[ignore = "needs the corpus: LAYERSCOPE_CORPUS=DIR from ../shared/corpus/make-corpus.sh (see README)"]
+fn corpus_debian_apt_packages_match_dpkg() {
+    let image = load(&corpus_dir().join("debian-apt.docker.tar"));
+    let p = layerscope::analysis::packages::packages(&image, false).expect("dpkg's database");
+    let top: Vec<&str> = p.packages.iter().take(10).map(|k| k.name.as_str()).collect();
+    assert!(top.contains(&"git") && top.iter().any(|n| n.contains("perl")), "{top:?}");
+    for name in ["git", "libperl5.36", "perl-base", "bash"] {
+        let k = p.packages.iter().find(|k| k.name == name).unwrap();
+        let declared = k.declared_bytes.unwrap();
+        // dpkg's Installed-Size rounds each file up to a KiB and counts folders: never less, a
+        // few percent more.
+        assert!(declared >= k.final_bytes && declared - k.final_bytes <= declared / 16, "{name}: {k:?}");
+    }
+    let git = p.packages.iter().find(|k| k.name == "git").unwrap();
+    assert_eq!(git.installed_in, Some(1));
+    assert!(git.wasted_bytes > 0, "chmod -R /usr/lib/git-core shipped it again: {git:?}");
+    // The gzip archive holds the same database: read with --packages, the same packages.
+    let oci = load(&corpus_dir().join("debian-apt.oci.tar"));
+    assert!(layerscope::analysis::packages::packages(&oci, false).unwrap().skipped.is_some());
+    assert_eq!(layerscope::analysis::packages::packages(&oci, true).unwrap().packages, p.packages);
+}

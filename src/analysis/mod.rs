@@ -26,6 +26,7 @@ pub mod disk;
 pub mod dive;
 mod gosort;
 pub mod needs;
+pub mod packages;
 pub mod sources;
 mod stored;
 mod waste;

@@ -36,6 +36,9 @@ pub struct Report<'a> {
     pub analysis: &'a Analysis,
     /// dive 0.13.1's figures for the same image.
     pub dive: DiveSummary<'a>,
+    /// The packages its databases list, when it has any (see [`crate::analysis::packages`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages: Option<&'a crate::analysis::packages::Packages>,
     /// The CI verdict, when rules were evaluated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci: Option<&'a Verdict>,
@@ -222,8 +225,16 @@ impl<'a> Report<'a> {
             warnings: &image.warnings,
             analysis,
             dive: DiveSummary::new(dive),
+            packages: None,
             ci,
         }
+    }
+
+    /// With the image's packages.
+    #[must_use]
+    pub fn with_packages(mut self, packages: Option<&'a crate::analysis::packages::Packages>) -> Self {
+        self.packages = packages;
+        self
     }
 
     /// Write as pretty JSON.

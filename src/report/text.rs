@@ -370,6 +370,58 @@ fn write_rules<W: Write + ?Sized>(v: &Verdict, style: Style, out: &mut W) -> io:
     )
 }
 
+/// Packages listed in the text report (all of them are in the JSON report).
+const PACKAGES: usize = 10;
+
+/// The largest packages and what each layer did to them.
+pub fn write_packages<W: Write + ?Sized>(
+    p: &crate::analysis::packages::Packages,
+    style: Style,
+    out: &mut W,
+) -> io::Result<()> {
+    writeln!(out)?;
+    let databases: Vec<String> =
+        p.databases
+            .iter()
+            .map(|d| {
+                if d.read {
+                    format!("{} {}", d.manager, d.path)
+                } else {
+                    format!("{} {} (not read)", d.manager, d.path)
+                }
+            })
+            .collect();
+    writeln!(
+        out,
+        "{} {}",
+        style.bold(&format!("packages ({})", p.packages.len())),
+        style.dim(&terminal_safe(&databases.join(", ")))
+    )?;
+    if let Some(why) = &p.skipped {
+        writeln!(out, "  {}", style.dim(why))?;
+        return Ok(());
+    }
+    writeln!(out, "  {:>10}  {:>10}  {:<28}  version", "final", "wasted", "package")?;
+    for k in p.packages.iter().take(PACKAGES) {
+        writeln!(
+            out,
+            "  {:>10}  {:>10}  {:<28}  {}",
+            human_bytes(k.final_bytes),
+            human_bytes(k.wasted_bytes),
+            terminal_safe(&k.name),
+            terminal_safe(&k.version)
+        )?;
+    }
+    for l in &p.layers {
+        let mut parts: Vec<String> = l.added.iter().map(|a| format!("+{a}")).collect();
+        parts.extend(l.upgraded.iter().map(|u| format!("~{u}")));
+        parts.extend(l.removed.iter().map(|r| format!("-{r}")));
+        let shown = cut(&parts.join(" "), 100);
+        writeln!(out, "  layer {:<3} {}", l.layer, style.dim(&terminal_safe(&shown)))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

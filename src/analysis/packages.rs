@@ -1,0 +1,496 @@
+//! The packages an image holds, read from the package databases as of each layer: dpkg
+//! (`/var/lib/dpkg/status` with `info/*.list`, or distroless's `status.d/`) and apk
+//! (`/lib/apk/db/installed`); rpm's databases are found and named. Each file is mapped to the
+//! package that owns it, giving per package its size in the final image, the bytes it shipped
+//! over all layers, and the layers that installed and upgraded it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+use serde::Serialize;
+
+use crate::image::Image;
+use crate::layer::EntryKind;
+use crate::tree::{EntryId, NodeId, State, Tree};
+
+/// A package database found in the image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Database {
+    /// `dpkg`, `apk` or `rpm`.
+    pub manager: &'static str,
+    /// Where it is.
+    pub path: String,
+    /// Whether layerscope reads it (rpm's is only named).
+    pub read: bool,
+}
+
+/// One installed package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Package {
+    /// `dpkg` or `apk`.
+    pub manager: &'static str,
+    /// Its name.
+    pub name: String,
+    /// Its version in the final image.
+    pub version: String,
+    /// The size its database records (dpkg's Installed-Size, in KiB there; apk's in bytes).
+    pub declared_bytes: Option<u64>,
+    /// Bytes of its files in the final image.
+    pub final_bytes: u64,
+    /// Bytes of its files over all layers (every copy shipped).
+    pub shipped_bytes: u64,
+    /// shipped − final: what its files waste.
+    pub wasted_bytes: u64,
+    /// Its files in the final image.
+    pub files: u64,
+    /// The layer whose database first lists it.
+    pub installed_in: Option<usize>,
+    /// Layers whose database lists another version of it.
+    pub upgraded_in: Vec<usize>,
+}
+
+/// What a layer did to the packages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LayerPackages {
+    /// The layer.
+    pub layer: usize,
+    /// `name version` added.
+    pub added: Vec<String>,
+    /// `name old→new`.
+    pub upgraded: Vec<String>,
+    /// `name version` removed.
+    pub removed: Vec<String>,
+}
+
+/// Files no package owns, by folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnownedDir {
+    /// The folder (two levels at most).
+    pub dir: String,
+    /// Bytes of its files no package owns.
+    pub bytes: u64,
+    /// How many.
+    pub files: u64,
+}
+
+/// The packages of an image.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Packages {
+    /// The databases found.
+    pub databases: Vec<Database>,
+    /// The installed packages, largest in the final image first.
+    pub packages: Vec<Package>,
+    /// Layers that changed the packages, in order.
+    pub layers: Vec<LayerPackages>,
+    /// Folders of files no package owns, largest first (the first 20).
+    pub unowned: Vec<UnownedDir>,
+    /// Why the databases were not read, when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// A database's packages after each layer that wrote it, in layer order.
+type History = Vec<(usize, BTreeMap<String, Record>)>;
+
+/// A database's record of one package as of one layer.
+#[derive(Clone, Debug, Default)]
+struct Record {
+    version: String,
+    declared: Option<u64>,
+    /// Files it owns (relative paths), when the database lists them (apk).
+    files: Vec<Vec<u8>>,
+}
+
+const DPKG_STATUS: &str = "var/lib/dpkg/status";
+const DPKG_INFO: &str = "var/lib/dpkg/info";
+const DPKG_STATUS_D: &str = "var/lib/dpkg/status.d";
+const APK_INSTALLED: &str = "lib/apk/db/installed";
+const RPM_DATABASES: [&str; 3] =
+    ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/rpm/Packages"];
+
+/// The packages of `image`; `None` when it holds no package database. Databases in compressed
+/// layers are read only with `read_compressed` (reaching them inflates most of those layers).
+pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
+    let tree = &image.tree;
+    let top = image.top_layer()?;
+    let mut out = Packages::default();
+    for path in RPM_DATABASES {
+        if present(tree, path, top).is_some() {
+            out.databases.push(Database { manager: "rpm", path: format!("/{path}"), read: false });
+        }
+    }
+    // Every database file needed, read in one pass per layer (a compressed layer is inflated
+    // once): each manager's database as written by each layer, and dpkg's file lists.
+    let dpkg = tree.lookup(DPKG_STATUS.as_bytes());
+    let status_dir = if dpkg.is_none() { tree.lookup(DPKG_STATUS_D.as_bytes()) } else { None };
+    let apk = tree.lookup(APK_INSTALLED.as_bytes());
+    let lists = if dpkg.is_some() { list_files(image, top) } else { HashMap::new() };
+    let status_files = status_dir.map(|d| dir_files(tree, d, top)).unwrap_or_default();
+    let mut wanted: Vec<EntryId> = lists.keys().copied().chain(status_files.iter().copied()).collect();
+    for node in [dpkg, apk].into_iter().flatten() {
+        wanted.extend(writes(image, node).into_iter().filter_map(|(_, id)| id));
+    }
+    let compressed = wanted.iter().any(|&id| {
+        let layer = usize::from(tree.content_entry(tree.entry(id)).layer);
+        image.layers.get(layer).and_then(|l| l.compression).is_some_and(|c| {
+            !matches!(
+                c,
+                crate::archive::compression::Compression::None | crate::archive::compression::Compression::Empty
+            )
+        })
+    });
+    if compressed && !read_compressed {
+        for (manager, path, node) in
+            [("dpkg", DPKG_STATUS, dpkg), ("dpkg", DPKG_STATUS_D, status_dir), ("apk", APK_INSTALLED, apk)]
+        {
+            if node.is_some() {
+                out.databases.push(Database { manager, path: format!("/{path}"), read: false });
+            }
+        }
+        out.skipped = Some("the databases are in compressed layers: --packages reads them".into());
+        return Some(out);
+    }
+    let contents = read_all(image, &wanted);
+    let mut states: Vec<(&'static str, History)> = Vec::new();
+    if let Some(node) = dpkg {
+        out.databases.push(Database { manager: "dpkg", path: format!("/{DPKG_STATUS}"), read: true });
+        states.push(("dpkg", versions(image, node, &contents, parse_dpkg)));
+    } else if let Some(dir) = status_dir {
+        out.databases.push(Database { manager: "dpkg", path: format!("/{DPKG_STATUS_D}"), read: true });
+        states.push(("dpkg", status_d(image, dir, top, &status_files, &contents)));
+    }
+    if let Some(node) = apk {
+        out.databases.push(Database { manager: "apk", path: format!("/{APK_INSTALLED}"), read: true });
+        states.push(("apk", versions(image, node, &contents, parse_apk)));
+    }
+    if out.databases.is_empty() {
+        return None;
+    }
+    // Which package owns each path of the final image.
+    let mut owner: HashMap<NodeId, usize> = HashMap::new();
+    let mut changes: BTreeMap<usize, LayerPackages> = BTreeMap::new();
+    for (manager, history) in &states {
+        let Some((_, last)) = history.last() else { continue };
+        let mut lists = if *manager == "dpkg" { parse_lists(&lists, &contents) } else { HashMap::new() };
+        for (name, record) in last {
+            let index = out.packages.len();
+            let files = if *manager == "dpkg" { lists.remove(name).unwrap_or_default() } else { record.files.clone() };
+            for path in files {
+                if let Some(node) = lookup_owned(tree, &path) {
+                    owner.entry(node).or_insert(index);
+                }
+            }
+            let installed_in = history.iter().find(|(_, s)| s.contains_key(name)).map(|(l, _)| *l);
+            let mut upgraded_in = Vec::new();
+            for pair in history.windows(2) {
+                let (before, after) = (&pair[0].1, &pair[1].1);
+                if let (Some(a), Some(b)) = (before.get(name), after.get(name))
+                    && a.version != b.version
+                {
+                    upgraded_in.push(pair[1].0);
+                }
+            }
+            out.packages.push(Package {
+                manager,
+                name: name.clone(),
+                version: record.version.clone(),
+                declared_bytes: record.declared,
+                final_bytes: 0,
+                shipped_bytes: 0,
+                wasted_bytes: 0,
+                files: 0,
+                installed_in,
+                upgraded_in,
+            });
+        }
+        let empty = BTreeMap::new();
+        for (i, (layer, state)) in history.iter().enumerate() {
+            let before = if i == 0 { &empty } else { &history[i - 1].1 };
+            let entry = changes.entry(*layer).or_insert_with(|| LayerPackages {
+                layer: *layer,
+                added: Vec::new(),
+                upgraded: Vec::new(),
+                removed: Vec::new(),
+            });
+            for (name, r) in state {
+                match before.get(name) {
+                    None => entry.added.push(format!("{name} {}", r.version)),
+                    Some(b) if b.version != r.version => {
+                        entry.upgraded.push(format!("{name} {}→{}", b.version, r.version))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (name, b) in before {
+                if !state.contains_key(name) {
+                    entry.removed.push(format!("{name} {}", b.version));
+                }
+            }
+        }
+    }
+    out.layers = changes
+        .into_values()
+        .filter(|l| !(l.added.is_empty() && l.upgraded.is_empty() && l.removed.is_empty()))
+        .collect();
+    // Sizes: every copy shipped, and what is left at the end.
+    for e in tree.entries() {
+        if e.kind != EntryKind::File {
+            continue;
+        }
+        if let Some(&p) = owner.get(&e.node) {
+            out.packages[p].shipped_bytes += e.size;
+        }
+    }
+    let mut unowned: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for node in tree.visible_nodes(top) {
+        let State::Present { entry: Some(id), .. } = tree.state_at(node, Some(top)) else { continue };
+        let e = tree.entry(id);
+        if e.kind != EntryKind::File {
+            continue;
+        }
+        match owner.get(&node) {
+            Some(&p) => {
+                out.packages[p].final_bytes += e.size;
+                out.packages[p].files += 1;
+            }
+            None => {
+                let path = tree.path(node);
+                let dir: Vec<&[u8]> = path.split(|&b| b == b'/').take(2).collect();
+                let dir =
+                    if dir.len() > 1 { String::from_utf8_lossy(&dir.join(&b'/')).into_owned() } else { String::new() };
+                let slot = unowned.entry(format!("/{dir}")).or_default();
+                slot.0 += e.size;
+                slot.1 += 1;
+            }
+        }
+    }
+    for p in &mut out.packages {
+        p.wasted_bytes = p.shipped_bytes.saturating_sub(p.final_bytes);
+    }
+    out.packages.sort_by(|a, b| b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)));
+    let mut unowned: Vec<UnownedDir> =
+        unowned.into_iter().map(|(dir, (bytes, files))| UnownedDir { dir, bytes, files }).collect();
+    unowned.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.dir.cmp(&b.dir)));
+    unowned.truncate(20);
+    out.unowned = unowned;
+    Some(out)
+}
+
+/// The node at `path` when it is present after `layer`.
+fn present(tree: &Tree, path: &str, layer: usize) -> Option<NodeId> {
+    let node = tree.lookup(path.as_bytes())?;
+    matches!(tree.state_at(node, Some(layer)), State::Present { .. }).then_some(node)
+}
+
+/// A package's path as its database lists it, in the tree: with merged /usr, `/bin/x` is
+/// `usr/bin/x`.
+fn lookup_owned(tree: &Tree, path: &[u8]) -> Option<NodeId> {
+    let rel = path.strip_prefix(b"/").unwrap_or(path);
+    tree.lookup(rel).or_else(|| {
+        let merged = [b"bin/".as_slice(), b"sbin/", b"lib/", b"lib32/", b"lib64/", b"libx32/"];
+        merged.iter().any(|p| rel.starts_with(p)).then(|| tree.lookup(&[b"usr/".as_slice(), rel].concat())).flatten()
+    })
+}
+
+/// Read the files `ids`, one pass per layer and the layers side by side (in a compressed layer
+/// the database is near the end: the pass inflates most of it): their contents, by entry.
+fn read_all(image: &Image, ids: &[EntryId]) -> HashMap<EntryId, Vec<u8>> {
+    let mut by_layer: BTreeMap<u16, Vec<EntryId>> = BTreeMap::new();
+    for &id in ids {
+        by_layer.entry(image.tree.content_entry(image.tree.entry(id)).layer).or_default().push(id);
+    }
+    let read_layer = |ids: &[EntryId]| {
+        let mut out = Vec::new();
+        let _ = image.for_each_content(ids, |id, reader| {
+            let mut bytes = Vec::new();
+            // A database larger than this is not one layerscope reads.
+            reader
+                .take(64 << 20)
+                .read_to_end(&mut bytes)
+                .map_err(|e| crate::Error::io(std::path::PathBuf::from("package database"), e))?;
+            out.push((id, bytes));
+            Ok(())
+        });
+        out
+    };
+    let groups: Vec<Vec<EntryId>> = by_layer.into_values().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+    let mut out = HashMap::new();
+    for batch in groups.chunks(threads) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batch.iter().map(|ids| scope.spawn(|| read_layer(ids))).collect();
+            for h in handles {
+                out.extend(h.join().unwrap_or_default());
+            }
+        });
+    }
+    out
+}
+
+/// The layers that wrote `node`, with the file each wrote (`None`: it removed it).
+fn writes(image: &Image, node: NodeId) -> Vec<(usize, Option<EntryId>)> {
+    let tree = &image.tree;
+    (0..image.layers.len())
+        .filter_map(|layer| {
+            let writes_here = tree.change_at(node, layer).is_some_and(|c| c != crate::tree::Change::Unchanged);
+            if !writes_here {
+                return None;
+            }
+            match tree.state_at(node, Some(layer)) {
+                State::Present { entry: Some(id), .. } if tree.entry(id).kind == EntryKind::File => {
+                    Some((layer, Some(id)))
+                }
+                _ => Some((layer, None)),
+            }
+        })
+        .collect()
+}
+
+/// A database file's parsed state after every layer that wrote it.
+fn versions(
+    image: &Image,
+    node: NodeId,
+    contents: &HashMap<EntryId, Vec<u8>>,
+    parse: fn(&[u8]) -> BTreeMap<String, Record>,
+) -> History {
+    writes(image, node)
+        .into_iter()
+        .map(|(layer, id)| (layer, id.and_then(|id| contents.get(&id)).map(|b| parse(b)).unwrap_or_default()))
+        .collect()
+}
+
+/// dpkg's status file: the installed packages.
+fn parse_dpkg(bytes: &[u8]) -> BTreeMap<String, Record> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = BTreeMap::new();
+    for stanza in text.split("\n\n") {
+        let field = |key: &str| {
+            stanza.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')).map(|v| v.trim().to_string())
+        };
+        let (Some(name), Some(version)) = (field("Package"), field("Version")) else { continue };
+        if field("Status").is_some_and(|s| !s.ends_with(" installed")) {
+            continue;
+        }
+        let declared = field("Installed-Size").and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024);
+        out.insert(name, Record { version, declared, files: Vec::new() });
+    }
+    out
+}
+
+/// apk's installed database: packages with their files.
+fn parse_apk(bytes: &[u8]) -> BTreeMap<String, Record> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = BTreeMap::new();
+    for block in text.split("\n\n") {
+        let (mut name, mut record, mut dir) = (None, Record::default(), String::new());
+        for line in block.lines() {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            match key {
+                "P" => name = Some(value.to_string()),
+                "V" => record.version = value.to_string(),
+                "I" => record.declared = value.parse().ok(),
+                "F" => dir = value.to_string(),
+                "R" => record.files.push(format!("{dir}/{value}").trim_start_matches('/').as_bytes().to_vec()),
+                _ => {}
+            }
+        }
+        if let Some(name) = name {
+            out.insert(name, record);
+        }
+    }
+    out
+}
+
+/// The files of a folder present after `layer`.
+fn dir_files(tree: &Tree, dir: NodeId, layer: usize) -> Vec<EntryId> {
+    tree.children(dir)
+        .iter()
+        .filter_map(|&child| match tree.state_at(child, Some(layer)) {
+            State::Present { entry: Some(id), .. } => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every `info/NAME[:ARCH].list` present after `layer`, with the package it names.
+fn list_files(image: &Image, layer: usize) -> HashMap<EntryId, String> {
+    let tree = &image.tree;
+    let Some(dir) = present(tree, DPKG_INFO, layer) else { return HashMap::new() };
+    dir_files(tree, dir, layer)
+        .into_iter()
+        .filter_map(|id| {
+            let file = String::from_utf8_lossy(tree.name(tree.entry(id).node)).into_owned();
+            let stem = file.strip_suffix(".list")?;
+            Some((id, stem.split(':').next().unwrap_or(stem).to_string()))
+        })
+        .collect()
+}
+
+/// The paths each package's lists name.
+fn parse_lists(
+    lists: &HashMap<EntryId, String>,
+    contents: &HashMap<EntryId, Vec<u8>>,
+) -> HashMap<String, Vec<Vec<u8>>> {
+    let mut out: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for (id, name) in lists {
+        let Some(bytes) = contents.get(id) else { continue };
+        let paths = out.entry(name.clone()).or_default();
+        paths.extend(bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty() && *l != b"/.").map(<[u8]>::to_vec));
+    }
+    out
+}
+
+/// distroless's `status.d/`: one stanza per package, files in `NAME.md5sums`, as of the final
+/// image only (it is written once).
+fn status_d(
+    image: &Image,
+    dir: NodeId,
+    layer: usize,
+    files: &[EntryId],
+    contents: &HashMap<EntryId, Vec<u8>>,
+) -> History {
+    let tree = &image.tree;
+    let mut state = BTreeMap::new();
+    let mut sums: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for id in files {
+        let Some(bytes) = contents.get(id) else { continue };
+        let file = String::from_utf8_lossy(tree.name(tree.entry(*id).node)).into_owned();
+        if let Some(name) = file.strip_suffix(".md5sums") {
+            let paths = bytes
+                .split(|&b| b == b'\n')
+                .filter_map(|l| l.splitn(2, |&b| b == b' ').nth(1))
+                .map(|p| p.trim_ascii().to_vec())
+                .collect();
+            sums.insert(name.to_string(), paths);
+        } else {
+            state.extend(parse_dpkg(bytes));
+        }
+    }
+    for (name, record) in &mut state {
+        record.files = sums.remove(name).unwrap_or_default();
+    }
+    let first = (0..=layer).find(|&l| matches!(tree.state_at(dir, Some(l)), State::Present { .. })).unwrap_or(layer);
+    vec![(first, state)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_status_lists_installed_packages() {
+        let status = b"Package: git\nStatus: install ok installed\nVersion: 1:2.39.5-0+deb12u1\nInstalled-Size: 44000\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
+        let p = parse_dpkg(status);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p["git"].version, "1:2.39.5-0+deb12u1");
+        assert_eq!(p["git"].declared, Some(44_000 * 1024));
+    }
+
+    #[test]
+    fn apk_installed_lists_packages_and_files() {
+        let db = b"C:Q1abc\nP:musl\nV:1.2.5-r0\nI:408000\nF:lib\nR:ld-musl-x86_64.so.1\nR:libc.musl-x86_64.so.1\n\nP:busybox\nV:1.36.1-r29\nF:bin\nR:busybox\n";
+        let p = parse_apk(db);
+        assert_eq!(p["musl"].files, [b"lib/ld-musl-x86_64.so.1".to_vec(), b"lib/libc.musl-x86_64.so.1".to_vec()]);
+        assert_eq!(p["busybox"].version, "1.36.1-r29");
+    }
+}
