@@ -329,7 +329,8 @@ pub enum Command {
     ///
     /// Keys: path (and path_raw, hex, when the name is not UTF-8), kind, size, mode, uid, gid,
     /// link (and link_raw), dev, mtime, layer (the layer that last wrote the path), change
-    /// (added, modified, metadata_only, removed or unchanged, relative to the layer below).
+    /// (added, modified, metadata_only, removed or unchanged, relative to the layer below),
+    /// package (the dpkg or apk package that owns the path).
     /// Warnings go to stderr; CI mode does not apply.
     Files(Box<FilesArgs>),
     /// Show the cache (pulled blobs and parsed layers): where it is and what it holds
@@ -464,6 +465,9 @@ pub struct FilesArgs {
     /// Check every layer blob and DiffID while reading (mismatches are warned about on stderr)
     #[arg(long)]
     pub verify: bool,
+    /// Read the package databases (for the `package` key) even in compressed layers
+    #[arg(long)]
+    pub packages: bool,
     /// Which image of the archive to use.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -636,8 +640,10 @@ fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     }
     warn_on_stderr(&image);
     let options = FilesOptions { layer: args.layer, changes_only: args.changes };
+    let owners = analysis::packages::packages_and_owners(&image, args.packages).map(|(_, o)| o);
     let stdout = io::stdout().lock();
-    write_files(&image, options, BufWriter::with_capacity(1 << 16, stdout)).context("writing to stdout")?;
+    write_files(&image, options, owners.as_ref(), BufWriter::with_capacity(1 << 16, stdout))
+        .context("writing to stdout")?;
     Ok(Outcome::Success)
 }
 

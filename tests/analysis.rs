@@ -531,4 +531,13 @@ fn packages_are_read_from_dpkg_as_of_each_layer_and_own_their_files() {
     assert_eq!(layer1.upgraded, ["libssl3 3.0.13→3.0.15"]);
     assert_eq!(layer1.removed, ["old 1"]);
     assert!(p.unowned.iter().any(|u| u.dir == "/opt/app" && u.bytes == 700), "{:?}", p.unowned);
+    // `files` names each path's package.
+    let (_, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).unwrap();
+    let mut out = Vec::new();
+    layerscope::report::files::write_files(&image, Default::default(), Some(&owners), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let line = |path: &str| text.lines().find(|l| l.contains(&format!("\"path\":\"{path}\""))).unwrap().to_string();
+    assert!(line("/usr/bin/git").contains("\"package\":\"git\""), "{text}");
+    assert!(line("/usr/lib/libssl.so.3").contains("\"package\":\"libssl3\""));
+    assert!(!line("/opt/app/main").contains("package"), "no package owns it");
 }

@@ -111,6 +111,11 @@ const RPM_DATABASES: [&str; 3] =
 /// The packages of `image`; `None` when it holds no package database. Databases in compressed
 /// layers are read only with `read_compressed` (reaching them inflates most of those layers).
 pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
+    packages_and_owners(image, read_compressed).map(|(p, _)| p)
+}
+
+/// [`packages`], with the package that owns each path of the final image.
+pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Packages, HashMap<NodeId, String>)> {
     let tree = &image.tree;
     let top = image.top_layer()?;
     let mut out = Packages::default();
@@ -148,7 +153,7 @@ pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
             }
         }
         out.skipped = Some("the databases are in compressed layers: --packages reads them".into());
-        return Some(out);
+        return Some((out, HashMap::new()));
     }
     let contents = read_all(image, &wanted);
     let mut states: Vec<(&'static str, History)> = Vec::new();
@@ -267,13 +272,15 @@ pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
     for p in &mut out.packages {
         p.wasted_bytes = p.shipped_bytes.saturating_sub(p.final_bytes);
     }
+    let names: HashMap<NodeId, String> =
+        owner.into_iter().filter_map(|(node, p)| Some((node, out.packages.get(p)?.name.clone()))).collect();
     out.packages.sort_by(|a, b| b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)));
     let mut unowned: Vec<UnownedDir> =
         unowned.into_iter().map(|(dir, (bytes, files))| UnownedDir { dir, bytes, files }).collect();
     unowned.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.dir.cmp(&b.dir)));
     unowned.truncate(20);
     out.unowned = unowned;
-    Some(out)
+    Some((out, names))
 }
 
 /// The node at `path` when it is present after `layer`.

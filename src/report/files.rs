@@ -46,6 +46,9 @@ pub struct FileRecord {
     /// True for a directory no layer contains but that a layer needed for its children.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub implicit: bool,
+    /// The package whose database lists the path (as of the final image), when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 impl FileRecord {
@@ -72,6 +75,7 @@ impl FileRecord {
                 layer: usize::from(layer),
                 change: change.as_str(),
                 implicit: true,
+                package: None,
             });
         };
         let e = tree.entry(id);
@@ -117,6 +121,7 @@ impl FileRecord {
             layer: usize::from(layer),
             change: change.as_str(),
             implicit: false,
+            package: None,
         })
     }
 }
@@ -133,7 +138,7 @@ pub struct FilesOptions {
 /// The records `files` prints, sorted by path bytes.
 pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
     let mut out = Vec::new();
-    for_each_record(image, options, |r| {
+    for_each_record(image, options, None, |r| {
         out.push(r);
         Ok(())
     })
@@ -143,9 +148,11 @@ pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
 
 /// Hand `f` each record `files` prints, in path-byte order, one at a time: nothing is collected,
 /// so memory does not grow with the number or the depth of paths.
+/// With `owners`, each record names the package that owns its path.
 pub fn for_each_record(
     image: &Image,
     options: FilesOptions,
+    owners: Option<&std::collections::HashMap<NodeId, String>>,
     mut f: impl FnMut(FileRecord) -> io::Result<()>,
 ) -> io::Result<()> {
     let Some(top) = image.top_layer() else {
@@ -181,7 +188,8 @@ pub fn for_each_record(
             (Some(layer), tree.change_at(node, layer).unwrap_or(Change::Unchanged))
         };
         let links = if at == Some(layer) { &mut links_now } else { &mut links_below };
-        if let Some(record) = FileRecord::new(tree, links, node, tree.state_at(node, at), change) {
+        if let Some(mut record) = FileRecord::new(tree, links, node, tree.state_at(node, at), change) {
+            record.package = owners.and_then(|o| o.get(&node).cloned());
             result = f(record);
         }
     });
@@ -189,8 +197,13 @@ pub fn for_each_record(
 }
 
 /// Print `files` output as JSON Lines.
-pub fn write_files<W: Write>(image: &Image, options: FilesOptions, mut out: W) -> io::Result<()> {
-    for_each_record(image, options, |record| {
+pub fn write_files<W: Write>(
+    image: &Image,
+    options: FilesOptions,
+    owners: Option<&std::collections::HashMap<NodeId, String>>,
+    mut out: W,
+) -> io::Result<()> {
+    for_each_record(image, options, owners, |record| {
         serde_json::to_writer(&mut out, &record)?;
         out.write_all(b"\n")
     })?;
