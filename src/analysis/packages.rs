@@ -131,10 +131,10 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     let apk = tree.lookup(APK_INSTALLED.as_bytes());
     let lists = if dpkg.is_some() { list_files(image, top) } else { HashMap::new() };
     let status_files = status_dir.map(|d| dir_files(tree, d, top)).unwrap_or_default();
+    let dpkg_writes = dpkg.map(|n| writes(image, n)).unwrap_or_default();
+    let apk_writes = apk.map(|n| writes(image, n)).unwrap_or_default();
     let mut wanted: Vec<EntryId> = lists.keys().copied().chain(status_files.iter().copied()).collect();
-    for node in [dpkg, apk].into_iter().flatten() {
-        wanted.extend(writes(image, node).into_iter().filter_map(|(_, id)| id));
-    }
+    wanted.extend(dpkg_writes.iter().chain(&apk_writes).filter_map(|(_, id)| *id));
     let compressed = wanted.iter().any(|&id| {
         let layer = usize::from(tree.content_entry(tree.entry(id)).layer);
         image.layers.get(layer).and_then(|l| l.compression).is_some_and(|c| {
@@ -157,16 +157,16 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     }
     let contents = read_all(image, &wanted);
     let mut states: Vec<(&'static str, History)> = Vec::new();
-    if let Some(node) = dpkg {
+    if dpkg.is_some() {
         out.databases.push(Database { manager: "dpkg", path: format!("/{DPKG_STATUS}"), read: true });
-        states.push(("dpkg", versions(image, node, &contents, parse_dpkg)));
+        states.push(("dpkg", versions(&dpkg_writes, &contents, parse_dpkg)));
     } else if let Some(dir) = status_dir {
         out.databases.push(Database { manager: "dpkg", path: format!("/{DPKG_STATUS_D}"), read: true });
         states.push(("dpkg", status_d(image, dir, top, &status_files, &contents)));
     }
-    if let Some(node) = apk {
+    if apk.is_some() {
         out.databases.push(Database { manager: "apk", path: format!("/{APK_INSTALLED}"), read: true });
-        states.push(("apk", versions(image, node, &contents, parse_apk)));
+        states.push(("apk", versions(&apk_writes, &contents, parse_apk)));
     }
     if out.databases.is_empty() {
         return None;
@@ -353,16 +353,15 @@ fn writes(image: &Image, node: NodeId) -> Vec<(usize, Option<EntryId>)> {
         .collect()
 }
 
-/// A database file's parsed state after every layer that wrote it.
+/// A database file's parsed state after every layer that wrote it (`writes`, see [`writes`]).
 fn versions(
-    image: &Image,
-    node: NodeId,
+    writes: &[(usize, Option<EntryId>)],
     contents: &HashMap<EntryId, Vec<u8>>,
     parse: fn(&[u8]) -> BTreeMap<String, Record>,
 ) -> History {
-    writes(image, node)
-        .into_iter()
-        .map(|(layer, id)| (layer, id.and_then(|id| contents.get(&id)).map(|b| parse(b)).unwrap_or_default()))
+    writes
+        .iter()
+        .map(|(layer, id)| (*layer, id.and_then(|id| contents.get(&id)).map(|b| parse(b)).unwrap_or_default()))
         .collect()
 }
 

@@ -286,7 +286,7 @@ pub(crate) fn compute(image: &Image, top_n: usize) -> WasteResult {
 fn waste_sources(tree: &Tree, dead: &[DeadCopy], container: Option<usize>) -> Vec<super::sources::SourceWaste> {
     let mut folders: std::collections::HashMap<NodeId, Option<super::sources::Source>> =
         std::collections::HashMap::new();
-    let copies = dead.iter().map(|d| {
+    let copies = dead.iter().map(move |d| {
         let parent = tree.parent(d.node);
         let known = *folders.entry(parent).or_insert_with(|| {
             let mut dir = String::from_utf8_lossy(&tree.path(parent)).into_owned();
@@ -297,9 +297,7 @@ fn waste_sources(tree: &Tree, dead: &[DeadCopy], container: Option<usize>) -> Ve
         });
         (known, d.cause, d.bytes, d.shipped, d.hidden)
     });
-    // Collected first: the folder cache is borrowed by the iterator.
-    let copies: Vec<_> = copies.collect();
-    super::sources::by_source(copies.into_iter(), container)
+    super::sources::by_source(copies, container)
 }
 
 /// Why copy `id` (at `node`, shipped by layer `shipped`) is not visible, and who hid it.

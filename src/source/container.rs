@@ -4,14 +4,13 @@
 //! engine's own bytes, nothing copied by the engine), else from the engine's changes list and an
 //! export of the container (rootless storage of another user, a remote daemon).
 
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc;
 
 use futures_util::StreamExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::engine::{self, ChannelReader, Endpoint};
 use super::writable::{self, ChangeKind, WritableLayer};
@@ -152,7 +151,7 @@ fn open_inspected(
     };
     let mut opened = engine::export(kind, &inspected.info.image_id, options, transfer)?;
     let info = inspected.info;
-    let Hashed { file, len, warnings, diff_id } = hashed(layer)?;
+    let WritableLayer { file, len, warnings, diff_id } = layer;
     opened.warnings.extend(warnings);
     opened.origin.reference = info.name.clone();
     let history = History {
@@ -173,31 +172,6 @@ fn open_inspected(
     opened.origin.container = Some(info);
     opened.top_layer = Some(TopLayer { source, history });
     Ok(opened)
-}
-
-/// The layer with its sha256 (its DiffID: the tar is stored uncompressed).
-struct Hashed {
-    file: std::fs::File,
-    len: u64,
-    warnings: Vec<crate::warning::Warning>,
-    diff_id: String,
-}
-
-fn hashed(layer: WritableLayer) -> Result<Hashed> {
-    let WritableLayer { mut file, len, warnings } = layer;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let what = Path::new("writable layer");
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(what.to_path_buf(), e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    io::Seek::rewind(&mut file).map_err(|e| Error::io(what.to_path_buf(), e))?;
-    let diff_id = format!("sha256:{}", crate::text::hex(&hasher.finalize()));
-    Ok(Hashed { file, len, warnings, diff_id })
 }
 
 /// Ask the engine about container `name`.
@@ -280,13 +254,6 @@ fn api_error(e: &bollard::errors::Error, name: &str) -> String {
     engine::api_message(e, &format!("no container named {name}"))
 }
 
-/// The last line a command printed on stderr, for messages.
-fn last_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(no message)");
-    crate::text::cut(last.trim(), 300)
-}
-
 /// What `podman ARGS` prints as JSON; `failed` says what its failure means.
 fn podman_json(tool: &Path, args: &[&str], failed: &str) -> std::result::Result<serde_json::Value, String> {
     let output = engine::podman_command(tool)
@@ -295,7 +262,7 @@ fn podman_json(tool: &Path, args: &[&str], failed: &str) -> std::result::Result<
         .output()
         .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
     if !output.status.success() {
-        return Err(format!("{failed} ({})", last_line(&output.stderr)));
+        return Err(format!("{failed} ({})", engine::last_line(&output.stderr)));
     }
     serde_json::from_slice(&output.stdout).map_err(|e| format!("podman {} printed no JSON: {e}", args.join(" ")))
 }
@@ -353,7 +320,7 @@ fn from_engine(endpoint: &Endpoint, id: &str, transfer: &Transfer) -> std::resul
             let built = writable::from_changes(&changes, stdout);
             let output = child.wait_with_output().map_err(|e| format!("{line}: {e}"))?;
             if !output.status.success() {
-                return Err(format!("{line} failed: {}", last_line(&output.stderr)));
+                return Err(format!("{line} failed: {}", engine::last_line(&output.stderr)));
             }
             built.map_err(|e| e.to_string())
         }

@@ -367,11 +367,17 @@ fn run_export(
         Err(Error::Cancelled) => Err(Error::Cancelled),
         Err(e) if stopped => Err(e),
         _ if !status.success() => {
-            let message = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(no message)").trim();
-            Err(fail(format!("{} failed: {}", command_line(&command), crate::text::cut(message, 300))))
+            Err(fail(format!("{} failed: {}", command_line(&command), last_line(stderr.as_bytes()))))
         }
         other => other,
     }
+}
+
+/// The last line a command printed on stderr, cut, for messages.
+pub(super) fn last_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(no message)");
+    crate::text::cut(last.trim(), 300)
 }
 
 /// A command as typed, for messages.

@@ -25,6 +25,8 @@ pub struct WritableLayer {
     pub file: File,
     /// Its length.
     pub len: u64,
+    /// `sha256:…` of the tar (its DiffID: it is stored uncompressed), hashed as it was written.
+    pub diff_id: String,
     /// What could not be carried over exactly.
     pub warnings: Vec<Warning>,
 }
@@ -61,14 +63,37 @@ fn overlay_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// The tar being written, and what could not be carried over exactly.
 struct Writer {
-    tar: tar::Builder<File>,
+    tar: tar::Builder<Hashing>,
     warnings: Vec<Warning>,
+}
+
+/// A file that hashes what is written to it and counts it.
+struct Hashing {
+    file: io::BufWriter<File>,
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 impl Writer {
     fn new() -> Result<Writer> {
+        use sha2::Digest;
         let file = tempfile::tempfile().map_err(|e| io_error(&std::env::temp_dir(), e))?;
-        Ok(Writer { tar: tar::Builder::new(file), warnings: Vec::new() })
+        let out = Hashing { file: io::BufWriter::with_capacity(1 << 20, file), hasher: sha2::Sha256::new(), len: 0 };
+        Ok(Writer { tar: tar::Builder::new(out), warnings: Vec::new() })
     }
 
     fn header(kind: tar::EntryType, meta: Option<&std::fs::Metadata>) -> tar::Header {
@@ -105,11 +130,13 @@ impl Writer {
     }
 
     fn finish(self) -> Result<WritableLayer> {
-        let mut file = self.tar.into_inner().map_err(|e| io_error(Path::new("writable layer"), e))?;
-        file.flush().map_err(|e| io_error(Path::new("writable layer"), e))?;
-        let len = file.stream_position().map_err(|e| io_error(Path::new("writable layer"), e))?;
-        file.rewind().map_err(|e| io_error(Path::new("writable layer"), e))?;
-        Ok(WritableLayer { file, len, warnings: self.warnings })
+        use sha2::Digest;
+        let fail = |e: io::Error| io_error(Path::new("writable layer"), e);
+        let Hashing { file, hasher, len } = self.tar.into_inner().map_err(fail)?;
+        let mut file = file.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.rewind().map_err(fail)?;
+        let diff_id = format!("sha256:{}", crate::text::hex(&hasher.finalize()));
+        Ok(WritableLayer { file, len, diff_id, warnings: self.warnings })
     }
 }
 
