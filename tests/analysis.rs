@@ -484,37 +484,7 @@ fn waste_is_grouped_by_source_with_the_fix_in_dockerfile_terms() {
 
 #[test]
 fn packages_are_read_from_dpkg_as_of_each_layer_and_own_their_files() {
-    let status = |pkgs: &[(&str, &str)]| {
-        pkgs.iter()
-            .map(|(n, v)| format!("Package: {n}\nStatus: install ok installed\nVersion: {v}\nInstalled-Size: 3\n"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let image = load(
-        Image::new()
-            .layer(
-                Layer::new()
-                    .file("var/lib/dpkg/status", status(&[("libssl3", "3.0.13"), ("old", "1")]).as_bytes())
-                    .file("var/lib/dpkg/info/libssl3:amd64.list", b"/.\n/usr\n/usr/lib/libssl.so.3\n")
-                    .file("var/lib/dpkg/info/old.list", b"/usr/bin/old\n")
-                    .file("usr/lib/libssl.so.3", &[1; 2_000])
-                    .file("usr/bin/old", &[2; 500]),
-                "ADD rootfs.tar /",
-            )
-            .layer(
-                Layer::new()
-                    .file("var/lib/dpkg/status", status(&[("git", "2.39.5"), ("libssl3", "3.0.15")]).as_bytes())
-                    .file("var/lib/dpkg/info/git.list", b"/usr/bin/git\n")
-                    .file("var/lib/dpkg/info/libssl3:amd64.list", b"/usr/lib/libssl.so.3\n")
-                    .whiteout("var/lib/dpkg/info/old.list")
-                    .whiteout("usr/bin/old")
-                    .file("usr/bin/git", &[3; 3_000])
-                    .file("usr/lib/libssl.so.3", &[4; 2_100])
-                    .file("opt/app/main", &[5; 700]),
-                "/bin/sh -c apt-get install -y git && apt-get upgrade -y && apt-get remove -y old",
-            )
-            .docker_archive(),
-    );
+    let image = load(support::dpkg_archive());
     let p = layerscope::analysis::packages::packages(&image, false).expect("a dpkg database");
     assert_eq!(p.skipped, None);
     let names: Vec<(&str, &str, u64)> =

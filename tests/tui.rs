@@ -1097,6 +1097,7 @@ fn fingerprint(a: &App) -> String {
         Some(Overlay::Help) => "help".into(),
         Some(Overlay::Warnings) => "warnings".into(),
         Some(Overlay::Viewer(v)) => format!("viewer {} {} {}", v.chunk, v.top, v.left),
+        Some(Overlay::Packages(l)) => format!("packages {} {:?}", l.cursor, l.sort),
     };
     format!(
         "{} {:?} {overlay} {:?} {:?} {:?} {} {} {} {} {} {} {:?} {}",
@@ -1121,13 +1122,15 @@ fn every_key_in_the_table_does_what_the_help_says() {
     use layerscope::tui::keymap::{BINDINGS, Mode, Scope};
     for binding in BINDINGS {
         for (key, action) in binding.keys.iter() {
-            let mut a = app(100, 30);
+            let mut a = if binding.scope == Scope::Packages { with_packages() } else { app(100, 30) };
             // A state where the key has something to do: mid-list, a filter typed, a file open.
             let setup = match binding.scope {
                 Scope::Global | Scope::Layers => "kk",
                 Scope::Tree => "<tab>jj",
                 Scope::Waste => "<tab><tab>j",
                 Scope::Viewer => "<tab>",
+                Scope::Packages if matches!(action, Action::Up | Action::PageUp | Action::Top) => "pj",
+                Scope::Packages => "p",
             };
             press(&mut a, setup);
             match action {
@@ -1157,6 +1160,7 @@ fn every_key_in_the_table_does_what_the_help_says() {
             let mode = a.mode();
             let scope_mode = match binding.scope {
                 Scope::Viewer => Mode::Viewer,
+                Scope::Packages => Mode::Packages,
                 _ => mode,
             };
             assert_eq!(mode, scope_mode, "{} set up for {:?}", key.name(), binding.scope);
@@ -1380,4 +1384,77 @@ fn typing_a_filter_narrows_to_the_same_matches_as_a_full_search() {
         .filter(|p| p.to_lowercase().contains("app/d"))
         .collect();
     assert_eq!(matched(&full), every);
+}
+
+// ---------------------------------------------------------------- packages
+
+/// The explorer on an image with a dpkg database ([`support::dpkg_archive`]), its packages read.
+fn with_packages() -> App {
+    let image = support::load(support::dpkg_archive());
+    let analysis = analyze(&image, &Options::default());
+    let mut a = App::ready(image, analysis, 100, 30, false);
+    pause(&mut a);
+    a
+}
+
+#[test]
+fn the_packages_view_lists_sorts_and_filters_the_tree_by_package() {
+    let image = support::load(support::dpkg_archive());
+    let analysis = analyze(&image, &Options::default());
+    let mut a = App::ready(image, analysis, 100, 30, false);
+    // Read in the background once the image is open: until then, p says so.
+    press(&mut a, "p");
+    let message = explorer(&a).message.clone().map(|m| m.text).unwrap_or_default();
+    assert!(message.contains("still reading the package databases"), "{message}");
+    assert!(pause(&mut a), "the packages job was pending");
+    assert!(explorer(&a).packages.index().is_some(), "read");
+    press(&mut a, "p");
+    let text = screen(&mut a);
+    assert!(text.contains("Packages · 2 (dpkg) · by size"), "{text}");
+    insta::assert_snapshot!("packages_100x30", text);
+    let Some(Overlay::Packages(list)) = &explorer(&a).overlay else { panic!("the packages view") };
+    let names = |a: &App, list: &layerscope::tui::packages::PackageList| -> Vec<String> {
+        let p = &explorer(a).packages.index().unwrap().packages.packages;
+        list.order.iter().map(|&i| p[i].name.clone()).collect()
+    };
+    assert_eq!(names(&a, list), ["git", "libssl3"], "largest first");
+    press(&mut a, "s");
+    let Some(Overlay::Packages(list)) = &explorer(&a).overlay else { panic!("still open") };
+    assert_eq!(names(&a, list), ["libssl3", "git"], "most wasted first");
+    assert_eq!(list.cursor, 1, "git stays selected");
+    // Enter on libssl3: the tree shows its files alone, in the layer that upgraded it.
+    press(&mut a, "k<enter>");
+    let e = explorer(&a);
+    assert!(e.overlay.is_none() && e.focus == Pane::Tree);
+    assert_eq!((e.view.layer, e.view.package.as_deref()), (1, Some("libssl3")));
+    let shown: Vec<String> = e.rows.rows.iter().map(|r| e.image.tree.display_path(r.node).0).collect();
+    assert_eq!(shown, ["/usr", "/usr/lib", "/usr/lib/libssl.so.3"]);
+    go_to(&mut a, "/usr/lib/libssl.so.3");
+    let text = screen(&mut a);
+    assert!(text.contains("package libssl3 3.0.15 (dpkg)"), "the selected file's package: {text}");
+    assert!(text.contains("Package: libssl3"), "the filter line: {text}");
+    // The layer's package changes, in its details (room for them on a taller terminal).
+    a.update(Action::Resize { width: 220, height: 50 });
+    let text = screen(&mut a);
+    assert!(text.contains("Packages +1 (git 2.39.5) · ~1 (libssl3 3.0.13→3.0.15) · -1 (old 1)"), "{text}");
+    // Esc shows every path again.
+    press(&mut a, "<esc>");
+    let e = explorer(&a);
+    assert_eq!(e.view.package, None);
+    assert!(e.rows.rows.len() > 3);
+    go_to(&mut a, "/opt/app/main");
+    assert!(screen(&mut a).contains("no package owns it"));
+}
+
+#[test]
+fn p_on_an_image_without_a_package_database_says_so() {
+    let mut a = opened(100, 30);
+    pause(&mut a);
+    press(&mut a, "p");
+    let e = explorer(&a);
+    assert!(e.overlay.is_none());
+    assert_eq!(
+        e.message.as_ref().map(|m| m.text.as_str()),
+        Some("no package database in this image (dpkg, apk or rpm)")
+    );
 }

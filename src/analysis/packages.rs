@@ -108,6 +108,15 @@ const APK_INSTALLED: &str = "lib/apk/db/installed";
 const RPM_DATABASES: [&str; 3] =
     ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/rpm/Packages"];
 
+/// Whether `image` holds a package database (a few lookups: nothing is read).
+pub fn has_database(image: &Image) -> bool {
+    let Some(top) = image.top_layer() else { return false };
+    [DPKG_STATUS, DPKG_STATUS_D, APK_INSTALLED]
+        .iter()
+        .chain(RPM_DATABASES.iter())
+        .any(|path| present(&image.tree, path, top).is_some())
+}
+
 /// The packages of `image`; `None` when it holds no package database. Databases in compressed
 /// layers are read only with `read_compressed` (reaching them inflates most of those layers).
 pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {

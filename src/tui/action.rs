@@ -31,6 +31,8 @@ pub enum Action {
     CloseOverlay,
     /// List the warnings found while reading the image.
     ShowWarnings,
+    /// Open the packages view.
+    ShowPackages,
     /// Cursor up one row.
     Up,
     /// Cursor down one row.

@@ -3,15 +3,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::RegexBuilder;
 
 use super::action::{Action, Effect, Pane};
 use super::config::{Settings, ViewDefaults};
 use super::job::{Done, Job, Outcome, Request, TreeRequest};
 use super::keymap::Mode;
 use super::layout::{self, Columns, Panes, keep_in_view, step};
+use super::packages::{PackageList, PackageSort, PackageState};
 use super::tree_view::{
-    ChangeMask, Marks, Order, Rows, RowsOf, SortMode, TreeMode, TreeView, display_state, is_dir, row_text, wrap_chunks,
+    ChangeMask, Filter, Marks, Order, Rows, RowsOf, SortMode, TreeMode, TreeView, display_state, is_dir, row_text,
+    wrap_chunks,
 };
 use super::viewer::Viewer;
 use crate::analysis::Analysis;
@@ -52,6 +54,8 @@ pub enum Overlay {
     Warnings,
     /// A file's content.
     Viewer(Box<Viewer>),
+    /// The image's packages.
+    Packages(PackageList),
 }
 
 /// Everything about a loaded image and how it is being looked at.
@@ -73,8 +77,9 @@ pub struct Explorer {
     pub attributes: bool,
     /// Whether long tree lines wrap.
     pub wrap: bool,
-    /// The filter compiled (regex, or the text escaped when it is not a regex).
-    filter_regex: Option<Regex>,
+    /// The filters compiled (the path regex, or the text escaped when it is not one; the
+    /// package's files).
+    filter: Filter,
     /// Whether the filter text was taken literally.
     pub filter_is_literal: bool,
     /// Per-node marks for the view shown (shared with the job computing the next one).
@@ -115,6 +120,8 @@ pub struct Explorer {
     next_job: u64,
     /// First help line shown (the help scrolls on small terminals).
     pub help_offset: usize,
+    /// The image's packages, once read (in the background after the image opens).
+    pub packages: PackageState,
     /// Each layer's command on one line, cut to [`COMMAND_SHOWN`] characters once (not yet
     /// escaped: the views escape what they draw), so a 30 MB `RUN` costs nothing per frame.
     pub commands: Vec<String>,
@@ -339,6 +346,7 @@ impl App {
                     match e.overlay {
                         Some(Overlay::Help | Overlay::Warnings) => Mode::Help,
                         Some(Overlay::Viewer(_)) => Mode::Viewer,
+                        Some(Overlay::Packages(_)) => Mode::Packages,
                         None => Mode::Browse(e.focus),
                     }
                 }
@@ -349,7 +357,7 @@ impl App {
 
     /// The pane layout for the current size.
     pub fn panes(&self) -> Panes {
-        let input = self.explorer().is_some_and(|e| e.input.is_some() || !e.view.filter.is_empty());
+        let input = self.explorer().is_some_and(|e| e.input.is_some() || e.view.filtering());
         layout::panes(ratatui::layout::Rect::new(0, 0, self.width, self.height), input)
     }
 
@@ -357,7 +365,13 @@ impl App {
     /// started as the background jobs returned.
     pub fn idle(&mut self) -> Vec<Effect> {
         let effects = match &mut self.phase {
-            Phase::Ready(e) if e.has_pending_work() => e.refresh(Then::Keep),
+            Phase::Ready(e) => {
+                let mut effects = e.read_packages();
+                if e.has_pending_work() {
+                    effects.extend(e.refresh(Then::Keep));
+                }
+                effects
+            }
             _ => return Vec::new(),
         };
         self.fit();
@@ -379,7 +393,7 @@ impl App {
 
     /// Whether [`App::idle`] has work.
     pub fn has_pending_work(&self) -> bool {
-        self.explorer().is_some_and(Explorer::has_pending_work)
+        self.explorer().is_some_and(|e| e.has_pending_work() || matches!(e.packages, PackageState::Wanted))
     }
 
     /// The explorer, to adjust it (tests and benchmarks).
@@ -467,11 +481,14 @@ impl Explorer {
             })
             .collect();
         let layer = 0;
-        let view = TreeView { layer, mode: TreeMode::Layer, hidden: first.hidden, filter: String::new() };
-        let marks = Marks::new(&image, &order, view.clone(), None);
+        let view =
+            TreeView { layer, mode: TreeMode::Layer, hidden: first.hidden, filter: String::new(), package: None };
+        let marks = Marks::new(&image, &order, view.clone(), &Filter::default());
         let collapsed = vec![false; image.tree.node_count()];
         let of = RowsOf { tree: &image.tree, marks: &marks, collapsed: &collapsed, sort: first.sort, filtering: false };
         let rows = Rows::new(of, 0);
+        let packages =
+            if crate::analysis::packages::has_database(&image) { PackageState::Wanted } else { PackageState::Absent };
         Explorer {
             image: Arc::new(image),
             analysis,
@@ -481,7 +498,7 @@ impl Explorer {
             sort: first.sort,
             attributes: first.attributes,
             wrap: first.wrap,
-            filter_regex: None,
+            filter: Filter::default(),
             filter_is_literal: false,
             marks: Arc::new(marks),
             rows,
@@ -502,6 +519,7 @@ impl Explorer {
             job: None,
             next_job: 1,
             help_offset: 0,
+            packages,
             commands,
         }
     }
@@ -551,6 +569,24 @@ impl Explorer {
             }
             return self.read_pending_part();
         }
+        if let Some(Overlay::Packages(list)) = &mut self.overlay {
+            let rows = layout::packages_rows(panes);
+            match action {
+                Action::CloseOverlay | Action::ShowPackages => self.overlay = None,
+                Action::ToggleSort => {
+                    if let Some(index) = self.packages.index() {
+                        list.sort_by(&index.packages, list.sort.next());
+                        list.fit(rows);
+                    }
+                }
+                Action::Activate => return self.filter_package(),
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                    list.step(&action, rows)
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
         if matches!(self.overlay, Some(Overlay::Help | Overlay::Warnings)) {
             match action {
                 Action::CloseOverlay | Action::ToggleHelp => self.overlay = None,
@@ -578,6 +614,7 @@ impl Explorer {
                     self.help_offset = 0;
                 }
             }
+            Action::ShowPackages => self.show_packages(),
             Action::CloseOverlay => self.overlay = None,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
                 self.move_cursor(&action, panes)
@@ -598,7 +635,11 @@ impl Explorer {
                 self.stop_job();
                 self.message = Some(Message { text: "stopped; what was written stays".into(), error: false });
             }
-            Action::ClearFilter => return self.set_filter(String::new()),
+            Action::ClearFilter => {
+                self.view.package = None;
+                self.filter.package = None;
+                return self.set_filter(String::new());
+            }
             Action::NextMatch => self.jump_match(true),
             Action::PrevMatch => self.jump_match(false),
             Action::ToggleSort => {
@@ -802,7 +843,7 @@ impl Explorer {
                 marks: &self.marks,
                 collapsed: &self.collapsed,
                 sort: self.rows.sort,
-                filtering: self.filter_regex.is_some(),
+                filtering: self.filter.is_on(),
             };
             let came = self.rows.unfold(of, at, self.folds);
             if self.cursor > at {
@@ -823,7 +864,7 @@ impl Explorer {
     fn set_filter(&mut self, text: String) -> Vec<Effect> {
         self.view.filter = text;
         if self.view.filter.is_empty() {
-            self.filter_regex = None;
+            self.filter.path = None;
             self.filter_is_literal = false;
         } else {
             // A regex when it is one; otherwise the text taken literally (`a+b`, `[x`...).
@@ -835,11 +876,11 @@ impl Explorer {
             };
             match RegexBuilder::new(&pattern).size_limit(1 << 22).build() {
                 Ok(re) => {
-                    self.filter_regex = Some(re);
+                    self.filter.path = Some(re);
                     self.filter_is_literal = false;
                 }
                 Err(_) => {
-                    self.filter_regex =
+                    self.filter.path =
                         RegexBuilder::new(&regex::escape(&self.view.filter)).case_insensitive(lowercase).build().ok();
                     self.filter_is_literal = true;
                 }
@@ -905,12 +946,7 @@ impl Explorer {
         if self.image.tree.node_count() < self.background_from {
             let keep = self.selected_node();
             let layer = self.marks.view.layer;
-            Arc::make_mut(&mut self.marks).update(
-                &self.image,
-                &self.order,
-                self.view.clone(),
-                self.filter_regex.as_ref(),
-            );
+            Arc::make_mut(&mut self.marks).update(&self.image, &self.order, self.view.clone(), &self.filter);
             self.rows = Rows::new(self.rows_of(), self.folds);
             self.arrived(layer, keep, then);
             return Vec::new();
@@ -919,7 +955,7 @@ impl Explorer {
             marks: Arc::clone(&self.marks),
             order: Arc::clone(&self.order),
             view: self.view.clone(),
-            filter: self.filter_regex.clone(),
+            filter: self.filter.clone(),
             collapsed: self.collapsed.clone(),
             folds: self.folds,
             sort: self.sort,
@@ -944,7 +980,7 @@ impl Explorer {
             marks: &self.marks,
             collapsed: &self.collapsed,
             sort: self.sort,
-            filtering: self.filter_regex.is_some(),
+            filtering: self.filter.is_on(),
         }
     }
 
@@ -1017,7 +1053,8 @@ impl Explorer {
         self.view.mode = TreeMode::Layer;
         self.view.hidden = ChangeMask::UNCHANGED;
         self.view.filter.clear();
-        self.filter_regex = None;
+        self.view.package = None;
+        self.filter = Filter::default();
         // Open every ancestor so the row exists.
         let mut n = self.image.tree.parent(node);
         while n != NodeId::ROOT {
@@ -1126,8 +1163,96 @@ impl Explorer {
         vec![self.start_job(request, what, None)]
     }
 
+    /// Start reading the package databases, when the image has some and they are not read yet.
+    fn read_packages(&mut self) -> Vec<Effect> {
+        if !matches!(self.packages, PackageState::Wanted) {
+            return Vec::new();
+        }
+        let id = self.next_job;
+        self.next_job += 1;
+        self.packages = PackageState::Reading(id);
+        vec![Effect::Start(Job {
+            id,
+            image: Arc::clone(&self.image),
+            request: Arc::new(Request::Packages),
+            stop: Arc::default(),
+            progress: Arc::default(),
+        })]
+    }
+
+    /// Open the packages view (or say why there is none).
+    fn show_packages(&mut self) {
+        let text = match &self.packages {
+            PackageState::Absent => "no package database in this image (dpkg, apk or rpm)".to_string(),
+            PackageState::Wanted | PackageState::Reading(_) => {
+                "still reading the package databases: p again in a moment".to_string()
+            }
+            PackageState::Ready(index) if index.packages.packages.is_empty() => {
+                let named: Vec<String> = index
+                    .packages
+                    .databases
+                    .iter()
+                    .filter(|d| !d.read)
+                    .map(|d| format!("{} ({})", d.path, d.manager))
+                    .collect();
+                if named.is_empty() {
+                    "the package databases list no packages".to_string()
+                } else {
+                    format!("layerscope finds but does not read {}", named.join(", "))
+                }
+            }
+            PackageState::Ready(index) => {
+                let mut list = PackageList::new(&index.packages, PackageSort::Size);
+                if let Some(name) = &self.view.package {
+                    list.cursor =
+                        list.order.iter().position(|&i| &index.packages.packages[i].name == name).unwrap_or(0);
+                }
+                self.overlay = Some(Overlay::Packages(list));
+                return;
+            }
+        };
+        self.message = Some(Message { text, error: false });
+    }
+
+    /// Show only the files of the package selected in the packages view: all of them, in the
+    /// layer that last installed or upgraded it.
+    fn filter_package(&mut self) -> Vec<Effect> {
+        let Some(Overlay::Packages(list)) = self.overlay.take() else { return Vec::new() };
+        let Some(index) = self.packages.index().cloned() else { return Vec::new() };
+        let (Some(i), Some(top)) = (list.selected(), self.image.top_layer()) else { return Vec::new() };
+        let Some(package) = index.packages.packages.get(i) else { return Vec::new() };
+        self.view.package = Some(package.name.clone());
+        self.filter.package = Some(Arc::new(index.files_of(&self.image.tree, top, i)));
+        if let Some(layer) = package.upgraded_in.last().copied().or(package.installed_in) {
+            self.view.layer = layer.min(top);
+        }
+        self.view.mode = TreeMode::Layer;
+        if self.view.hidden.contains(Change::Unchanged) {
+            self.view.hidden.toggle(Change::Unchanged);
+        }
+        self.focus = Pane::Tree;
+        self.message = Some(Message {
+            text: format!(
+                "{} {}: {} files, {} · Esc shows every path again",
+                package.name,
+                package.version,
+                package.files,
+                crate::report::human_bytes(package.final_bytes)
+            ),
+            error: false,
+        });
+        self.refresh(Then::FirstMatch)
+    }
+
     /// A background job answered.
     pub fn job_done(&mut self, done: Done) {
+        if matches!(self.packages, PackageState::Reading(id) if id == done.id) {
+            self.packages = match done.outcome {
+                Outcome::Packages(Some(index)) => PackageState::Ready(index),
+                _ => PackageState::Absent,
+            };
+            return;
+        }
         if let Some(tree_job) = self.tree_job.take_if(|t| t.id == done.id) {
             if let Outcome::Tree(answer) = done.outcome {
                 let (marks, rows) = *answer;
@@ -1164,7 +1289,7 @@ impl Explorer {
                 });
             }
             // A tree answer only comes with the tree job's id, taken above.
-            Outcome::Tree(_) | Outcome::Stopped => {}
+            Outcome::Tree(_) | Outcome::Packages(_) | Outcome::Stopped => {}
         }
     }
 
@@ -1257,6 +1382,9 @@ impl Explorer {
         if let Some(Overlay::Viewer(v)) = &mut self.overlay {
             // The viewer covers the tree pane, inside its border.
             v.fit(usize::from(panes.tree.width.saturating_sub(2)));
+        }
+        if let Some(Overlay::Packages(list)) = &mut self.overlay {
+            list.fit(layout::packages_rows(panes));
         }
         self.offset = if self.wrap {
             self.wrapped_offset(panes)

@@ -124,6 +124,7 @@ const ACTIONS: &[(&str, Action)] = &[
     ("previous-pane", Action::FocusPrev),
     ("help", Action::ToggleHelp),
     ("warnings", Action::ShowWarnings),
+    ("packages", Action::ShowPackages),
     ("up", Action::Up),
     ("down", Action::Down),
     ("page-up", Action::PageUp),

@@ -1,6 +1,7 @@
 //! Slow work the explorer asks for, run off the UI thread: reading a part of a file for the viewer
 //! (in a compressed layer that means inflating everything before it), extracting, and on a big
-//! image bringing the file tree to a newly wanted view (marks and rows). As in
+//! image bringing the file tree to a newly wanted view (marks and rows), and reading the package
+//! databases once the image is open. As in
 //! gitui's `AsyncSingleJob`, a new request replaces the pending one: the running job is told to
 //! stop, and only the newest answer is taken. `update` only describes a job ([`Job`]); the event
 //! loop runs it ([`run`]) and hands the answer back as an event.
@@ -10,9 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use regex::bytes::Regex;
-
-use super::tree_view::{Marks, Order, Rows, RowsOf, SortMode, TreeView};
+use super::packages::PackageIndex;
+use super::tree_view::{Filter, Marks, Order, Rows, RowsOf, SortMode, TreeView};
 use crate::extract::{ExtractSummary, Watch};
 use crate::image::Image;
 use crate::tree::{EntryId, NodeId};
@@ -41,6 +41,8 @@ pub enum Request {
     },
     /// Compute the marks and rows of a tree view.
     Tree(TreeRequest),
+    /// Read the package databases (inflating the compressed layers that hold them).
+    Packages,
 }
 
 /// A tree view to compute, from the marks shown now (reused where the view allows).
@@ -52,8 +54,8 @@ pub struct TreeRequest {
     pub order: Arc<Order>,
     /// The view wanted.
     pub view: TreeView,
-    /// Its filter, compiled.
-    pub filter: Option<Regex>,
+    /// Its filters, compiled.
+    pub filter: Filter,
     /// Folded directories, per node, as they were when asked.
     pub collapsed: Vec<bool>,
     /// The fold count they stand for.
@@ -100,6 +102,8 @@ pub enum Outcome {
     Extracted(Result<ExtractSummary, String>),
     /// The tree view computed.
     Tree(Box<(Arc<Marks>, Rows)>),
+    /// The packages read (`None`: no database after all).
+    Packages(Option<Arc<PackageIndex>>),
     /// It was told to stop.
     Stopped,
 }
@@ -144,12 +148,18 @@ pub fn run(job: &Job) -> Done {
                 other => Outcome::Extracted(other.map_err(|e| e.to_string())),
             }
         }
+        Request::Packages => {
+            let read = crate::analysis::packages::packages_and_owners(&job.image, true);
+            Outcome::Packages(
+                read.map(|(packages, owners)| Arc::new(PackageIndex::new(&job.image.tree, packages, &owners))),
+            )
+        }
         Request::Tree(t) => {
             // Only the rows change (sort, folds): the marks shown are the ones wanted.
             let marks = if t.marks.view == t.view {
                 Some(Arc::clone(&t.marks))
             } else {
-                t.marks.to_view(&job.image, &t.order, t.view.clone(), t.filter.as_ref(), &job.stop).map(Arc::new)
+                t.marks.to_view(&job.image, &t.order, t.view.clone(), &t.filter, &job.stop).map(Arc::new)
             };
             match marks {
                 Some(marks) => {
@@ -158,7 +168,7 @@ pub fn run(job: &Job) -> Done {
                         marks: &marks,
                         collapsed: &t.collapsed,
                         sort: t.sort,
-                        filtering: t.filter.is_some(),
+                        filtering: t.filter.is_on(),
                     };
                     let rows = Rows::new(of, t.folds);
                     Outcome::Tree(Box::new((marks, rows)))

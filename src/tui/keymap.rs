@@ -20,6 +20,8 @@ pub enum Mode {
     Help,
     /// The file viewer is open.
     Viewer,
+    /// The packages view is open.
+    Packages,
     /// The image is still loading.
     Loading,
     /// Picking one of the archive's images.
@@ -41,6 +43,8 @@ pub enum Scope {
     Waste,
     /// The file viewer.
     Viewer,
+    /// The packages view.
+    Packages,
 }
 
 /// A key as a terminal delivers it: a code, with Ctrl or without.
@@ -148,6 +152,12 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Global,
         keys: Cow::Borrowed(&[(ch('w'), Action::ShowWarnings)]),
         does: "the warnings found while reading the image",
+        hint: None,
+    },
+    Binding {
+        scope: Scope::Global,
+        keys: Cow::Borrowed(&[(ch('p'), Action::ShowPackages)]),
+        does: "the packages view: every package's size and waste; Enter shows its files",
         hint: None,
     },
     Binding {
@@ -370,10 +380,45 @@ pub const BINDINGS: &[Binding] = &[
         does: "scroll long lines sideways",
         hint: Some((&[], "sideways")),
     },
+    Binding {
+        scope: Scope::Packages,
+        keys: Cow::Borrowed(&[
+            (code(KeyCode::Esc), Action::CloseOverlay),
+            (ch('q'), Action::CloseOverlay),
+            (ch('p'), Action::CloseOverlay),
+        ]),
+        does: "close",
+        hint: Some((&[], "close")),
+    },
+    Binding {
+        scope: Scope::Packages,
+        keys: Cow::Borrowed(&[
+            (code(KeyCode::Up), Action::Up),
+            (code(KeyCode::Down), Action::Down),
+            (ch('k'), Action::Up),
+            (ch('j'), Action::Down),
+            (code(KeyCode::PageUp), Action::PageUp),
+            (code(KeyCode::PageDown), Action::PageDown),
+            (code(KeyCode::Home), Action::Top),
+            (code(KeyCode::End), Action::Bottom),
+        ]),
+        does: "select",
+        hint: Some((&[], "select")),
+    },
+    Binding {
+        scope: Scope::Packages,
+        keys: Cow::Borrowed(&[(ch('s'), Action::ToggleSort)]),
+        does: "sort by size, wasted bytes or name",
+        hint: Some((&[], "sort")),
+    },
+    Binding {
+        scope: Scope::Packages,
+        keys: Cow::Borrowed(&[(code(KeyCode::Enter), Action::Activate)]),
+        does: "show only its files in the tree (Esc there shows every path again)",
+        hint: Some((&[], "its files")),
+    },
 ];
 
-/// The status-bar hints for a pane, or for the viewer (`None`): each binding's keys in short form
-/// and its hint text. `? help` is added by the status bar itself, last.
 /// The key table in use: the defaults with the user's changes.
 #[derive(Clone, Debug)]
 pub struct Keymap {
@@ -393,25 +438,25 @@ impl Keymap {
         key_in(&self.bindings, k, mode)
     }
 
-    /// The status-bar hints for a pane, or for the viewer (`None`).
-    pub fn hints(&self, pane: Option<Pane>) -> Vec<(String, &'static str)> {
-        hints_in(&self.bindings, pane)
+    /// The status-bar hints in `mode` (a pane while browsing, the viewer, the packages view).
+    pub fn hints(&self, mode: Mode) -> Vec<(String, &'static str)> {
+        hints_in(&self.bindings, mode)
     }
 }
 
 /// The status-bar hints of the default table (see [`Keymap::hints`]).
-pub fn hints(pane: Option<Pane>) -> Vec<(String, &'static str)> {
-    hints_in(BINDINGS, pane)
+pub fn hints(mode: Mode) -> Vec<(String, &'static str)> {
+    hints_in(BINDINGS, mode)
 }
 
-fn hints_in(bindings: &[Binding], pane: Option<Pane>) -> Vec<(String, &'static str)> {
+fn hints_in(bindings: &[Binding], mode: Mode) -> Vec<(String, &'static str)> {
     let mut shown: Vec<(usize, &Binding)> = bindings
         .iter()
         .filter(|b| {
             let Some((panes, _)) = b.hint else { return false };
-            match pane {
-                Some(p) => panes.contains(&p) && scope_applies(b.scope, Mode::Browse(p)),
-                None => b.scope == Scope::Viewer,
+            match mode {
+                Mode::Browse(p) => panes.contains(&p) && scope_applies(b.scope, mode),
+                other => scope_applies(b.scope, other),
             }
         })
         .enumerate()
@@ -457,6 +502,7 @@ fn scope_applies(scope: Scope, mode: Mode) -> bool {
             | (Scope::Tree, Mode::Browse(Pane::Tree))
             | (Scope::Waste, Mode::Browse(Pane::Waste))
             | (Scope::Viewer, Mode::Viewer)
+            | (Scope::Packages, Mode::Packages)
     )
 }
 
@@ -533,7 +579,7 @@ fn key_in(bindings: &[Binding], k: KeyEvent, mode: Mode) -> Option<Action> {
                 )
             }),
         },
-        Mode::Viewer | Mode::Browse(_) => from_table(bindings, &k, mode),
+        Mode::Viewer | Mode::Packages | Mode::Browse(_) => from_table(bindings, &k, mode),
     }
 }
 

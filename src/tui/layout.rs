@@ -102,6 +102,20 @@ pub fn panes(area: Rect, input_line: bool) -> Panes {
     Panes { layers, details, image, tree, input, status, narrow }
 }
 
+/// Where the packages view goes: over the panes, the input and status lines left in view.
+pub fn packages_box(p: &Panes) -> Rect {
+    Rect { x: p.layers.x, y: p.tree.y, width: p.layers.width + p.tree.width, height: p.tree.height }
+}
+
+/// Lines of the packages view above and below its list: border and column header; totals,
+/// files no package owns and border.
+const PACKAGES_FRAME: u16 = 5;
+
+/// Packages the packages view lists at once.
+pub fn packages_rows(p: &Panes) -> usize {
+    usize::from(packages_box(p).height.saturating_sub(PACKAGES_FRAME))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

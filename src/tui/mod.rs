@@ -14,6 +14,7 @@ pub mod job;
 pub mod keymap;
 pub mod layout;
 pub mod lists;
+pub mod packages;
 pub mod tree_view;
 pub mod view;
 pub mod viewer;

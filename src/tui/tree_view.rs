@@ -15,6 +15,7 @@
 //! On a big image the explorer computes marks and rows off the UI thread; the loops check a stop
 //! flag so a newer request ends an older one early.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use regex::bytes::Regex;
@@ -146,6 +147,31 @@ pub struct TreeView {
     pub hidden: ChangeMask,
     /// The path filter as typed (empty: none).
     pub filter: String,
+    /// The package whose files alone are shown (`None`: every path).
+    pub package: Option<String>,
+}
+
+impl TreeView {
+    /// Whether a path or package filter is on.
+    pub fn filtering(&self) -> bool {
+        !self.filter.is_empty() || self.package.is_some()
+    }
+}
+
+/// The filters of a view, ready to test paths with.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// The path filter compiled (the text as a regex, or escaped when it is not one).
+    pub path: Option<Regex>,
+    /// Per node, whether it is a file of the package filtered by.
+    pub package: Option<Arc<Vec<bool>>>,
+}
+
+impl Filter {
+    /// Whether it lets only some paths through.
+    pub fn is_on(&self) -> bool {
+        self.path.is_some() || self.package.is_some()
+    }
 }
 
 impl TreeView {
@@ -189,7 +215,7 @@ pub struct Marks {
 
 impl Marks {
     /// Compute the marks for `params` (one pass down, one pass up).
-    pub fn new(image: &Image, order: &Order, params: TreeView, filter: Option<&Regex>) -> Marks {
+    pub fn new(image: &Image, order: &Order, params: TreeView, filter: &Filter) -> Marks {
         let never = AtomicBool::new(false);
         let empty = Marks::empty(params.clone());
         Marks::new_until(image, order, params, filter, &never).unwrap_or(empty)
@@ -210,13 +236,7 @@ impl Marks {
     }
 
     /// [`Marks::new`], or `None` when `stop` is set before it is done.
-    fn new_until(
-        image: &Image,
-        order: &Order,
-        params: TreeView,
-        filter: Option<&Regex>,
-        stop: &AtomicBool,
-    ) -> Option<Marks> {
+    fn new_until(image: &Image, order: &Order, params: TreeView, filter: &Filter, stop: &AtomicBool) -> Option<Marks> {
         let tree = &image.tree;
         let n = tree.node_count();
         let mut marks = Marks {
@@ -237,7 +257,7 @@ impl Marks {
 
     /// Bring the marks to `params`, redoing only what changed: the layer or mode needs everything,
     /// the filter its matches and the visibility, hidden kinds only the visibility.
-    pub fn update(&mut self, image: &Image, order: &Order, params: TreeView, filter: Option<&Regex>) {
+    pub fn update(&mut self, image: &Image, order: &Order, params: TreeView, filter: &Filter) {
         let never = AtomicBool::new(false);
         self.update_until(image, order, params, filter, &never);
     }
@@ -249,7 +269,7 @@ impl Marks {
         image: &Image,
         order: &Order,
         params: TreeView,
-        filter: Option<&Regex>,
+        filter: &Filter,
         stop: &AtomicBool,
     ) -> Option<Marks> {
         if (self.view.layer, self.view.mode) != (params.layer, params.mode) {
@@ -265,7 +285,7 @@ impl Marks {
         image: &Image,
         order: &Order,
         params: TreeView,
-        filter: Option<&Regex>,
+        filter: &Filter,
         stop: &AtomicBool,
     ) -> bool {
         if self.view == params {
@@ -281,10 +301,11 @@ impl Marks {
                 None => false,
             };
         }
-        if self.view.filter != params.filter {
+        if self.view.filter != params.filter || self.view.package != params.package {
             // Typing more of a plain filter only narrows it: test just what matched before.
             let plain = |f: &str| regex::escape(f) == f;
-            let narrows = !self.view.filter.is_empty()
+            let narrows = self.view.package == params.package
+                && !self.view.filter.is_empty()
                 && plain(&self.view.filter)
                 && plain(&params.filter)
                 && params.filter.contains(self.view.filter.as_str());
@@ -333,14 +354,14 @@ impl Marks {
         &mut self,
         tree: &Tree,
         order: &Order,
-        filter: Option<&Regex>,
+        filter: &Filter,
         narrows: bool,
         stop: &AtomicBool,
     ) -> bool {
-        let Some(re) = filter else {
+        if !filter.is_on() {
             self.matched.iter_mut().for_each(|m| *m = false);
             return true;
-        };
+        }
         let mut path: Vec<u8> = Vec::with_capacity(256);
         let mut ends: Vec<usize> = Vec::with_capacity(64);
         for (i, &node) in order.nodes.iter().enumerate() {
@@ -348,16 +369,20 @@ impl Marks {
                 return false;
             }
             let depth = usize::from(order.depth[i]);
-            ends.truncate(depth - 1);
-            path.truncate(ends.last().copied().unwrap_or(0));
-            path.push(b'/');
-            path.extend_from_slice(tree.name(node));
-            ends.push(path.len());
+            if filter.path.is_some() {
+                ends.truncate(depth - 1);
+                path.truncate(ends.last().copied().unwrap_or(0));
+                path.push(b'/');
+                path.extend_from_slice(tree.name(node));
+                ends.push(path.len());
+            }
             let i = node.0 as usize;
             if narrows && !self.matched[i] {
                 continue;
             }
-            self.matched[i] = self.change[i] != NOT_LISTED && re.is_match(&path);
+            let in_package = filter.package.as_ref().is_none_or(|p| p.get(i).copied().unwrap_or(false));
+            self.matched[i] =
+                self.change[i] != NOT_LISTED && in_package && filter.path.as_ref().is_none_or(|re| re.is_match(&path));
         }
         true
     }
@@ -367,7 +392,7 @@ impl Marks {
     fn compute_shown(&mut self, tree: &Tree, order: &Order, stop: &AtomicBool) -> bool {
         self.shown_children.iter_mut().for_each(|c| *c = 0);
         self.size.copy_from_slice(&self.own);
-        let filtering = !self.view.filter.is_empty();
+        let filtering = self.view.filtering();
         // Children come after their parent in pre-order: walking it backwards finishes every
         // child before its parent.
         for (k, &node) in order.nodes.iter().rev().enumerate() {

@@ -926,3 +926,38 @@ pub fn several_images_archive(images: &[&Image]) -> Vec<u8> {
     out.file("manifest.json", &serde_json::to_vec(&entries).unwrap());
     out.finish()
 }
+
+/// A docker archive whose dpkg database changes: layer 0 installs libssl3 3.0.13 and `old`;
+/// layer 1 installs git, upgrades libssl3 to 3.0.15 and removes `old`; /opt/app/main is no
+/// package's.
+pub fn dpkg_archive() -> Vec<u8> {
+    let status = |pkgs: &[(&str, &str)]| {
+        pkgs.iter()
+            .map(|(n, v)| format!("Package: {n}\nStatus: install ok installed\nVersion: {v}\nInstalled-Size: 3\n"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Image::new()
+        .layer(
+            Layer::new()
+                .file("var/lib/dpkg/status", status(&[("libssl3", "3.0.13"), ("old", "1")]).as_bytes())
+                .file("var/lib/dpkg/info/libssl3:amd64.list", b"/.\n/usr\n/usr/lib/libssl.so.3\n")
+                .file("var/lib/dpkg/info/old.list", b"/usr/bin/old\n")
+                .file("usr/lib/libssl.so.3", &[1; 2_000])
+                .file("usr/bin/old", &[2; 500]),
+            "ADD rootfs.tar /",
+        )
+        .layer(
+            Layer::new()
+                .file("var/lib/dpkg/status", status(&[("git", "2.39.5"), ("libssl3", "3.0.15")]).as_bytes())
+                .file("var/lib/dpkg/info/git.list", b"/usr/bin/git\n")
+                .file("var/lib/dpkg/info/libssl3:amd64.list", b"/usr/lib/libssl.so.3\n")
+                .whiteout("var/lib/dpkg/info/old.list")
+                .whiteout("usr/bin/old")
+                .file("usr/bin/git", &[3; 3_000])
+                .file("usr/lib/libssl.so.3", &[4; 2_100])
+                .file("opt/app/main", &[5; 700]),
+            "/bin/sh -c apt-get install -y git && apt-get upgrade -y && apt-get remove -y old",
+        )
+        .docker_archive()
+}

@@ -73,6 +73,18 @@ pub fn draw_layer(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         }
         lines.push(field(theme, "Waste", text));
     }
+    if let Some(changes) = e.packages.index().and_then(|i| i.packages.layers.iter().find(|l| l.layer == e.view.layer)) {
+        let mut parts = Vec::new();
+        for (sign, list) in [("+", &changes.added), ("~", &changes.upgraded), ("-", &changes.removed)] {
+            if list.is_empty() {
+                continue;
+            }
+            let shown: Vec<&str> = list.iter().take(3).map(String::as_str).collect();
+            let more = if list.len() > 3 { format!(", {} more", list.len() - 3) } else { String::new() };
+            parts.push(format!("{sign}{} ({}{more})", list.len(), shown.join(", ")));
+        }
+        lines.push(field(theme, "Packages", clean(&parts.join(" · "))));
+    }
     let blob = match (layer.blob_bytes, layer.compression) {
         (Some(b), Some(c)) => format!("{} {c}", human_bytes(b)),
         _ => "missing from the archive".into(),

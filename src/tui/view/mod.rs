@@ -4,6 +4,7 @@ pub mod compare;
 pub mod details;
 pub mod disk;
 pub mod layers;
+pub mod packages;
 pub mod theme;
 pub mod tree;
 
@@ -17,7 +18,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::action::Pane;
 use super::app::{App, Explorer, Input, Overlay, Phase};
-use super::keymap::{Keymap, Scope};
+use super::keymap::{Keymap, Mode, Scope};
 use super::layout::Panes;
 use crate::report::human_bytes;
 use theme::Theme;
@@ -123,6 +124,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 Some(Overlay::Help) => draw_help(frame, area, e, keys, theme),
                 Some(Overlay::Warnings) => draw_warnings(frame, area, e, theme),
                 Some(Overlay::Viewer(v)) => draw_viewer(frame, &panes, v, theme),
+                Some(Overlay::Packages(list)) => packages::draw(frame, &panes, e, list, theme),
                 None => {}
             }
         }
@@ -295,11 +297,17 @@ fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
             } else {
                 " · n/N next/previous · / edit · Esc clear"
             });
-            Line::from(vec![
-                Span::styled("Filter: ", theme.label()),
-                Span::raw(format!("{}{}", clean(&e.view.filter), if editing { "▏" } else { "" })),
-                Span::styled(note, theme.dim()),
-            ])
+            let mut spans = Vec::new();
+            if let Some(package) = &e.view.package {
+                spans.push(Span::styled("Package: ", theme.label()));
+                spans.push(Span::raw(format!("{}  ", clean(package))));
+            }
+            if editing || !e.view.filter.is_empty() {
+                spans.push(Span::styled("Filter: ", theme.label()));
+                spans.push(Span::raw(format!("{}{}", clean(&e.view.filter), if editing { "▏" } else { "" })));
+            }
+            spans.push(Span::styled(note, theme.dim()));
+            Line::from(spans)
         }
     };
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
@@ -326,9 +334,16 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, keys: &Keymap, theme
         return;
     }
     let mut spans = Vec::new();
-    let hints = keys.hints(if viewing { None } else { Some(e.focus) });
+    // The viewer and the packages view take every key but their own: no help from there.
+    let overlaid = matches!(e.overlay, Some(Overlay::Viewer(_) | Overlay::Packages(_)));
+    let mode = match e.overlay {
+        Some(Overlay::Viewer(_)) => Mode::Viewer,
+        Some(Overlay::Packages(_)) => Mode::Packages,
+        _ => Mode::Browse(e.focus),
+    };
+    let hints = keys.hints(mode);
     let position = match e.focus {
-        _ if viewing => String::new(),
+        _ if overlaid => String::new(),
         Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
         Pane::Layers => format!("layer {} of 0–{} ", e.view.layer, e.image.layers.len().saturating_sub(1)),
         Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
@@ -346,8 +361,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, keys: &Keymap, theme
         spans.push(Span::raw(format!(" {does} ")));
         used += w;
     }
-    // The viewer takes every key but its own: no help from there.
-    if !viewing {
+    if !overlaid {
         spans.push(Span::styled(" ?", theme.key()));
         spans.push(Span::raw(" help "));
     }
@@ -441,7 +455,8 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 fn draw_help(frame: &mut Frame, area: Rect, e: &Explorer, keys: &Keymap, theme: Theme) {
     const LEFT: [(Scope, &str); 3] =
         [(Scope::Global, "Everywhere"), (Scope::Layers, "Layers"), (Scope::Waste, "Wasted space")];
-    const RIGHT: [(Scope, &str); 2] = [(Scope::Tree, "File tree"), (Scope::Viewer, "File viewer")];
+    const RIGHT: [(Scope, &str); 3] =
+        [(Scope::Tree, "File tree"), (Scope::Packages, "Packages view (p)"), (Scope::Viewer, "File viewer")];
     let two_columns = area.width >= 120;
     // The whole screen: no pane border shows beside the box.
     frame.render_widget(Clear, area);

@@ -67,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     let body = usize::from(inner.height) - 2;
     let rows = &e.rows.rows;
     if rows.is_empty() {
-        let note = if e.view.filter.is_empty() {
+        let note = if !e.view.filtering() {
             "Nothing to show: every kind of change is hidden."
         } else {
             "No path matches the filter."
@@ -107,6 +107,18 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
         i += 1;
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    // The selected path's package, on the bottom border.
+    if let (Some(index), Some(node)) = (e.packages.index(), e.selected_node()) {
+        let text = match index.owner(node) {
+            Some(p) => format!(" package {} {} ({}) ", p.name, p.version, p.manager),
+            None if !is_dir(&e.image.tree, &e.marks, node) => " no package owns it ".to_string(),
+            None => String::new(),
+        };
+        if !text.is_empty() && area.width > 12 {
+            let shown = cut(&text, usize::from(area.width) - 8);
+            frame.buffer_mut().set_string(area.x + 2, area.y + area.height - 1, shown, theme.dim());
+        }
+    }
     // The position is on the status bar; the marks say there is more above or below.
     let body_area = Rect { y: inner.y + 2, height: inner.height - 2, ..inner };
     let place = super::ListPlace { above: e.offset > 0, below: i < rows.len(), position: None };
