@@ -230,8 +230,8 @@ pub struct AnalysisArgs {
     /// Use dive 0.13.1's figures for the CI rules, and write dive's export schema with --json
     #[arg(long)]
     pub dive_compat: bool,
-    /// Read the package databases even when they are in compressed layers (which costs inflating
-    /// those layers once more); uncompressed layers are always read
+    /// Also read a package database too large to keep while its compressed layer was read (over
+    /// 16 MiB), inflating that layer once more; every other database is always read
     #[arg(long)]
     pub packages: bool,
 }
@@ -465,7 +465,8 @@ pub struct FilesArgs {
     /// Check every layer blob and DiffID while reading (mismatches are warned about on stderr)
     #[arg(long)]
     pub verify: bool,
-    /// Read the package databases (for the `package` key) even in compressed layers
+    /// Also read a package database too large to keep while its compressed layer was read (over
+    /// 16 MiB), for the `package` key
     #[arg(long)]
     pub packages: bool,
     /// Which image of the archive to use.

@@ -112,6 +112,8 @@ pub struct Image {
     /// Where figures computed from this tree are cached, when the tree's layers are known by
     /// verified digests.
     tree_entry: Option<crate::cache::TreeEntry>,
+    /// The package databases kept while compressed layers were read, by entry.
+    kept: HashMap<EntryId, Vec<u8>>,
 }
 
 /// What the `complete-image` CI rule judges: blobs the archive lacks and digests that do not
@@ -141,6 +143,12 @@ impl Image {
     /// Σ blob sizes of the layers present in the archive.
     pub fn blob_bytes(&self) -> u64 {
         self.layers.iter().filter_map(|l| l.blob_bytes).sum()
+    }
+
+    /// The content of `entry` when it was kept while its layer was read (a package database in
+    /// a compressed layer; see [`crate::layer::kept`]).
+    pub fn kept_content(&self, entry: EntryId) -> Option<&[u8]> {
+        self.kept.get(&entry).map(Vec::as_slice)
     }
 
     /// A reader over the bytes of a regular file (or the file a hard link shares bytes with), read
@@ -480,12 +488,15 @@ impl Loader {
                 let mut layers = Vec::with_capacity(sources.len());
                 read_and_merge(sources, progress, read, |parsed| {
                     let entries = builder.apply(&parsed)?;
+                    // Records become entries one for one, in order.
+                    let kept = parsed.kept.into_iter().map(|(record, bytes)| (entries.start + record, bytes)).collect();
                     layers.push(SnapshotLayer {
                         entries,
                         compression: parsed.compression,
                         content_bytes: parsed.content_bytes,
                         warnings: parsed.warnings,
                         digests: parsed.digests,
+                        kept,
                     });
                     Ok(())
                 })?;
@@ -499,7 +510,9 @@ impl Loader {
                 snapshot
             }
         };
-        let Snapshot { tree, layers: parsed_info, warnings: tree_warnings } = snapshot;
+        let Snapshot { tree, layers: mut parsed_info, warnings: tree_warnings } = snapshot;
+        let kept: HashMap<EntryId, Vec<u8>> =
+            parsed_info.iter_mut().flat_map(|l| std::mem::take(&mut l.kept)).collect();
         let parsed_info =
             parsed_info.into_iter().map(|l| (l.entries, l.compression, l.content_bytes, l.warnings, l.digests));
 
@@ -604,6 +617,7 @@ impl Loader {
             warnings,
             blobs: resolved.layers.iter().map(|l| l.blob.clone()).collect(),
             tree_entry,
+            kept,
         })
     }
 }

@@ -511,3 +511,16 @@ fn packages_are_read_from_dpkg_as_of_each_layer_and_own_their_files() {
     assert!(line("/usr/lib/libssl.so.3").contains("\"package\":\"libssl3\""));
     assert!(!line("/opt/app/main").contains("package"), "no package owns it");
 }
+
+#[test]
+fn package_databases_in_compressed_layers_are_kept_while_the_layers_are_read() {
+    let plain = layerscope::analysis::packages::packages(&load(support::dpkg_archive()), false).unwrap();
+    for comp in [support::Comp::Gzip, support::Comp::Zstd] {
+        let image = load(support::dpkg_image().oci_archive(comp));
+        // Nothing is inflated again: the databases were kept on the first pass.
+        let p = layerscope::analysis::packages::packages(&image, false).expect("a dpkg database");
+        assert_eq!(p.skipped, None, "{comp:?}");
+        assert_eq!(p.packages, plain.packages, "{comp:?}");
+        assert_eq!(p.layers, plain.layers, "{comp:?}");
+    }
+}

@@ -448,8 +448,11 @@ fn corpus_debian_apt_packages_match_dpkg() {
     let git = p.packages.iter().find(|k| k.name == "git").unwrap();
     assert_eq!(git.installed_in, Some(1));
     assert!(git.wasted_bytes > 0, "chmod -R /usr/lib/git-core shipped it again: {git:?}");
-    // The gzip archive holds the same database: read with --packages, the same packages.
-    let oci = load(&corpus_dir().join("debian-apt.oci.tar"));
-    assert!(layerscope::analysis::packages::packages(&oci, false).unwrap().skipped.is_some());
-    assert_eq!(layerscope::analysis::packages::packages(&oci, true).unwrap().packages, p.packages);
+    // The gzip and zstd archives hold the same database, kept while their layers were read.
+    for archive in ["debian-apt.oci.tar", "debian-apt.oci-zstd.tar"] {
+        let oci = load(&corpus_dir().join(archive));
+        let read = layerscope::analysis::packages::packages(&oci, false).unwrap();
+        assert_eq!(read.skipped, None, "{archive}");
+        assert_eq!(read.packages, p.packages, "{archive}");
+    }
 }

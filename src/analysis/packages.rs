@@ -4,6 +4,7 @@
 //! package that owns it, giving per package its size in the final image, the bytes it shipped
 //! over all layers, and the layers that installed and upgraded it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
@@ -101,10 +102,7 @@ struct Record {
     files: Vec<Vec<u8>>,
 }
 
-const DPKG_STATUS: &str = "var/lib/dpkg/status";
-const DPKG_INFO: &str = "var/lib/dpkg/info";
-const DPKG_STATUS_D: &str = "var/lib/dpkg/status.d";
-const APK_INSTALLED: &str = "lib/apk/db/installed";
+use crate::layer::kept::{APK_INSTALLED, DPKG_INFO, DPKG_STATUS, DPKG_STATUS_D};
 const RPM_DATABASES: [&str; 3] =
     ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/rpm/Packages"];
 
@@ -117,8 +115,10 @@ pub fn has_database(image: &Image) -> bool {
         .any(|path| present(&image.tree, path, top).is_some())
 }
 
-/// The packages of `image`; `None` when it holds no package database. Databases in compressed
-/// layers are read only with `read_compressed` (reaching them inflates most of those layers).
+/// The packages of `image`; `None` when it holds no package database. A database in a
+/// compressed layer too large to have been kept while the layer was read (see
+/// [`crate::layer::kept`]) is read only with `read_compressed` (reaching it inflates most of the
+/// layer again).
 pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
     packages_and_owners(image, read_compressed).map(|(p, _)| p)
 }
@@ -144,7 +144,9 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     let apk_writes = apk.map(|n| writes(image, n)).unwrap_or_default();
     let mut wanted: Vec<EntryId> = lists.keys().copied().chain(status_files.iter().copied()).collect();
     wanted.extend(dpkg_writes.iter().chain(&apk_writes).filter_map(|(_, id)| *id));
-    let compressed = wanted.iter().any(|&id| {
+    // Databases in compressed layers were kept while the layers were read; any other one in a
+    // compressed layer (too large to keep) costs inflating its layer again.
+    let compressed = wanted.iter().filter(|&&id| image.kept_content(id).is_none()).any(|&id| {
         let layer = usize::from(tree.content_entry(tree.entry(id)).layer);
         image.layers.get(layer).and_then(|l| l.compression).is_some_and(|c| {
             !matches!(
@@ -161,7 +163,10 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
                 out.databases.push(Database { manager, path: format!("/{path}"), read: false });
             }
         }
-        out.skipped = Some("the databases are in compressed layers: --packages reads them".into());
+        out.skipped = Some(format!(
+            "a database is larger than the {} MiB kept while a compressed layer is read: --packages reads it",
+            crate::layer::kept::FILE_MAX >> 20
+        ));
         return Some((out, HashMap::new()));
     }
     let contents = read_all(image, &wanted);
@@ -310,9 +315,14 @@ fn lookup_owned(tree: &Tree, path: &[u8]) -> Option<NodeId> {
 
 /// Read the files `ids`, one pass per layer and the layers side by side (in a compressed layer
 /// the database is near the end: the pass inflates most of it): their contents, by entry.
-fn read_all(image: &Image, ids: &[EntryId]) -> HashMap<EntryId, Vec<u8>> {
+fn read_all<'a>(image: &'a Image, ids: &[EntryId]) -> HashMap<EntryId, Cow<'a, [u8]>> {
     let mut by_layer: BTreeMap<u16, Vec<EntryId>> = BTreeMap::new();
+    let mut out = HashMap::new();
     for &id in ids {
+        if let Some(bytes) = image.kept_content(id) {
+            out.insert(id, Cow::Borrowed(bytes));
+            continue;
+        }
         by_layer.entry(image.tree.content_entry(image.tree.entry(id)).layer).or_default().push(id);
     }
     let read_layer = |ids: &[EntryId]| {
@@ -331,12 +341,11 @@ fn read_all(image: &Image, ids: &[EntryId]) -> HashMap<EntryId, Vec<u8>> {
     };
     let groups: Vec<Vec<EntryId>> = by_layer.into_values().collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-    let mut out = HashMap::new();
     for batch in groups.chunks(threads) {
         std::thread::scope(|scope| {
             let handles: Vec<_> = batch.iter().map(|ids| scope.spawn(|| read_layer(ids))).collect();
             for h in handles {
-                out.extend(h.join().unwrap_or_default());
+                out.extend(h.join().unwrap_or_default().into_iter().map(|(id, bytes)| (id, Cow::Owned(bytes))));
             }
         });
     }
@@ -365,7 +374,7 @@ fn writes(image: &Image, node: NodeId) -> Vec<(usize, Option<EntryId>)> {
 /// A database file's parsed state after every layer that wrote it (`writes`, see [`writes`]).
 fn versions(
     writes: &[(usize, Option<EntryId>)],
-    contents: &HashMap<EntryId, Vec<u8>>,
+    contents: &HashMap<EntryId, Cow<'_, [u8]>>,
     parse: fn(&[u8]) -> BTreeMap<String, Record>,
 ) -> History {
     writes
@@ -444,7 +453,7 @@ fn list_files(image: &Image, layer: usize) -> HashMap<EntryId, String> {
 /// The paths each package's lists name.
 fn parse_lists(
     lists: &HashMap<EntryId, String>,
-    contents: &HashMap<EntryId, Vec<u8>>,
+    contents: &HashMap<EntryId, Cow<'_, [u8]>>,
 ) -> HashMap<String, Vec<Vec<u8>>> {
     let mut out: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
     for (id, name) in lists {
@@ -462,7 +471,7 @@ fn status_d(
     dir: NodeId,
     layer: usize,
     files: &[EntryId],
-    contents: &HashMap<EntryId, Vec<u8>>,
+    contents: &HashMap<EntryId, Cow<'_, [u8]>>,
 ) -> History {
     let tree = &image.tree;
     let mut state = BTreeMap::new();

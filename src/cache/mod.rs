@@ -383,6 +383,29 @@ impl TreeEntry {
     }
 }
 
+/// A kept file (see [`crate::layer::kept`]) as stored: its record and its bytes.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredKept {
+    /// The record: its place in the layer's records, or its entry in the tree.
+    pub(crate) id: u32,
+    /// Its content.
+    #[serde(with = "byte_string")]
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// A `Vec<u8>` as one byte string: serde's default writes it element by element.
+pub(crate) mod byte_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        <&'de [u8]>::deserialize(d).map(<[u8]>::to_vec)
+    }
+}
+
 /// An entry's bytes: `magic`, the xxh3 of the payload, then the payload.
 pub(crate) fn frame(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(magic.len() + 8 + payload.len());

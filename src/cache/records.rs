@@ -7,13 +7,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StoredKept;
 use crate::archive::compression::Compression;
 use crate::archive::tar::Chunk;
 use crate::layer::{LayerDigests, ParsedLayer, RawEntry};
 use crate::limits::Limits;
 use crate::warning::{Warning, WarningKind, WarningLog};
 
-const MAGIC: &[u8; 8] = b"LSREC01\n";
+const MAGIC: &[u8; 8] = b"LSREC02\n";
 
 /// The version whose reader made a record.
 const WRITER: &str = env!("CARGO_PKG_VERSION");
@@ -21,7 +22,7 @@ const WRITER: &str = env!("CARGO_PKG_VERSION");
 #[derive(Serialize, Deserialize)]
 struct Stored<'a> {
     writer: &'a str,
-    #[serde(with = "arena_bytes")]
+    #[serde(with = "super::byte_string")]
     bytes: Vec<u8>,
     entries: Vec<RawEntry>,
     compression: Option<Compression>,
@@ -30,6 +31,7 @@ struct Stored<'a> {
     dropped: Vec<(WarningKind, u64)>,
     sparse: Vec<Vec<Chunk>>,
     digests: Option<LayerDigests>,
+    kept: Vec<StoredKept>,
 }
 
 /// A warning without its layer index: the same layer can sit at another position in another image.
@@ -62,6 +64,7 @@ pub fn encode(parsed: &ParsedLayer) -> Vec<u8> {
         dropped,
         sparse: parsed.sparse.clone(),
         digests: parsed.digests.clone(),
+        kept: parsed.kept.iter().map(|(id, bytes)| StoredKept { id: *id, bytes: bytes.clone() }).collect(),
     };
     // Serialising plain data into a Vec cannot fail; an empty payload would only be ignored later.
     let payload = postcard::to_stdvec(&stored).unwrap_or_default();
@@ -96,13 +99,18 @@ pub fn decode(bytes: &[u8], index: usize, limits: &Limits) -> Option<ParsedLayer
         warnings,
         sparse: stored.sparse,
         digests: stored.digests,
+        kept: stored.kept.into_iter().map(|k| (k.id, k.bytes)).collect(),
     })
 }
 
 /// Whether the records are what the layer reader makes: spans inside the arena, paths normalised
-/// (no empty, `.` or `..` component, no leading `/`), sparse maps that exist. A record is written
-/// by layerscope, but the cache is a folder anything can write to.
+/// (no empty, `.` or `..` component, no leading `/`), sparse maps that exist, kept files of
+/// records that exist. A record is written by layerscope, but the cache is a folder anything can
+/// write to.
 fn well_formed(stored: &Stored) -> bool {
+    if stored.kept.iter().any(|k| k.id as usize >= stored.entries.len()) {
+        return false;
+    }
     let within = |span: crate::layer::Span| {
         (span.start as usize).checked_add(span.len as usize).is_some_and(|end| end <= stored.bytes.len())
     };
@@ -115,19 +123,6 @@ fn well_formed(stored: &Stored) -> bool {
                 path.is_empty() || path.split(|&b| b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
             }
     })
-}
-
-/// The path arena as one byte string: serde's default writes a `Vec<u8>` element by element.
-mod arena_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        <&'de [u8]>::deserialize(d).map(<[u8]>::to_vec)
-    }
 }
 
 #[cfg(test)]
@@ -167,6 +162,10 @@ mod tests {
         assert_eq!(back.entries[0].content, 42);
         // The warning moves with the layer to its position in this image.
         assert_eq!(back.warnings.parts().0[0].layer, Some(3));
+        let mut with_database = layer(b"var/lib/dpkg/status");
+        with_database.kept.push((0, b"Package: git\n".to_vec()));
+        let back = decode(&encode(&with_database), 0, &Limits::default()).unwrap();
+        assert_eq!(back.kept, with_database.kept, "kept files come back");
     }
 
     #[test]
@@ -181,5 +180,8 @@ mod tests {
         let mut out_of_range = layer(b"etc/x");
         out_of_range.entries[0].path.len = 99;
         assert!(decode(&encode(&out_of_range), 0, &Limits::default()).is_none());
+        let mut kept_elsewhere = layer(b"etc/x");
+        kept_elsewhere.kept.push((1, Vec::new()));
+        assert!(decode(&encode(&kept_elsewhere), 0, &Limits::default()).is_none(), "a kept file of no record");
     }
 }

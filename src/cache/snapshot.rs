@@ -16,7 +16,7 @@ use crate::limits::Limits;
 use crate::tree::{EntryId, Tree};
 use crate::warning::{Warning, WarningKind, WarningLog};
 
-const MAGIC: &[u8; 8] = b"LSTREE1\n";
+const MAGIC: &[u8; 8] = b"LSTREE2\n";
 
 /// The version whose builder made a tree.
 const WRITER: &str = env!("CARGO_PKG_VERSION");
@@ -46,6 +46,8 @@ pub struct SnapshotLayer {
     pub warnings: WarningLog,
     /// Its digests, when it was hashed.
     pub digests: Option<LayerDigests>,
+    /// The package databases kept while it was read, by entry (see [`crate::layer::kept`]).
+    pub kept: Vec<(EntryId, Vec<u8>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +65,7 @@ struct StoredLayer {
     content_bytes: u64,
     warnings: StoredLog,
     digests: Option<LayerDigests>,
+    kept: Vec<super::StoredKept>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,6 +128,7 @@ pub fn encode(snapshot: &Snapshot) -> Vec<u8> {
                 content_bytes: l.content_bytes,
                 warnings: StoredLog::of(&l.warnings),
                 digests: l.digests.clone(),
+                kept: l.kept.iter().map(|(id, bytes)| super::StoredKept { id: *id, bytes: bytes.clone() }).collect(),
             })
             .collect(),
         warnings: StoredLog::of(&snapshot.warnings),
@@ -139,7 +143,11 @@ pub fn decode(bytes: &[u8], layers: usize, limits: &Limits) -> Option<Snapshot> 
     let payload = super::unframe(MAGIC, bytes)?;
     let stored: Stored = postcard::from_bytes(payload).ok()?;
     let entries = stored.tree.entries().len() as u64;
-    let ranges_fit = stored.layers.iter().all(|l| l.entries.0 <= l.entries.1 && u64::from(l.entries.1) <= entries);
+    let ranges_fit = stored.layers.iter().all(|l| {
+        l.entries.0 <= l.entries.1
+            && u64::from(l.entries.1) <= entries
+            && l.kept.iter().all(|k| (l.entries.0..l.entries.1).contains(&k.id))
+    });
     if stored.writer != WRITER
         || stored.layers.len() != layers
         || stored.tree.layer_count() != layers
@@ -159,6 +167,7 @@ pub fn decode(bytes: &[u8], layers: usize, limits: &Limits) -> Option<Snapshot> 
                 content_bytes: l.content_bytes,
                 warnings: l.warnings.into_log(limits),
                 digests: l.digests,
+                kept: l.kept.into_iter().map(|k| (k.id, k.bytes)).collect(),
             })
             .collect(),
         warnings: stored.warnings.into_log(limits),
@@ -200,6 +209,7 @@ mod tests {
             content_bytes: 0,
             warnings: WarningLog::new(10),
             digests: None,
+            kept: vec![(1, b"Package: x\n".to_vec())],
         };
         Snapshot { tree, layers: vec![layer], warnings }
     }
@@ -210,7 +220,12 @@ mod tests {
         assert_eq!(back.tree.node_count(), 3);
         assert_eq!(back.tree.display_path(back.tree.lookup(b"etc/x").unwrap()).0, "/etc/x");
         assert_eq!(back.layers[0].entries, 0..2);
+        assert_eq!(back.layers[0].kept, [(1, b"Package: x\n".to_vec())]);
         assert!(decode(&encode(&snapshot()), 2, &Limits::default()).is_none(), "another stack");
+        // A kept file of an entry outside its layer is a damaged entry.
+        let mut wrong = snapshot();
+        wrong.layers[0].kept[0].0 = 2;
+        assert!(decode(&encode(&wrong), 1, &Limits::default()).is_none());
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! One layer tar → its change records. File contents are hashed while streaming and never kept.
+//! One layer tar → its change records. File contents are hashed while streaming; only package
+//! databases are kept (see [`kept`]).
 
+pub mod kept;
 pub mod path;
 
 use std::cell::{Cell, RefCell};
@@ -128,6 +130,9 @@ pub struct ParsedLayer {
     /// The sha256 digests of the blob and of the uncompressed tar, when [`ReadOptions::verify`]
     /// asked for them.
     pub digests: Option<LayerDigests>,
+    /// The contents of the package databases met while the layer was streamed, by record (its
+    /// place in `entries`); see [`kept`].
+    pub kept: Vec<(u32, Vec<u8>)>,
 }
 
 /// The sha256 digests of one layer, computed while it was read.
@@ -498,6 +503,8 @@ fn parse_tar<R: Read + Seek>(
     let mut tar = tar::Reader::new(reader, limits.header);
     let mut path_buf = Vec::with_capacity(256);
     let mut data_buf = vec![0u8; 64 * 1024];
+    // Bytes of package databases kept so far (see `kept`).
+    let mut kept_bytes = 0u64;
     let last_path = |parsed: &ParsedLayer| {
         parsed.entries.last().map(|e| String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned())
     };
@@ -618,12 +625,24 @@ fn parse_tar<R: Read + Seek>(
         if kind == EntryKind::File {
             parsed.content_bytes = parsed.content_bytes.saturating_add(size);
         }
+        // A package database streamed past is kept: reaching it later would inflate the layer
+        // again.
+        let mut keep = (hash_all
+            && sparse.is_none()
+            && kind == EntryKind::File
+            && size <= kept::FILE_MAX
+            && kept_bytes + size <= kept::LAYER_MAX
+            && kept::worth_keeping(&path_buf))
+        .then(|| Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
         if hashed {
             let hashing = match &sparse {
-                Some(chunks) => {
-                    hash_content(&mut tar::SparseReader::new(&mut tar, chunks.clone(), size), &mut data_buf, progress)
-                }
-                None => hash_content(&mut tar, &mut data_buf, progress),
+                Some(chunks) => hash_content(
+                    &mut tar::SparseReader::new(&mut tar, chunks.clone(), size),
+                    &mut data_buf,
+                    progress,
+                    None,
+                ),
+                None => hash_content(&mut tar, &mut data_buf, progress, keep.as_mut()),
             };
             content = hashing.map_err(|e| match e {
                 HashError::Cancelled => ParseError::Cancelled,
@@ -640,6 +659,11 @@ fn parse_tar<R: Read + Seek>(
             }
             None => NO_SPARSE,
         };
+        if let Some(bytes) = keep {
+            kept_bytes += bytes.len() as u64;
+            let record = u32::try_from(parsed.entries.len()).unwrap_or(u32::MAX);
+            parsed.kept.push((record, bytes));
+        }
         parsed.entries.push(RawEntry {
             path,
             kind,
@@ -673,6 +697,7 @@ impl ParsedLayer {
             warnings: WarningLog::new(limits.warnings_per_kind),
             digests: None,
             sparse: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -687,10 +712,12 @@ enum HashError {
     Io(io::Error),
 }
 
+/// The xxh3 of what `reader` holds, its bytes appended to `keep` when given.
 fn hash_content<R: Read>(
     reader: &mut R,
     buf: &mut [u8],
     progress: Option<&Progress>,
+    mut keep: Option<&mut Vec<u8>>,
 ) -> std::result::Result<u64, HashError> {
     let mut hasher = Xxh3::new();
     loop {
@@ -701,6 +728,9 @@ fn hash_content<R: Read>(
             Err(e) => return Err(HashError::Io(e)),
         };
         hasher.update(&buf[..n]);
+        if let Some(kept) = keep.as_deref_mut() {
+            kept.extend_from_slice(&buf[..n]);
+        }
         if progress.is_some_and(Progress::is_cancelled) {
             return Err(HashError::Cancelled);
         }

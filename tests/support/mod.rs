@@ -927,10 +927,14 @@ pub fn several_images_archive(images: &[&Image]) -> Vec<u8> {
     out.finish()
 }
 
-/// A docker archive whose dpkg database changes: layer 0 installs libssl3 3.0.13 and `old`;
-/// layer 1 installs git, upgrades libssl3 to 3.0.15 and removes `old`; /opt/app/main is no
-/// package's.
+/// A docker archive of [`dpkg_image`].
 pub fn dpkg_archive() -> Vec<u8> {
+    dpkg_image().docker_archive()
+}
+
+/// An image whose dpkg database changes: layer 0 installs libssl3 3.0.13 and `old`; layer 1
+/// installs git, upgrades libssl3 to 3.0.15 and removes `old`; /opt/app/main is no package's.
+pub fn dpkg_image() -> Image {
     let status = |pkgs: &[(&str, &str)]| {
         pkgs.iter()
             .map(|(n, v)| format!("Package: {n}\nStatus: install ok installed\nVersion: {v}\nInstalled-Size: 3\n"))
@@ -959,5 +963,4 @@ pub fn dpkg_archive() -> Vec<u8> {
                 .file("opt/app/main", &[5; 700]),
             "/bin/sh -c apt-get install -y git && apt-get upgrade -y && apt-get remove -y old",
         )
-        .docker_archive()
 }
