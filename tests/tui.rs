@@ -14,6 +14,7 @@ use layerscope::tree::Change;
 use layerscope::tui::action::{Action, Effect, Pane};
 use layerscope::tui::app::{App, Input, Overlay};
 use layerscope::tui::tree_view::{SortMode, TreeMode};
+use layerscope::tui::waste::WasteRow;
 use layerscope::tui::{Event, EventSource, keymap, run_loop, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -660,12 +661,42 @@ fn enter_on_a_waste_entry_jumps_to_where_it_was_shipped() {
     let mut a = app(100, 30);
     press(&mut a, "<tab><tab>");
     assert_eq!(explorer(&a).focus, Pane::Waste);
+    // The list starts with the sources, closed; Enter opens one onto its paths and shows its fix.
+    let e = explorer(&a);
+    assert!(e.waste.rows.iter().all(|r| matches!(r, WasteRow::Source(_))), "{:?}", e.waste.rows);
+    assert_eq!(e.waste.rows.len(), e.analysis.waste_sources.len());
+    press(&mut a, "<enter>");
+    let e = explorer(&a);
+    let fix = &e.analysis.waste_sources[0].fix;
+    assert_eq!(e.message.as_ref().map(|m| m.text.clone()), Some(format!("fix: {fix}")));
+    let first = e.waste.paths_of(0)[0];
+    assert_eq!(e.waste.rows[1], WasteRow::Path(first));
     press(&mut a, "j<enter>");
     let e = explorer(&a);
-    let w = &e.analysis.top_waste[1];
+    let w = &e.analysis.top_waste[first];
     assert_eq!(e.focus, Pane::Tree);
     assert_eq!(e.view.layer, w.shipped_by[0]);
     assert_eq!(selected_path(&a), w.path);
+}
+
+#[test]
+fn every_wasted_path_is_under_one_source_and_the_sources_add_up() {
+    for image in [demo_image(), support::load(support::dpkg_archive())] {
+        let analysis = analyze(&image, &Options { top: Some(usize::MAX), ..Options::default() });
+        let mut a = App::ready(image, analysis, 100, 30, false);
+        let e = a.explorer_mut().unwrap();
+        // Open every source.
+        while let Some(at) = e.waste.rows.iter().position(|r| matches!(r, WasteRow::Source(s) if !e.waste.is_open(*s)))
+        {
+            e.waste.toggle(at);
+        }
+        let mut listed: Vec<usize> =
+            e.waste.rows.iter().filter_map(|r| if let WasteRow::Path(p) = r { Some(*p) } else { None }).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, (0..e.analysis.top_waste.len()).collect::<Vec<_>>(), "each path once");
+        let sources: u64 = e.analysis.waste_sources.iter().map(|s| s.bytes).sum();
+        assert_eq!(sources, e.analysis.wasted_bytes);
+    }
 }
 
 #[test]
@@ -1009,27 +1040,40 @@ fn a_click_in_the_scrolled_waste_list_selects_the_row_clicked() {
     let mut a = app(100, 30);
     press(&mut a, "<tab><tab>");
     assert_eq!(explorer(&a).focus, Pane::Waste);
+    // Every source opened, from the last up (rows below a source move when it opens).
+    let sources = explorer(&a).waste.rows.len();
+    for _ in 0..sources {
+        press(&mut a, "k");
+    }
+    for i in (0..sources).rev() {
+        press(&mut a, "g");
+        for _ in 0..i {
+            press(&mut a, "j");
+        }
+        press(&mut a, "<enter>");
+    }
     let panes = a.panes();
     let e = explorer(&a);
     let room = e.waste_rows(&panes);
-    let total = e.analysis.top_waste.len();
+    let total = e.waste.rows.len();
     assert!(total > room, "the demo's list ({total}) must not fit its pane ({room})");
     press(&mut a, "G");
     let e = explorer(&a);
     assert_eq!(e.waste_cursor, total - 1);
     let offset = e.waste_offset;
     assert!(offset > 0, "the list scrolled");
-    // Click the first row drawn: the entry at the offset, not entry 0 or the one above.
+    // Click the first row drawn: the row at the offset, not row 0 or the one above.
     let first_row = panes.image.y + 1 + layerscope::tui::app::waste_list_top(e);
     a.update(Action::Click { column: panes.image.x + 3, row: first_row });
     assert_eq!(explorer(&a).waste_cursor, offset);
     let text = screen(&mut a);
-    let clicked = &explorer(&a).analysis.top_waste[offset];
+    let e = explorer(&a);
+    let clicked = match e.waste.rows[offset] {
+        WasteRow::Path(p) => e.analysis.top_waste[p].path.clone(),
+        WasteRow::Source(s) => e.analysis.waste_sources[s].label.clone(),
+    };
     let line = text.lines().nth(usize::from(first_row)).unwrap();
-    assert!(
-        line.contains(&clicked.path[..clicked.path.len().min(12)]),
-        "the highlighted row is the one clicked: {line}"
-    );
+    assert!(line.contains(&clicked[..clicked.len().min(12)]), "the highlighted row is the one clicked: {line}");
 }
 
 #[test]

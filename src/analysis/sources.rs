@@ -131,6 +131,15 @@ pub fn folder_source(dir: &str) -> Option<Source> {
     })
 }
 
+/// The source a wasted path of the per-path list (a file, or a deleted folder) belongs to: as
+/// [`by_source`] files the copies in it, by the folder and the main cause; `container` is the
+/// layer that is a container's writable one.
+pub fn source_of_path(w: &super::WastePath, container: Option<usize>) -> Source {
+    let inside = format!("{}/", w.path.trim_start_matches('/'));
+    let by_container = container.is_some_and(|c| w.hidden_by.contains(&c));
+    source_in(folder_source(&inside), w.cause, by_container)
+}
+
 /// The source of a wasted copy in a folder that names `known`, by its cause.
 pub fn source_in(known: Option<Source>, cause: Cause, by_container: bool) -> Source {
     if by_container {

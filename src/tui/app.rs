@@ -16,6 +16,7 @@ use super::tree_view::{
     wrap_chunks,
 };
 use super::viewer::Viewer;
+use super::waste::{WasteList, WasteRow};
 use crate::analysis::Analysis;
 use crate::image::Image;
 use crate::layer::{EntryKind, Progress};
@@ -102,7 +103,9 @@ pub struct Explorer {
     pub layer_items: Vec<LayerItem>,
     /// First line drawn in the layer list.
     pub layer_offset: usize,
-    /// Selected waste entry.
+    /// The wasted-space list: sources, each opening onto its paths.
+    pub waste: WasteList,
+    /// Selected row of the wasted-space list.
     pub waste_cursor: usize,
     /// First waste entry drawn.
     pub waste_offset: usize,
@@ -489,6 +492,7 @@ impl Explorer {
         let rows = Rows::new(of, 0);
         let packages =
             if crate::analysis::packages::has_database(&image) { PackageState::Wanted } else { PackageState::Absent };
+        let waste = WasteList::new(&analysis, image.container_layer());
         Explorer {
             image: Arc::new(image),
             analysis,
@@ -510,6 +514,7 @@ impl Explorer {
             offset: 0,
             layer_items,
             layer_offset: 0,
+            waste,
             waste_cursor: 0,
             waste_offset: 0,
             details_offset: 0,
@@ -727,7 +732,7 @@ impl Explorer {
 
     fn next_pane(&self, panes: &Panes, forward: bool) -> Pane {
         let mut order = vec![Pane::Layers, Pane::Tree];
-        if panes.image.height > 0 && !self.analysis.top_waste.is_empty() {
+        if panes.image.height > 0 && !self.waste.rows.is_empty() {
             order.push(Pane::Waste);
         }
         let i = order.iter().position(|p| *p == self.focus).unwrap_or(0);
@@ -749,7 +754,7 @@ impl Explorer {
             }
             Pane::Waste => {
                 let page = usize::from(panes.image.height.saturating_sub(8)).max(1);
-                self.waste_cursor = step(self.waste_cursor, self.analysis.top_waste.len(), action, page);
+                self.waste_cursor = step(self.waste_cursor, self.waste.rows.len(), action, page);
             }
         }
     }
@@ -768,7 +773,7 @@ impl Explorer {
             }
             Pane::Waste => self.focus = Pane::Layers,
             Pane::Layers => {
-                if panes.image.height > 0 && !self.analysis.top_waste.is_empty() {
+                if panes.image.height > 0 && !self.waste.rows.is_empty() {
                     self.focus = Pane::Waste;
                 }
             }
@@ -1040,14 +1045,25 @@ impl Explorer {
                 }
                 self.view();
             }
-            Pane::Waste => return self.jump_to_waste(),
+            Pane::Waste => match self.waste.rows.get(self.waste_cursor) {
+                Some(&WasteRow::Source(s)) => {
+                    self.waste_cursor = self.waste.toggle(self.waste_cursor);
+                    // The fix in full, on the status bar's whole width.
+                    if let Some(w) = self.analysis.waste_sources.get(s).filter(|_| self.waste.is_open(s)) {
+                        self.message = Some(Message { text: format!("fix: {}", w.fix), error: false });
+                    }
+                }
+                Some(&WasteRow::Path(i)) => return self.jump_to_waste(i),
+                None => {}
+            },
         }
         Vec::new()
     }
 
-    /// Show the layer that shipped the selected waste entry, with its path selected.
-    fn jump_to_waste(&mut self) -> Vec<Effect> {
-        let Some(w) = self.analysis.top_waste.get(self.waste_cursor) else { return Vec::new() };
+    /// Show the layer that shipped wasted path `i` (its place in the analysis's list), with the
+    /// path selected.
+    fn jump_to_waste(&mut self, i: usize) -> Vec<Effect> {
+        let Some(w) = self.analysis.top_waste.get(i) else { return Vec::new() };
         let (node, layer) = (w.node, w.shipped_by.first().copied().unwrap_or(0));
         self.view.layer = layer;
         self.view.mode = TreeMode::Layer;
@@ -1330,7 +1346,7 @@ impl Explorer {
                 let first = panes.image.y + 1 + waste_list_top(self);
                 if row >= first {
                     let i = self.waste_offset + usize::from(row - first);
-                    if i < self.analysis.top_waste.len() {
+                    if i < self.waste.rows.len() {
                         self.waste_cursor = i;
                     }
                 }
@@ -1394,7 +1410,7 @@ impl Explorer {
         let at = self.layer_items.iter().position(|i| *i == LayerItem::Layer(self.view.layer)).unwrap_or(0);
         self.layer_offset = keep_in_view(self.layer_offset, at, Self::layer_rows(panes), self.layer_items.len());
         let rows = self.waste_rows(panes);
-        self.waste_offset = keep_in_view(self.waste_offset, self.waste_cursor, rows, self.analysis.top_waste.len());
+        self.waste_offset = keep_in_view(self.waste_offset, self.waste_cursor, rows, self.waste.rows.len());
     }
 }
 

@@ -266,8 +266,8 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         scope: Scope::Waste,
         keys: Cow::Borrowed(&[(code(KeyCode::Enter), Action::Activate)]),
-        does: "jump to the layer and path that shipped it",
-        hint: Some((WASTE, "jump to it")),
+        does: "on a source: list its paths (and show its fix); on a path: jump to the layer that shipped it",
+        hint: Some((WASTE, "open / jump")),
     },
     Binding {
         scope: Scope::Waste,

@@ -18,6 +18,7 @@ pub mod packages;
 pub mod tree_view;
 pub mod view;
 pub mod viewer;
+pub mod waste;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -14,6 +14,7 @@ use crate::report::human_bytes;
 use crate::text::plural;
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
+use crate::tui::waste::WasteRow;
 
 fn field<'a>(theme: Theme, label: &'a str, value: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{label:<8} "), theme.label()), Span::raw(value)])
@@ -207,23 +208,29 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
         let text = cut(&format!("{count} (w lists them) · {first}"), room);
         lines.push(Line::from(vec![Span::styled(format!("{:<10} ", "Warning"), theme.error()), Span::raw(text)]));
     }
-    lines.push(Line::styled(
-        cut(
-            if a.top_waste.is_empty() {
-                "No wasted space."
-            } else if focused {
-                "Wasted space · Enter: show the layer that shipped it"
-            } else {
-                "Wasted space (Tab here, Enter to jump)"
-            },
-            width,
-        ),
-        theme.label(),
-    ));
+    let selected = e.waste.rows.get(e.waste_cursor).copied();
+    let header = match selected {
+        None => "No wasted space.".to_string(),
+        Some(WasteRow::Source(s)) if focused => {
+            a.waste_sources.get(s).map_or_else(String::new, |w| format!("fix: {}", w.fix))
+        }
+        Some(WasteRow::Path(_)) if focused => "Enter: show the layer that shipped it".to_string(),
+        Some(_) => "Waste by source · Tab, Enter opens".to_string(),
+    };
+    lines.push(Line::styled(cut(&header, width), theme.label()));
     let room = usize::from(inner.height).saturating_sub(lines.len());
     let list_top = inner.y + lines.len() as u16;
-    for (i, w) in a.top_waste.iter().enumerate().skip(e.waste_offset).take(room) {
-        let text = format!("{:>9} {:<13} {}", human_bytes(w.bytes), w.cause.label(), w.path);
+    for (i, row) in e.waste.rows.iter().enumerate().skip(e.waste_offset).take(room) {
+        let text = match *row {
+            WasteRow::Source(s) => a.waste_sources.get(s).map_or_else(String::new, |w| {
+                let mark = if e.waste.is_open(s) { "▾" } else { "▸" };
+                let files = plural(usize::try_from(w.files).unwrap_or(usize::MAX), "file", "files");
+                format!("{mark}{:>9} {} · {files}", human_bytes(w.bytes), w.label)
+            }),
+            WasteRow::Path(p) => a.top_waste.get(p).map_or_else(String::new, |w| {
+                format!("  {:>9} {:<13} {}", human_bytes(w.bytes), w.cause.label(), w.path)
+            }),
+        };
         let mut line = Line::from(cut(&text, width));
         if focused && i == e.waste_cursor {
             line = line.style(theme.selected(true));
@@ -233,6 +240,6 @@ pub fn draw_image(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
     frame.render_widget(Paragraph::new(lines), inner);
     let body = Rect { y: list_top.min(inner.y + inner.height), height: room as u16, ..inner };
     let at = focused.then_some(e.waste_cursor);
-    let place = super::ListPlace::of(e.waste_offset, room, a.top_waste.len(), at);
+    let place = super::ListPlace::of(e.waste_offset, room, e.waste.rows.len(), at);
     super::list_marks(frame, area, body, place, theme);
 }

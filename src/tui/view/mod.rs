@@ -346,7 +346,7 @@ fn draw_status(frame: &mut Frame, area: Rect, e: &Explorer, keys: &Keymap, theme
         _ if overlaid => String::new(),
         Pane::Tree => format!("{}/{} ", (e.cursor + 1).min(e.rows.rows.len()), e.rows.rows.len()),
         Pane::Layers => format!("layer {} of 0–{} ", e.view.layer, e.image.layers.len().saturating_sub(1)),
-        Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.analysis.top_waste.len()),
+        Pane::Waste => format!("{}/{} ", e.waste_cursor + 1, e.waste.rows.len()),
     };
     // Keep "? help" and the position whatever the width: drop other hints from the right until
     // they fit.

@@ -109,10 +109,11 @@ pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, panes: &Panes, theme: T
     frame.render_widget(Paragraph::new(lines), inner);
     // The selected path's package, on the bottom border.
     if let (Some(index), Some(node)) = (e.packages.index(), e.selected_node()) {
+        // Folders are listed by many packages (`/usr`): only files are named.
         let text = match index.owner(node) {
+            _ if is_dir(&e.image.tree, &e.marks, node) => String::new(),
             Some(p) => format!(" package {} {} ({}) ", p.name, p.version, p.manager),
-            None if !is_dir(&e.image.tree, &e.marks, node) => " no package owns it ".to_string(),
-            None => String::new(),
+            None => " no package owns it ".to_string(),
         };
         if !text.is_empty() && area.width > 12 {
             let shown = cut(&text, usize::from(area.width) - 8);
