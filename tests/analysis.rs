@@ -513,6 +513,69 @@ fn packages_are_read_from_dpkg_as_of_each_layer_and_own_their_files() {
 }
 
 #[test]
+fn python_and_node_packages_own_the_files_their_metadata_names() {
+    let site = "usr/lib/python3.11/site-packages";
+    let record = |name: &str| {
+        format!(
+            "{name}/__init__.py,sha256=x,1000\n{name}/api.py,sha256=y,500\n../../../bin/{name},,\n{name}-2.31.0.dist-info/RECORD,,\n"
+        )
+    };
+    let image = Image::new()
+        .layer(
+            Layer::new()
+                .file(&format!("{site}/requests/__init__.py"), &[1; 1_000])
+                .file(&format!("{site}/requests/api.py"), &[2; 500])
+                .file("usr/bin/requests", &[3; 100])
+                .file(&format!("{site}/requests-2.31.0.dist-info/RECORD"), record("requests").as_bytes())
+                .file("app/node_modules/express/package.json", br#"{"name":"express","version":"4.19.2"}"#)
+                .file("app/node_modules/express/index.js", &[4; 3_000])
+                .file("app/node_modules/express/lib/router.js", &[5; 2_000])
+                .file(
+                    "app/node_modules/express/node_modules/debug/package.json",
+                    br#"{"name":"debug","version":"2.6.9"}"#,
+                )
+                .file("app/node_modules/express/node_modules/debug/index.js", &[6; 700])
+                .file("app/node_modules/@types/node/package.json", br#"{"name":"@types/node","version":"20.1.0"}"#)
+                .file("app/node_modules/@types/node/index.d.ts", &[7; 400])
+                .file("app/package.json", br#"{"name":"my-app","version":"1.0.0"}"#)
+                .file("app/server.js", &[8; 50]),
+            "RUN pip install requests && npm ci",
+        )
+        .layer(Layer::new().file(&format!("{site}/requests/api.py"), &[9; 600]), "RUN sed -i s/a/b/ requests/api.py");
+    for comp in [None, Some(support::Comp::Zstd)] {
+        let image = load(match comp {
+            None => image.docker_archive(),
+            Some(c) => image.oci_archive(c),
+        });
+        let (p, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).expect("packages");
+        assert_eq!(p.skipped, None);
+        let got: Vec<(&str, &str, &str, u64, u64)> = p
+            .packages
+            .iter()
+            .map(|k| (k.manager, k.name.as_str(), k.version.as_str(), k.final_bytes, k.wasted_bytes))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("npm", "express", "4.19.2", 5_000 + br#"{"name":"express","version":"4.19.2"}"#.len() as u64, 0),
+                ("pip", "requests", "2.31.0", 1_000 + 600 + 100 + record("requests").len() as u64, 500),
+                ("npm", "debug", "2.6.9", 700 + 34, 0),
+                ("npm", "@types/node", "20.1.0", 400 + 41, 0),
+            ],
+            "{comp:?}: nested modules are their own packages; the app's own package.json is none"
+        );
+        let owner = |path: &str| owners.get(&image.tree.lookup(path.as_bytes()).unwrap()).cloned();
+        assert_eq!(owner("usr/bin/requests").as_deref(), Some("requests"), "RECORD's ../../../bin");
+        assert_eq!(owner("app/node_modules/express/lib/router.js").as_deref(), Some("express"));
+        assert_eq!(owner("app/node_modules/express/node_modules/debug/index.js").as_deref(), Some("debug"));
+        assert_eq!(owner("app/server.js"), None);
+        let managers: Vec<&str> = p.databases.iter().map(|d| d.manager).collect();
+        assert_eq!(managers, ["pip", "npm"]);
+        assert_eq!(p.layers[0].added.len(), 4, "{:?}", p.layers);
+    }
+}
+
+#[test]
 fn package_databases_in_compressed_layers_are_kept_while_the_layers_are_read() {
     let plain = layerscope::analysis::packages::packages(&load(support::dpkg_archive()), false).unwrap();
     for comp in [support::Comp::Gzip, support::Comp::Zstd] {

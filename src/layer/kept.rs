@@ -1,6 +1,6 @@
-//! Package databases: the small files the packages analysis reads, kept while a layer is streamed
-//! (a compressed layer is inflated once, when it is first read), so nothing is inflated again
-//! to reach them.
+//! Package databases: the small files the packages analysis reads (dpkg's and apk's databases,
+//! Python's `RECORD`s, node modules' `package.json`), kept while a layer is streamed (a compressed
+//! layer is inflated once, when it is first read), so nothing is inflated again to reach them.
 
 /// dpkg's status file.
 pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
@@ -27,6 +27,26 @@ pub fn worth_keeping(path: &[u8]) -> bool {
         || path == APK_INSTALLED.as_bytes()
         || (in_dir(DPKG_INFO) && path.ends_with(b".list"))
         || in_dir(DPKG_STATUS_D)
+        || is_python_record(path)
+        || is_node_package_json(path)
+}
+
+/// Whether `path` is a Python distribution's file list: `…/NAME-VERSION.dist-info/RECORD`.
+pub fn is_python_record(path: &[u8]) -> bool {
+    path.strip_suffix(b".dist-info/RECORD")
+        .and_then(|dir| dir.rsplit(|&b| b == b'/').next())
+        .is_some_and(|name| name.contains(&b'-'))
+}
+
+/// Whether `path` is a node module's manifest: `…node_modules/NAME/package.json` or
+/// `…node_modules/@SCOPE/NAME/package.json`.
+pub fn is_node_package_json(path: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = path.rsplit(|&b| b == b'/').take(4).collect();
+    match parts.as_slice() {
+        [b"package.json", _, b"node_modules", ..] => true,
+        [b"package.json", _, scope, b"node_modules"] => scope.starts_with(b"@"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -42,6 +62,10 @@ mod tests {
             "var/lib/dpkg/status.d/base",
             "var/lib/dpkg/status.d/base.md5sums",
             "lib/apk/db/installed",
+            "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/RECORD",
+            "app/node_modules/express/package.json",
+            "app/node_modules/@types/node/package.json",
+            "app/node_modules/a/node_modules/b/package.json",
         ] {
             assert!(worth_keeping(kept.as_bytes()), "{kept}");
         }
@@ -52,6 +76,11 @@ mod tests {
             "var/lib/dpkg/info/",
             "usr/bin/git",
             "lib/apk/db/installed.bak",
+            "app/package.json",
+            "app/node_modules/express/lib/package.json",
+            "app/node_modules/@types/node/ts/package.json",
+            "usr/lib/python3/RECORD",
+            "x/nodash.dist-info/RECORD",
         ] {
             assert!(!worth_keeping(other.as_bytes()), "{other}");
         }

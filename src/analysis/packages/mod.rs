@@ -1,6 +1,7 @@
 //! The packages an image holds, read from the package databases as of each layer: dpkg
 //! (`/var/lib/dpkg/status` with `info/*.list`, or distroless's `status.d/`) and apk
-//! (`/lib/apk/db/installed`); rpm's databases are found and named. Each file is mapped to the
+//! (`/lib/apk/db/installed`); Python and node packages from their own metadata (see
+//! [`language`]); rpm's databases are found and named. Each file is mapped to the
 //! package that owns it, giving per package its size in the final image, the bytes it shipped
 //! over all layers, and the layers that installed and upgraded it.
 
@@ -10,6 +11,8 @@ use std::io::Read;
 
 use serde::Serialize;
 
+mod language;
+
 use crate::image::Image;
 use crate::layer::EntryKind;
 use crate::tree::{EntryId, NodeId, State, Tree};
@@ -17,9 +20,9 @@ use crate::tree::{EntryId, NodeId, State, Tree};
 /// A package database found in the image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Database {
-    /// `dpkg`, `apk` or `rpm`.
+    /// `dpkg`, `apk`, `rpm`, `pip` or `npm`.
     pub manager: &'static str,
-    /// Where it is.
+    /// Where it is (for pip and npm, the pattern of their per-package files).
     pub path: String,
     /// Whether layerscope reads it (rpm's is only named).
     pub read: bool,
@@ -28,7 +31,7 @@ pub struct Database {
 /// One installed package.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Package {
-    /// `dpkg` or `apk`.
+    /// `dpkg`, `apk`, `pip` (a Python distribution) or `npm` (a node module).
     pub manager: &'static str,
     /// Its name.
     pub name: String,
@@ -106,13 +109,15 @@ use crate::layer::kept::{APK_INSTALLED, DPKG_INFO, DPKG_STATUS, DPKG_STATUS_D};
 const RPM_DATABASES: [&str; 3] =
     ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/rpm/Packages"];
 
-/// Whether `image` holds a package database (a few lookups: nothing is read).
+/// Whether `image` holds a package database or language package metadata (lookups and a walk
+/// of the names: nothing is read).
 pub fn has_database(image: &Image) -> bool {
     let Some(top) = image.top_layer() else { return false };
     [DPKG_STATUS, DPKG_STATUS_D, APK_INSTALLED]
         .iter()
         .chain(RPM_DATABASES.iter())
         .any(|path| present(&image.tree, path, top).is_some())
+        || !language::metadata(&image.tree).is_empty()
 }
 
 /// The packages of `image`; `None` when it holds no package database. A database in a
@@ -142,8 +147,10 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     let status_files = status_dir.map(|d| dir_files(tree, d, top)).unwrap_or_default();
     let dpkg_writes = dpkg.map(|n| writes(image, n)).unwrap_or_default();
     let apk_writes = apk.map(|n| writes(image, n)).unwrap_or_default();
+    let language = language::metadata(tree);
+    let language_writes: Vec<(usize, Option<EntryId>)> = language.iter().flat_map(|m| writes(image, m.node)).collect();
     let mut wanted: Vec<EntryId> = lists.keys().copied().chain(status_files.iter().copied()).collect();
-    wanted.extend(dpkg_writes.iter().chain(&apk_writes).filter_map(|(_, id)| *id));
+    wanted.extend(dpkg_writes.iter().chain(&apk_writes).chain(&language_writes).filter_map(|(_, id)| *id));
     // Databases in compressed layers were kept while the layers were read; any other one in a
     // compressed layer (too large to keep) costs inflating its layer again.
     let compressed = wanted.iter().filter(|&&id| image.kept_content(id).is_none()).any(|&id| {
@@ -163,6 +170,7 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
                 out.databases.push(Database { manager, path: format!("/{path}"), read: false });
             }
         }
+        out.databases.extend(language_databases(&language, false));
         out.skipped = Some(format!(
             "a database is larger than the {} MiB kept while a compressed layer is read: --packages reads it",
             crate::layer::kept::FILE_MAX >> 20
@@ -182,6 +190,8 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
         out.databases.push(Database { manager: "apk", path: format!("/{APK_INSTALLED}"), read: true });
         states.push(("apk", versions(&apk_writes, &contents, parse_apk)));
     }
+    out.databases.extend(language_databases(&language, true));
+    states.extend(language::histories(image, &language, &contents, top));
     if out.databases.is_empty() {
         return None;
     }
@@ -288,6 +298,9 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     }
     let names: HashMap<NodeId, String> =
         owner.into_iter().filter_map(|(node, p)| Some((node, out.packages.get(p)?.name.clone()))).collect();
+    // A Python or node package whose files a system package owns (apt's python3-requests ships
+    // its dist-info too) is that package: listed once.
+    out.packages.retain(|p| !is_language(p.manager) || p.files > 0 || p.shipped_bytes > 0);
     out.packages.sort_by(|a, b| b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)));
     let mut unowned: Vec<UnownedDir> =
         unowned.into_iter().map(|(dir, (bytes, files))| UnownedDir { dir, bytes, files }).collect();
@@ -295,6 +308,21 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     unowned.truncate(20);
     out.unowned = unowned;
     Some((out, names))
+}
+
+/// Whether `manager` is a language's (pip, npm) rather than the system's.
+fn is_language(manager: &str) -> bool {
+    manager == language::PIP || manager == language::NPM
+}
+
+/// The language package metadata found, as one database per manager (there is a file per
+/// package).
+fn language_databases(found: &[language::Metadata], read: bool) -> Vec<Database> {
+    [(language::PIP, "*.dist-info/RECORD"), (language::NPM, "node_modules/*/package.json")]
+        .into_iter()
+        .filter(|(manager, _)| found.iter().any(|m| m.manager == *manager))
+        .map(|(manager, path)| Database { manager, path: path.to_string(), read })
+        .collect()
 }
 
 /// The node at `path` when it is present after `layer`.
