@@ -44,6 +44,20 @@ fn dive_images_load_like_dive_reads_them() {
 }
 
 #[test]
+fn the_catalog_knows_the_real_busybox_base_of_dives_images() {
+    // Built by docker and kaniko FROM the published busybox (two versions): those layers' DiffIDs
+    // are in assets/bases.json, so the base is found by digest, not guessed.
+    let Some(shared) = support::shared_dir() else { return };
+    let dir = shared.join("fixtures/dive");
+    for (name, base) in [("test-docker-image", "busybox:1.28"), ("test-kaniko-image", "busybox:1.32.1")] {
+        let image = layerscope::load(&Input::Path(dir.join(format!("{name}.tar"))), &Selection::default()).unwrap();
+        let a = layerscope::analysis::analyze(&image, &Default::default());
+        assert_eq!(a.base.method, layerscope::analysis::BaseMethod::Catalog, "{name}");
+        assert_eq!((a.base.name.as_deref(), a.base.layers), (Some(base), 1), "{name}");
+    }
+}
+
+#[test]
 fn dive_rootfs_tars_are_refused_as_filesystem_tarballs() {
     let Some(shared) = support::shared_dir() else { return };
     for name in ROOTFS_TARS {

@@ -407,6 +407,11 @@ mod tests {
         let c: Catalog = serde_json::from_str(CATALOG).unwrap();
         assert!(c.images.len() >= 15);
         assert!(c.images.iter().all(|i| i.approx_size_bytes > 0 && !i.caveat.is_empty()));
+        // Every known layer says where its DiffIDs were read and how the base was confirmed.
+        let raw: serde_json::Value = serde_json::from_str(CATALOG).unwrap();
+        let known = raw["known_layers"].as_array().unwrap();
+        assert_eq!(known.len(), c.known_layers.len());
+        assert!(known.iter().all(|k| k["verified_by"].as_str().is_some_and(|v| !v.is_empty())), "{known:?}");
     }
 
     #[test]
