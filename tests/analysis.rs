@@ -576,6 +576,91 @@ fn python_and_node_packages_own_the_files_their_metadata_names() {
 }
 
 #[test]
+fn rpm_packages_are_read_from_rpmdb_sqlite_as_of_each_layer() {
+    use support::{rpm_header, rpmdb_sqlite};
+    let db = "var/lib/rpm/rpmdb.sqlite";
+    let before = rpmdb_sqlite(&[
+        rpm_header("bash", "5.1.8", "6.el9", 7_000, &["/usr/bin/bash", "/etc/skel/.bashrc"]),
+        rpm_header("openssl-libs", "3.0.7", "24.el9", 5_000, &["/usr/lib64/libssl.so.3"]),
+        rpm_header("gpg-pubkey", "fd431d51", "4ae0493b", 0, &[]),
+    ]);
+    let after = rpmdb_sqlite(&[
+        rpm_header("bash", "5.1.8", "6.el9", 7_000, &["/usr/bin/bash", "/etc/skel/.bashrc"]),
+        rpm_header("openssl-libs", "3.0.7", "27.el9", 5_000, &["/usr/lib64/libssl.so.3"]),
+        rpm_header("git-core", "2.43.5", "1.el9", 9_000, &["/usr/bin/git"]),
+    ]);
+    let image = Image::new()
+        .layer(
+            Layer::new()
+                .file(db, &before)
+                .file("usr/bin/bash", &[1; 4_000])
+                .file("etc/skel/.bashrc", &[2; 100])
+                .file("usr/lib64/libssl.so.3", &[3; 3_000]),
+            "ADD ubi.tar /",
+        )
+        .layer(
+            Layer::new().file(db, &after).file("usr/lib64/libssl.so.3", &[4; 3_100]).file("usr/bin/git", &[5; 8_000]),
+            "/bin/sh -c dnf install -y git-core && dnf upgrade -y openssl-libs",
+        );
+    for comp in [None, Some(support::Comp::Gzip)] {
+        let image = load(match comp {
+            None => image.docker_archive(),
+            Some(c) => image.oci_archive(c),
+        });
+        let (p, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).expect("rpm's database");
+        assert_eq!(p.skipped, None, "{comp:?}: kept while the layer was read");
+        assert_eq!(p.databases.len(), 1);
+        assert!(p.databases[0].read && p.databases[0].path == "/var/lib/rpm/rpmdb.sqlite", "{:?}", p.databases);
+        let got: Vec<(&str, &str, Option<u64>, u64)> =
+            p.packages.iter().map(|k| (k.name.as_str(), k.version.as_str(), k.declared_bytes, k.final_bytes)).collect();
+        assert_eq!(
+            got,
+            [
+                ("git-core", "2.43.5-1.el9", Some(9_000), 8_000),
+                ("bash", "5.1.8-6.el9", Some(7_000), 4_100),
+                ("openssl-libs", "3.0.7-27.el9", Some(5_000), 3_100),
+            ],
+            "{comp:?}: gpg-pubkey is a key, not a package"
+        );
+        let ssl = p.packages.iter().find(|k| k.name == "openssl-libs").unwrap();
+        assert_eq!((ssl.installed_in, ssl.upgraded_in.as_slice(), ssl.wasted_bytes), (Some(0), &[1][..], 3_000));
+        let layer1 = p.layers.iter().find(|l| l.layer == 1).unwrap();
+        assert_eq!(layer1.added, ["git-core 2.43.5-1.el9"]);
+        assert_eq!(layer1.upgraded, ["openssl-libs 3.0.7-24.el9→3.0.7-27.el9"]);
+        let owner = |path: &str| owners.get(&image.tree.lookup(path.as_bytes()).unwrap()).cloned();
+        assert_eq!(owner("usr/bin/git").as_deref(), Some("git-core"));
+    }
+}
+
+#[test]
+fn rpm_changes_still_in_the_write_ahead_log_are_read() {
+    // A database in WAL mode whose last install is still in rpmdb.sqlite-wal (not checkpointed).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rpmdb.sqlite");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);",
+    )
+    .unwrap();
+    db.execute("INSERT INTO Packages (blob) VALUES (?1)", [support::rpm_header("bash", "5.1", "1", 1, &[])]).unwrap();
+    let (main, wal) = (std::fs::read(&path).unwrap(), std::fs::read(dir.path().join("rpmdb.sqlite-wal")).unwrap());
+    assert!(!wal.is_empty(), "the insert is in the log");
+    drop(db);
+    let image = load(
+        Image::new()
+            .layer(
+                Layer::new().file("var/lib/rpm/rpmdb.sqlite", &main).file("var/lib/rpm/rpmdb.sqlite-wal", &wal),
+                "ADD rootfs /",
+            )
+            .docker_archive(),
+    );
+    let p = layerscope::analysis::packages::packages(&image, false).unwrap();
+    let names: Vec<&str> = p.packages.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["bash"]);
+}
+
+#[test]
 fn package_databases_in_compressed_layers_are_kept_while_the_layers_are_read() {
     let plain = layerscope::analysis::packages::packages(&load(support::dpkg_archive()), false).unwrap();
     for comp in [support::Comp::Gzip, support::Comp::Zstd] {

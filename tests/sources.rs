@@ -794,3 +794,68 @@ fn diff_of_two_buildah_builds_of_one_containerfile_with_a_changed_step() {
     assert_eq!(paths[0]["delta_bytes"], 8);
     assert_eq!(paths[0]["layer"], 1, "written by the changed step");
 }
+
+#[test]
+fn packages_installed_by_a_real_rpm_are_read_from_its_sqlite_database() {
+    let Some(rpmbuild) = crate::support::servers::tool("rpmbuild", "RPM", "rpm") else { return };
+    let Some(rpm) = crate::support::servers::tool("rpm", "RPM", "rpm") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (top, root) = (dir.path().join("build"), dir.path().join("root"));
+    let spec = dir.path().join("hello.spec");
+    std::fs::write(
+        &spec,
+        "Name: hello\nVersion: 2.12\nRelease: 3\nSummary: test\nLicense: MIT\nBuildArch: noarch\n\
+         %description\ntest\n%install\nmkdir -p %{buildroot}/usr/bin %{buildroot}/usr/share/hello\n\
+         head -c 40000 /dev/zero > %{buildroot}/usr/bin/hello\n\
+         printf greeting > %{buildroot}/usr/share/hello/greeting.txt\n\
+         %files\n/usr/bin/hello\n/usr/share/hello\n",
+    )
+    .unwrap();
+    let run = |command: &mut Command| {
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let in_root = || {
+        // Where Fedora and RHEL keep it (Debian's rpm defaults to ~/.rpmdb).
+        let mut c = Command::new(&rpm);
+        c.arg("--root").arg(&root).args(["--define", "_dbpath /var/lib/rpm"]);
+        c
+    };
+    run(Command::new(&rpmbuild).arg("--define").arg(format!("_topdir {}", top.display())).arg("-bb").arg(&spec));
+    let package = top.join("RPMS/noarch/hello-2.12-3.noarch.rpm");
+    run(in_root().arg("--initdb"));
+    run(in_root().args(["-i", "--nodeps", "--noscripts"]).arg(&package));
+    let query = |format: &str| run(in_root().args(["-q", "--qf", format, "hello"]));
+    let (version, size) = (query("%{VERSION}-%{RELEASE}"), query("%{SIZE}"));
+    let listed = run(in_root().args(["-ql", "hello"]));
+
+    // The installed root as one layer: every file rpm wrote, its database included.
+    let mut layer = crate::support::Layer::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            let rel = path.strip_prefix(&root).unwrap().to_str().unwrap().to_string();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                layer = layer.file(&rel, &std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let image = crate::support::load(crate::support::Image::new().layer(layer, "rpm -i hello").docker_archive());
+    let (p, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).expect("rpm's database");
+    let db = p.databases.iter().find(|d| d.manager == "rpm").unwrap_or_else(|| panic!("{:?}", p.databases));
+    assert!(db.read, "{db:?}");
+    let hello = p.packages.iter().find(|k| k.name == "hello").unwrap_or_else(|| panic!("{:?}", p.packages));
+    assert_eq!(hello.version, version, "what rpm -q says");
+    assert_eq!(hello.declared_bytes, Some(size.parse().unwrap()), "rpm's SIZE");
+    assert_eq!(hello.final_bytes, 40_000 + "greeting".len() as u64);
+    let files: Vec<&str> = listed.lines().filter(|l| l.starts_with("/usr/bin/") || l.ends_with(".txt")).collect();
+    assert_eq!(files, ["/usr/bin/hello", "/usr/share/hello/greeting.txt"], "{listed}");
+    for path in files {
+        let node = image.tree.lookup(path.trim_start_matches('/').as_bytes()).unwrap();
+        assert_eq!(owners.get(&node).map(String::as_str), Some("hello"), "{path} (rpm -ql)");
+    }
+}

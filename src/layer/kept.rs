@@ -1,5 +1,5 @@
-//! Package databases: the small files the packages analysis reads (dpkg's and apk's databases,
-//! Python's `RECORD`s, node modules' `package.json`), kept while a layer is streamed (a compressed
+//! Package databases: the small files the packages analysis reads (dpkg's, apk's and rpm's
+//! databases, Python's `RECORD`s, node modules' `package.json`), kept while a layer is streamed (a compressed
 //! layer is inflated once, when it is first read), so nothing is inflated again to reach them.
 
 /// dpkg's status file.
@@ -10,14 +10,30 @@ pub const DPKG_INFO: &str = "var/lib/dpkg/info";
 pub const DPKG_STATUS_D: &str = "var/lib/dpkg/status.d";
 /// apk's installed database.
 pub const APK_INSTALLED: &str = "lib/apk/db/installed";
+/// rpm's sqlite database, where rpm (4.16 and later) keeps it.
+pub const RPM_SQLITE: [&str; 2] = ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"];
 
 /// A file larger than this is not kept (it is read from its layer when needed).
 pub const FILE_MAX: u64 = 16 << 20;
+/// rpm's database is one file for every package: kept up to this size.
+pub const RPM_FILE_MAX: u64 = 64 << 20;
 /// Bytes a layer keeps at most.
-pub const LAYER_MAX: u64 = 64 << 20;
+pub const LAYER_MAX: u64 = 96 << 20;
 
-/// Whether the file at `path` (normalised, no leading `/`) is package metadata worth keeping.
-pub fn worth_keeping(path: &[u8]) -> bool {
+/// Up to how many bytes the file at `path` (normalised, no leading `/`) is kept: `None` when it
+/// is no package metadata.
+pub fn keep_limit(path: &[u8]) -> Option<u64> {
+    // The database, and its write-ahead log when rpm left one.
+    let rpm = path.strip_suffix(b"-wal").unwrap_or(path);
+    if RPM_SQLITE.iter().any(|p| rpm == p.as_bytes()) {
+        Some(RPM_FILE_MAX)
+    } else {
+        worth_keeping(path).then_some(FILE_MAX)
+    }
+}
+
+/// Whether the file at `path` is package metadata (other than rpm's database) worth keeping.
+fn worth_keeping(path: &[u8]) -> bool {
     let in_dir = |dir: &str| {
         path.strip_prefix(dir.as_bytes())
             .and_then(|rest| rest.strip_prefix(b"/"))
@@ -62,12 +78,14 @@ mod tests {
             "var/lib/dpkg/status.d/base",
             "var/lib/dpkg/status.d/base.md5sums",
             "lib/apk/db/installed",
+            "var/lib/rpm/rpmdb.sqlite",
+            "var/lib/rpm/rpmdb.sqlite-wal",
             "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/RECORD",
             "app/node_modules/express/package.json",
             "app/node_modules/@types/node/package.json",
             "app/node_modules/a/node_modules/b/package.json",
         ] {
-            assert!(worth_keeping(kept.as_bytes()), "{kept}");
+            assert!(keep_limit(kept.as_bytes()).is_some(), "{kept}");
         }
         for other in [
             "var/lib/dpkg/status-old",
@@ -81,8 +99,9 @@ mod tests {
             "app/node_modules/@types/node/ts/package.json",
             "usr/lib/python3/RECORD",
             "x/nodash.dist-info/RECORD",
+            "var/lib/rpm/Packages",
         ] {
-            assert!(!worth_keeping(other.as_bytes()), "{other}");
+            assert_eq!(keep_limit(other.as_bytes()), None, "{other}");
         }
     }
 }

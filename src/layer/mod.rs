@@ -630,9 +630,8 @@ fn parse_tar<R: Read + Seek>(
         let mut keep = (hash_all
             && sparse.is_none()
             && kind == EntryKind::File
-            && size <= kept::FILE_MAX
             && kept_bytes + size <= kept::LAYER_MAX
-            && kept::worth_keeping(&path_buf))
+            && kept::keep_limit(&path_buf).is_some_and(|limit| size <= limit))
         .then(|| Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
         if hashed {
             let hashing = match &sparse {

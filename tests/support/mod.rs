@@ -964,3 +964,73 @@ pub fn dpkg_image() -> Image {
             "/bin/sh -c apt-get install -y git && apt-get upgrade -y && apt-get remove -y old",
         )
 }
+
+/// An rpm header blob as rpm's sqlite database stores it (index count, data length, 16-byte index
+/// entries, data): name, version, release, size and files.
+pub fn rpm_header(name: &str, version: &str, release: &str, size: u32, files: &[&str]) -> Vec<u8> {
+    // (tag, type, values): STRING 6, STRING_ARRAY 8, INT32 4.
+    let mut dirs: Vec<String> = Vec::new();
+    let mut bases = Vec::new();
+    let mut indexes = Vec::new();
+    for f in files {
+        let (dir, base) = f.rsplit_once('/').unwrap();
+        let dir = format!("{dir}/");
+        let i = dirs.iter().position(|d| *d == dir).unwrap_or_else(|| {
+            dirs.push(dir);
+            dirs.len() - 1
+        });
+        bases.push(base.to_string());
+        indexes.push(i as u32);
+    }
+    let strings: Vec<(u32, u32, Vec<String>)> = vec![
+        (1000, 6, vec![name.into()]),
+        (1001, 6, vec![version.into()]),
+        (1002, 6, vec![release.into()]),
+        (1117, 8, bases),
+        (1118, 8, dirs),
+    ];
+    let (mut index, mut data) = (Vec::new(), Vec::new());
+    for (tag, kind, values) in &strings {
+        index.push((*tag, *kind, data.len() as u32, values.len() as u32));
+        for v in values {
+            data.extend_from_slice(v.as_bytes());
+            data.push(0);
+        }
+    }
+    for (tag, values) in [(1009u32, vec![size]), (1116, indexes)] {
+        while data.len() % 4 != 0 {
+            data.push(0);
+        }
+        index.push((tag, 4, data.len() as u32, values.len() as u32));
+        for v in values {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(index.len() as u32).to_be_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    for (tag, kind, offset, count) in index {
+        for n in [tag, kind, offset, count] {
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&data);
+    out
+}
+
+/// The bytes of an `rpmdb.sqlite` holding `headers`, in rpm's schema (its `Packages` table).
+pub fn rpmdb_sqlite(headers: &[Vec<u8>]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rpmdb.sqlite");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+         CREATE TABLE Name (key TEXT NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL);",
+    )
+    .unwrap();
+    for h in headers {
+        db.execute("INSERT INTO Packages (blob) VALUES (?1)", [h]).unwrap();
+    }
+    drop(db);
+    std::fs::read(path).unwrap()
+}

@@ -1,7 +1,7 @@
 //! The packages an image holds, read from the package databases as of each layer: dpkg
 //! (`/var/lib/dpkg/status` with `info/*.list`, or distroless's `status.d/`) and apk
-//! (`/lib/apk/db/installed`); Python and node packages from their own metadata (see
-//! [`language`]); rpm's databases are found and named. Each file is mapped to the
+//! (`/lib/apk/db/installed`), rpm (`rpmdb.sqlite`; the older formats are found and named);
+//! Python and node packages from their own metadata (see [`language`]). Each file is mapped to the
 //! package that owns it, giving per package its size in the final image, the bytes it shipped
 //! over all layers, and the layers that installed and upgraded it.
 
@@ -12,6 +12,7 @@ use std::io::Read;
 use serde::Serialize;
 
 mod language;
+mod rpm;
 
 use crate::image::Image;
 use crate::layer::EntryKind;
@@ -24,14 +25,14 @@ pub struct Database {
     pub manager: &'static str,
     /// Where it is (for pip and npm, the pattern of their per-package files).
     pub path: String,
-    /// Whether layerscope reads it (rpm's is only named).
+    /// Whether layerscope reads it (rpm's Berkeley DB and ndb are only named).
     pub read: bool,
 }
 
 /// One installed package.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Package {
-    /// `dpkg`, `apk`, `pip` (a Python distribution) or `npm` (a node module).
+    /// `dpkg`, `apk`, `rpm`, `pip` (a Python distribution) or `npm` (a node module).
     pub manager: &'static str,
     /// Its name.
     pub name: String,
@@ -105,9 +106,14 @@ struct Record {
     files: Vec<Vec<u8>>,
 }
 
-use crate::layer::kept::{APK_INSTALLED, DPKG_INFO, DPKG_STATUS, DPKG_STATUS_D};
-const RPM_DATABASES: [&str; 3] =
-    ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/rpm/Packages"];
+use crate::layer::kept::{APK_INSTALLED, DPKG_INFO, DPKG_STATUS, DPKG_STATUS_D, RPM_SQLITE};
+/// rpm's older databases: Berkeley DB (`Packages`) and SUSE's ndb (`Packages.db`), named only.
+const RPM_UNREAD: [&str; 4] = [
+    "var/lib/rpm/Packages",
+    "var/lib/rpm/Packages.db",
+    "usr/lib/sysimage/rpm/Packages",
+    "usr/lib/sysimage/rpm/Packages.db",
+];
 
 /// Whether `image` holds a package database or language package metadata (lookups and a walk
 /// of the names: nothing is read).
@@ -115,7 +121,8 @@ pub fn has_database(image: &Image) -> bool {
     let Some(top) = image.top_layer() else { return false };
     [DPKG_STATUS, DPKG_STATUS_D, APK_INSTALLED]
         .iter()
-        .chain(RPM_DATABASES.iter())
+        .chain(RPM_SQLITE.iter())
+        .chain(RPM_UNREAD.iter())
         .any(|path| present(&image.tree, path, top).is_some())
         || !language::metadata(&image.tree).is_empty()
 }
@@ -133,8 +140,12 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     let tree = &image.tree;
     let top = image.top_layer()?;
     let mut out = Packages::default();
-    for path in RPM_DATABASES {
-        if present(tree, path, top).is_some() {
+    let rpm = RPM_SQLITE
+        .iter()
+        .find(|p| present(tree, p, top).is_some())
+        .and_then(|p| Some((*p, tree.lookup(p.as_bytes())?)));
+    for path in RPM_UNREAD {
+        if rpm.is_none() && present(tree, path, top).is_some() {
             out.databases.push(Database { manager: "rpm", path: format!("/{path}"), read: false });
         }
     }
@@ -147,10 +158,21 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     let status_files = status_dir.map(|d| dir_files(tree, d, top)).unwrap_or_default();
     let dpkg_writes = dpkg.map(|n| writes(image, n)).unwrap_or_default();
     let apk_writes = apk.map(|n| writes(image, n)).unwrap_or_default();
+    let rpm_writes = rpm.map(|(_, n)| writes(image, n)).unwrap_or_default();
+    let rpm_wal = rpm.and_then(|(p, _)| tree.lookup(format!("{p}-wal").as_bytes()));
+    let rpm_wal_writes = rpm_wal.map(|n| writes(image, n)).unwrap_or_default();
     let language = language::metadata(tree);
     let language_writes: Vec<(usize, Option<EntryId>)> = language.iter().flat_map(|m| writes(image, m.node)).collect();
     let mut wanted: Vec<EntryId> = lists.keys().copied().chain(status_files.iter().copied()).collect();
-    wanted.extend(dpkg_writes.iter().chain(&apk_writes).chain(&language_writes).filter_map(|(_, id)| *id));
+    wanted.extend(
+        dpkg_writes
+            .iter()
+            .chain(&apk_writes)
+            .chain(&rpm_writes)
+            .chain(&rpm_wal_writes)
+            .chain(&language_writes)
+            .filter_map(|(_, id)| *id),
+    );
     // Databases in compressed layers were kept while the layers were read; any other one in a
     // compressed layer (too large to keep) costs inflating its layer again.
     let compressed = wanted.iter().filter(|&&id| image.kept_content(id).is_none()).any(|&id| {
@@ -163,9 +185,13 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
         })
     });
     if compressed && !read_compressed {
-        for (manager, path, node) in
-            [("dpkg", DPKG_STATUS, dpkg), ("dpkg", DPKG_STATUS_D, status_dir), ("apk", APK_INSTALLED, apk)]
-        {
+        let rpm_path = rpm.map_or("", |(p, _)| p);
+        for (manager, path, node) in [
+            ("dpkg", DPKG_STATUS, dpkg),
+            ("dpkg", DPKG_STATUS_D, status_dir),
+            ("apk", APK_INSTALLED, apk),
+            ("rpm", rpm_path, rpm.map(|(_, n)| n)),
+        ] {
             if node.is_some() {
                 out.databases.push(Database { manager, path: format!("/{path}"), read: false });
             }
@@ -189,6 +215,25 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     if apk.is_some() {
         out.databases.push(Database { manager: "apk", path: format!("/{APK_INSTALLED}"), read: true });
         states.push(("apk", versions(&apk_writes, &contents, parse_apk)));
+    }
+    if let Some((path, _)) = rpm {
+        out.databases.push(Database { manager: "rpm", path: format!("/{path}"), read: true });
+        // After each layer that wrote the database or its log: the two as they are then.
+        let layers: std::collections::BTreeSet<usize> =
+            rpm_writes.iter().chain(&rpm_wal_writes).map(|(l, _)| *l).collect();
+        let file_at = |node: NodeId, layer: usize| match tree.state_at(node, Some(layer)) {
+            State::Present { entry: Some(id), .. } => contents.get(&id).map(|c| c.as_ref()),
+            _ => None,
+        };
+        let history = layers
+            .into_iter()
+            .map(|layer| {
+                let database = rpm.and_then(|(_, n)| file_at(n, layer));
+                let wal = rpm_wal.and_then(|n| file_at(n, layer));
+                (layer, database.map(|d| rpm::parse(d, wal)).unwrap_or_default())
+            })
+            .collect();
+        states.push(("rpm", history));
     }
     out.databases.extend(language_databases(&language, true));
     states.extend(language::histories(image, &language, &contents, top));
