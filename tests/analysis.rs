@@ -661,6 +661,70 @@ fn rpm_changes_still_in_the_write_ahead_log_are_read() {
 }
 
 #[test]
+fn distroless_status_d_and_apk_databases_own_their_files() {
+    // distroless: one status stanza per package in status.d, its files in NAME.md5sums.
+    let distroless = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .file(
+                        "var/lib/dpkg/status.d/libc6",
+                        b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u7\nInstalled-Size: 12\n",
+                    )
+                    .file(
+                        "var/lib/dpkg/status.d/libc6.md5sums",
+                        b"0123456789abcdef0123456789abcdef  lib/x86_64-linux-gnu/libc.so.6\n",
+                    )
+                    .file("usr/lib/x86_64-linux-gnu/libc.so.6", &[1; 9_000])
+                    .file("etc/passwd", &[2; 40]),
+                "bazel build //base",
+            )
+            .docker_archive(),
+    );
+    let (p, owners) = layerscope::analysis::packages::packages_and_owners(&distroless, false).unwrap();
+    assert_eq!(p.databases[0].path, "/var/lib/dpkg/status.d");
+    let libc = &p.packages[0];
+    assert_eq!((libc.name.as_str(), libc.version.as_str(), libc.final_bytes), ("libc6", "2.36-9+deb12u7", 9_000));
+    let node = distroless.tree.lookup(b"usr/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+    assert_eq!(owners.get(&node).map(String::as_str), Some("libc6"), "merged /usr: lib/ is usr/lib/");
+
+    // apk: the installed database lists each package's folders (F:) and files (R:).
+    let installed = |ssl: &str| {
+        format!(
+            "P:musl\nV:1.2.5-r0\nI:400000\nF:lib\nR:ld-musl-x86_64.so.1\n\nP:libssl3\nV:{ssl}\nI:600000\nF:usr/lib\nR:libssl.so.3\n"
+        )
+    };
+    let alpine = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .file("lib/apk/db/installed", installed("3.3.1-r0").as_bytes())
+                    .file("lib/ld-musl-x86_64.so.1", &[3; 6_000])
+                    .file("usr/lib/libssl.so.3", &[4; 5_000]),
+                "ADD alpine-minirootfs.tar.gz /",
+            )
+            .layer(
+                Layer::new()
+                    .file("lib/apk/db/installed", installed("3.3.2-r0").as_bytes())
+                    .file("usr/lib/libssl.so.3", &[5; 5_100]),
+                "/bin/sh -c apk upgrade --no-cache libssl3",
+            )
+            .docker_archive(),
+    );
+    let p = layerscope::analysis::packages::packages(&alpine, false).unwrap();
+    let got: Vec<(&str, &str, Option<u64>, u64, u64)> = p
+        .packages
+        .iter()
+        .map(|k| (k.name.as_str(), k.version.as_str(), k.declared_bytes, k.final_bytes, k.wasted_bytes))
+        .collect();
+    assert_eq!(
+        got,
+        [("musl", "1.2.5-r0", Some(400_000), 6_000, 0), ("libssl3", "3.3.2-r0", Some(600_000), 5_100, 5_000)]
+    );
+    assert_eq!(p.layers[1].upgraded, ["libssl3 3.3.1-r0→3.3.2-r0"]);
+}
+
+#[test]
 fn package_databases_in_compressed_layers_are_kept_while_the_layers_are_read() {
     let plain = layerscope::analysis::packages::packages(&load(support::dpkg_archive()), false).unwrap();
     for comp in [support::Comp::Gzip, support::Comp::Zstd] {

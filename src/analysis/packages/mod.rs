@@ -248,7 +248,9 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
         let mut lists = if *manager == "dpkg" { parse_lists(&lists, &contents) } else { HashMap::new() };
         for (name, record) in last {
             let index = out.packages.len();
-            let files = if *manager == "dpkg" { lists.remove(name).unwrap_or_default() } else { record.files.clone() };
+            // dpkg's status file leaves the files to info/*.list; status.d and the others list them.
+            let mut files = record.files.clone();
+            files.extend(lists.remove(name).unwrap_or_default());
             for path in files {
                 if let Some(node) = lookup_owned(tree, &path) {
                     owner.entry(node).or_insert(index);
