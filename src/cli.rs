@@ -784,7 +784,7 @@ fn run_diff(args: &DiffArgs, env: &Env) -> anyhow::Result<Outcome> {
     if failed {
         eprintln!(
             "layerscope: the new image grew by {} ({}), more than --fail-on-growth {}",
-            crate::report::human_bytes(grew),
+            crate::units::human_bytes(grew),
             crate::text::terminal_safe(&format!("{:.1} %", grew as f64 * 100.0 / diff.size_bytes.0.max(1) as f64)),
             crate::text::terminal_safe(args.fail_on_growth.as_deref().unwrap_or(""))
         );
@@ -1212,7 +1212,7 @@ fn run_show(args: &ShowArgs, target: Option<Target>, env: &Env) -> anyhow::Resul
             Dest::File(p) => p.display().to_string(),
         };
         write_to(dest, |out| match doc {
-            Doc::DiveExport => out.write_all(analysis::dive::export_json(&image, &dive).as_bytes()),
+            Doc::DiveExport => out.write_all(crate::report::dive::export_json(&image, &dive).as_bytes()),
             Doc::Json => Report::new(&image, &analysis, &dive, verdict.as_ref())
                 .with_packages(packages.as_ref())
                 .write_json(&mut *out)

@@ -18,7 +18,8 @@
 //! * [`source`] gets an archive from elsewhere: a local engine, a registry, a container and its
 //!   writable layer; [`cache`] keeps what was pulled, parsed and computed;
 //! * [`tui`] is the explorer; [`cli`] the command line; [`error`], [`warning`], [`limits`],
-//!   [`text`] (escaping untrusted text for terminals) and [`dirs`] are shared by all of them.
+//!   [`text`] (escaping untrusted text for terminals), [`units`] (how numbers are written) and
+//!   [`dirs`] are shared by all of them.
 //!
 //! # Sizes
 //!
@@ -53,6 +54,7 @@ pub mod source;
 pub mod text;
 pub mod tree;
 pub mod tui;
+pub mod units;
 pub mod warning;
 
 pub use archive::Input;

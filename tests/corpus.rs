@@ -245,7 +245,7 @@ fn corpus_dive_figures_equal_dive() {
             panic!("{name}: neither dive nor python3 with ../shared/docs/dive_model.py is available");
         };
         let d = layerscope::analysis::dive::figures(&load(&archive));
-        use layerscope::analysis::dive::{go_float, go_percent4};
+        use layerscope::units::{go_float, go_percent4};
         assert_eq!(go_float(d.efficiency, true), efficiency, "{name}: efficiency");
         assert_eq!(d.wasted_bytes, wasted, "{name}: wasted bytes");
         assert_eq!(format!("{} %", go_percent4(d.user_wasted_percent * 100.0)), user_wasted, "{name}: user wasted");
@@ -312,7 +312,7 @@ fn corpus_dive_compat_export_is_byte_for_byte_what_dive_writes() {
         let archive = dir.join(format!("{name}.docker.tar"));
         let theirs = dive_export(&archive).unwrap_or_else(|| panic!("{name}: dive failed"));
         let image = load(&archive);
-        let ours = layerscope::analysis::dive::export_json(&image, &layerscope::analysis::dive::figures(&image));
+        let ours = layerscope::report::dive::export_json(&image, &layerscope::analysis::dive::figures(&image));
         if ours != theirs {
             let at = ours.bytes().zip(theirs.bytes()).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
             let context = |s: &str| s[at.saturating_sub(300).min(s.len())..(at + 300).min(s.len())].to_string();

@@ -127,11 +127,7 @@ fn dive_figures_match_dive_to_the_last_digit() {
         let d = layerscope::analysis::dive::figures(&image);
         assert_eq!(d.efficiency.to_bits(), f64::to_bits(efficiency), "{path}: efficiency {}", d.efficiency);
         assert_eq!(d.wasted_bytes, wasted, "{path}: wasted");
-        assert_eq!(
-            layerscope::analysis::dive::go_float(d.user_wasted_percent, false),
-            user_wasted,
-            "{path}: user wasted"
-        );
+        assert_eq!(layerscope::units::go_float(d.user_wasted_percent, false), user_wasted, "{path}: user wasted");
     }
 }
 

@@ -81,7 +81,7 @@ fn mutated_archives_never_panic() {
                     let verdict = layerscope::ci::evaluate(&analysis, &dive, &image.integrity(), &policy);
                     let report = layerscope::report::Report::new(&image, &analysis, &dive, Some(&verdict));
                     serde_json::to_vec(&report).unwrap();
-                    let _ = layerscope::analysis::dive::export_json(&image, &dive);
+                    let _ = layerscope::report::dive::export_json(&image, &dive);
                     assert_eq!(analysis.wasted_bytes, analysis.causes.total());
                 }
                 Err(e) => {

@@ -409,258 +409,31 @@ fn go_div(a: f64, b: f64) -> f64 {
     if b == 0.0 { if a == 0.0 || a.is_nan() { f64::NAN } else { f64::INFINITY.copysign(a) } } else { a / b }
 }
 
-/// Go's `%v` / encoding/json rendering of a float64 (shortest round-trip digits).
-pub fn go_float(v: f64, json: bool) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: d.ddddde±x.
-    let sci = format!("{:e}", v.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if v < 0.0 { "-" } else { "" };
-    // encoding/json switches at 1e-6 and 1e21; %v (strconv 'g', shortest) at exponents -4 and 6.
-    let use_exp = if json { v.abs() < 1e-6 || v.abs() >= 1e21 } else { !(-4..6).contains(&exp) };
-    if use_exp {
-        let rest = &digits[1..];
-        let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        let es = if json && exp < 0 {
-            format!("-{}", -exp)
-        } else {
-            format!("{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-        };
-        return format!("{sign}{}{dot}e{es}", &digits[..1]);
-    }
-    let point = exp + 1; // digits before the decimal point
-    if point <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-    } else if point as usize >= digits.len() {
-        format!("{sign}{digits}{}", "0".repeat(point as usize - digits.len()))
-    } else {
-        format!("{sign}{}.{}", &digits[..point as usize], &digits[point as usize..])
-    }
+/// One line of dive's file list of a layer: a path (or the `.wh.` path of a whiteout) and the
+/// record dive shows for it.
+#[derive(Clone, Copy, Debug)]
+pub struct ListedFile {
+    /// The path's node.
+    pub node: NodeId,
+    /// Whether it is the `.wh.` entry of a whiteout (its path is the one it hides).
+    pub whiteout: bool,
+    /// The record shown (`None`: a folder no entry of the layer made).
+    pub entry: Option<EntryId>,
 }
 
-/// Go's `%2.4f` of a percentage, with dive's spellings of NaN and infinity.
-pub fn go_percent4(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{v:.4}")
-    }
-}
-
-/// go-humanize's `Bytes`: SI units, one decimal below 10 (`32 kB`, `6.4 kB`).
-pub fn humanize_bytes(n: u64) -> String {
-    if n < 10 {
-        return format!("{n} B");
-    }
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut e = 0;
-    while e + 1 < UNITS.len() && n as f64 >= 1000f64.powi(e as i32 + 1) {
-        e += 1;
-    }
-    let val = (n as f64 / 1000f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
-    if val < 10.0 { format!("{val:.1} {}", UNITS[e]) } else { format!("{val:.0} {}", UNITS[e]) }
-}
-
-/// dive's `--json` export of `image` (its schema, its number formats, its HTML-safe escaping).
-pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
+/// dive's file list of each layer, in dive's order: `each` is called with each layer's index and
+/// list, one layer at a time (the lists of a big image do not fit in memory together).
+pub fn for_each_file_list(image: &Image, mut each: impl FnMut(usize, &[ListedFile])) {
     let tree = &image.tree;
     let ranks = Ranks::new(tree);
-    let mut out = String::from("{\n  \"layer\": [");
-    let history = dive_history(image);
     let mut lt = LayerTree::new(tree.node_count());
     for (index, layer) in image.layers.iter().enumerate() {
         lt.build(tree, layer.entries.clone(), index);
-        let all = lt.sorted(tree, &ranks);
-        let (command, digest) = &history[index];
-        let id = layer.entry.split('/').next().unwrap_or("");
-        out.push_str(if index == 0 { "\n" } else { ",\n" });
-        out.push_str(&format!(
-            "    {{\n      \"index\": {index},\n      \"id\": {},\n      \"digestId\": {},\n      \"sizeBytes\": {},\n      \"command\": {},\n      \"fileList\": [",
-            go_json(id.as_bytes()),
-            go_json(digest.as_bytes()),
-            layer.size_bytes,
-            go_json(command.as_bytes())
-        ));
-        for (i, d) in all.iter().enumerate() {
-            out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str(&file_entry(tree, *d, lt.info(*d)));
-        }
-        out.push_str(if all.is_empty() { "]\n    }" } else { "\n      ]\n    }" });
-    }
-    out.push_str(if image.layers.is_empty() { "],\n" } else { "\n  ],\n" });
-    out.push_str(&format!(
-        "  \"image\": {{\n    \"sizeBytes\": {},\n    \"inefficientBytes\": {},\n    \"efficiencyScore\": {},\n    \"fileReference\": [",
-        figures.size_bytes,
-        figures.wasted_bytes,
-        go_float(figures.efficiency, true)
-    ));
-    for (i, f) in figures.inefficient_files.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str(&format!(
-            "      {{\n        \"count\": {},\n        \"sizeBytes\": {},\n        \"file\": {}\n      }}",
-            f.count,
-            f.size_bytes,
-            go_json(&f.path_bytes)
-        ));
-    }
-    out.push_str(if figures.inefficient_files.is_empty() { "]\n  }\n}" } else { "\n    ]\n  }\n}" });
-    out
-}
-
-/// (command, digest) per layer as dive maps history: the k-th non-empty entry and the k-th DiffID;
-/// `(missing)` and no digest beyond the history.
-fn dive_history(image: &Image) -> Vec<(String, String)> {
-    let diff_ids = image.config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
-    let history: Vec<_> = image.config.history.iter().filter(|h| !h.is_empty_layer()).collect();
-    (0..image.layers.len())
-        .map(|i| match history.get(i) {
-            Some(h) => (
-                crate::image::clean_command(h.created_by.as_deref().unwrap_or("")).to_string(),
-                diff_ids.get(i).cloned().unwrap_or_default(),
-            ),
-            None => ("(missing)".to_string(), String::new()),
-        })
-        .collect()
-}
-
-fn file_entry(tree: &Tree, d: DiveNode, info: Option<EntryId>) -> String {
-    let field = |path: &[u8], type_flag: u8, link: &[u8], size: u64, mode: u64, uid: u32, gid: u32, dir: bool| {
-        format!(
-            "        {{\n          \"path\": {},\n          \"typeFlag\": {type_flag},\n          \"linkName\": {},\n          \"size\": {size},\n          \"fileMode\": {mode},\n          \"uid\": {uid},\n          \"gid\": {gid},\n          \"isDir\": {dir}\n        }}",
-            go_json(path),
-            go_json(link)
-        )
-    };
-    let Some(id) = info else {
-        return field(b"", 0, b"", 0, 0, 0, 0, false);
-    };
-    let e = tree.entry(id);
-    let mut rel = tree.path(d.node);
-    if d.whiteout {
-        let cut = rel.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-        rel.splice(cut..cut, b".wh.".iter().copied());
-    }
-    let path = &rel;
-    // dive copies the header's link name whatever the entry (buildah leaves one on whiteouts).
-    let link = tree.link(e).unwrap_or_default();
-    let type_flag = match e.kind {
-        EntryKind::File | EntryKind::Whiteout | EntryKind::Opaque => b'0',
-        EntryKind::Hardlink => b'1',
-        EntryKind::Symlink => b'2',
-        EntryKind::Char => b'3',
-        EntryKind::Block => b'4',
-        EntryKind::Dir => b'5',
-        EntryKind::Fifo => b'6',
-    };
-    field(path, type_flag, link, e.size, go_file_mode(e.kind, e.mode), e.uid, e.gid, e.kind == EntryKind::Dir)
-}
-
-/// Go's `fs.FileMode` for a tar header, as `tar.Header.FileInfo().Mode()` builds it.
-fn go_file_mode(kind: EntryKind, mode: u32) -> u64 {
-    let mut m = u64::from(mode & 0o777);
-    if mode & 0o4000 != 0 {
-        m |= 1 << 23;
-    }
-    if mode & 0o2000 != 0 {
-        m |= 1 << 22;
-    }
-    if mode & 0o1000 != 0 {
-        m |= 1 << 20;
-    }
-    m | match kind {
-        EntryKind::Dir => 1 << 31,
-        EntryKind::Symlink => 1 << 27,
-        EntryKind::Char => (1 << 26) | (1 << 21),
-        EntryKind::Block => 1 << 26,
-        EntryKind::Fifo => 1 << 25,
-        _ => 0,
-    }
-}
-
-/// A JSON string as Go's encoding/json writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped.
-/// A JSON string as Go's `encoding/json` writes one: HTML-safe (`<`, `>`, `&` escaped), U+2028 and
-/// U+2029 escaped, and each byte that is not valid UTF-8 written as `\ufffd`.
-fn go_json(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-                c => out.push(c),
-            }
-        }
-        // Go decodes an invalid sequence one byte at a time, each one a replacement character.
-        for _ in chunk.invalid() {
-            out.push_str("\\ufffd");
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats_print_like_go() {
-        assert_eq!(go_float(0.9844212134184309, true), "0.9844212134184309");
-        assert_eq!(go_float(1.0, true), "1");
-        assert_eq!(go_float(0.0, true), "0");
-        assert_eq!(go_float(0.5, true), "0.5");
-        assert_eq!(go_float(1.25, false), "1.25");
-        assert_eq!(go_float(1e-7, true), "1e-7");
-        assert_eq!(go_float(1e-7, false), "1e-07");
-        assert_eq!(go_float(123456789.0, true), "123456789");
-        assert_eq!(go_float(f64::NAN, false), "NaN");
-        assert_eq!(go_float(f64::INFINITY, false), "+Inf");
-        assert_eq!(go_float(0.00012, false), "0.00012");
-        assert_eq!(go_float(1234567.0, false), "1.234567e+06");
-        assert_eq!(go_float(1234567.0, true), "1234567");
-    }
-
-    #[test]
-    fn humanizes_like_go_humanize() {
-        assert_eq!(humanize_bytes(32025), "32 kB");
-        assert_eq!(humanize_bytes(12810), "13 kB");
-        assert_eq!(humanize_bytes(6405), "6.4 kB");
-        assert_eq!(humanize_bytes(700), "700 B");
-        assert_eq!(humanize_bytes(9), "9 B");
-        assert_eq!(humanize_bytes(1_220_598), "1.2 MB");
-    }
-
-    #[test]
-    fn percentages_like_go() {
-        assert_eq!(go_percent4(98.44212134184309), "98.4421");
-        assert_eq!(go_percent4(f64::NAN), "NaN");
-        assert_eq!(go_percent4(f64::INFINITY), "+Inf");
-    }
-
-    #[test]
-    fn go_file_modes() {
-        assert_eq!(go_file_mode(EntryKind::Dir, 0o755), 2147484141);
-        assert_eq!(go_file_mode(EntryKind::Dir, 0o1777), 2148532735);
-        assert_eq!(go_file_mode(EntryKind::File, 0o644), 420);
+        let files: Vec<ListedFile> = lt
+            .sorted(tree, &ranks)
+            .into_iter()
+            .map(|d| ListedFile { node: d.node, whiteout: d.whiteout, entry: lt.info(d) })
+            .collect();
+        each(index, &files);
     }
 }

@@ -12,8 +12,8 @@ pub use config::{ConfigError, ConfigFile, FileKind, find_config, load_config, pa
 
 use crate::analysis::{Analysis, DiveFigures};
 use crate::image::Integrity;
-use crate::report::human_bytes;
 use crate::text::plural;
+use crate::units::human_bytes;
 
 /// A rule of the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -514,11 +514,8 @@ fn judge_ratio(result: &mut RuleResult, value: f64, threshold: f64, dir: Directi
         Direction::AtLeast => value < threshold,
         Direction::AtMost => value > threshold,
     };
-    let shown = if value.is_finite() {
-        format!("{:.2} %", value * 100.0)
-    } else {
-        crate::analysis::dive::go_float(value, false)
-    };
+    let shown =
+        if value.is_finite() { format!("{:.2} %", value * 100.0) } else { crate::units::go_float(value, false) };
     let limit = format!("{} %", trim_float(threshold * 100.0));
     let side = match (dir, fail) {
         (Direction::AtLeast, true) => "below the minimum of",

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::human_bytes;
 use crate::analysis::disk::DiskUsage;
 use crate::text::terminal_safe;
+use crate::units::human_bytes;
 
 /// The JSON schema of `df --format json`.
 pub const DF_SCHEMA: &str = "layerscope.df/v1";

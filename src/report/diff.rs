@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::human_bytes;
 use crate::analysis::diff::ImageDiff;
 use crate::text::terminal_safe;
+use crate::units::human_bytes;
 
 /// The JSON schema of `diff --format json`.
 pub const DIFF_SCHEMA: &str = "layerscope.diff/v1";

@@ -3,12 +3,12 @@
 
 use std::io::{self, Write};
 
-use super::human_bytes;
-use crate::analysis::dive::go_float;
 use crate::analysis::{Analysis, DiveFigures};
 use crate::ci::{Status, Verdict};
 use crate::image::Image;
 use crate::text::{plural, terminal_safe};
+use crate::units::go_float;
+use crate::units::human_bytes;
 
 /// Annotations for the largest wasted paths.
 const WASTE_ANNOTATIONS: usize = 10;

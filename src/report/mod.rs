@@ -3,6 +3,7 @@
 
 pub mod df;
 pub mod diff;
+pub mod dive;
 pub mod files;
 pub mod github;
 pub mod junit;
@@ -241,9 +242,4 @@ impl<'a> Report<'a> {
     pub fn write_json<W: std::io::Write>(&self, out: W) -> serde_json::Result<()> {
         serde_json::to_writer_pretty(out, self)
     }
-}
-
-/// Human-readable SI size (`1.2 MB`), as `docker image ls` prints sizes.
-pub fn human_bytes(n: u64) -> String {
-    bytesize::ByteSize(n).display().si().to_string()
 }

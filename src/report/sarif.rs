@@ -5,10 +5,10 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::human_bytes;
 use crate::analysis::{Analysis, Cause};
 use crate::ci::{RULES, Status, Verdict};
 use crate::image::Image;
+use crate::units::human_bytes;
 
 const WASTE_RULES: [(Cause, &str, &str); 3] = [
     (Cause::Deleted, "waste-deleted", "Bytes shipped by one layer and deleted by a later one"),

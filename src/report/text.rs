@@ -3,12 +3,12 @@
 
 use std::io::{self, Write};
 
-use super::human_bytes;
-use crate::analysis::dive::{go_percent4, humanize_bytes};
 use crate::analysis::{Analysis, DiveFigures};
 use crate::ci::{Status, Verdict};
 use crate::image::Image;
 use crate::text::{cut, one_line, plural, terminal_safe};
+use crate::units::human_bytes;
+use crate::units::{go_percent4, humanize_bytes};
 
 /// Longest command shown in a table row before it is cut.
 const COMMAND_WIDTH: usize = 60;

@@ -1253,7 +1253,7 @@ impl Explorer {
                 package.name,
                 package.version,
                 package.files,
-                crate::report::human_bytes(package.final_bytes)
+                crate::units::human_bytes(package.final_bytes)
             ),
             error: false,
         });
@@ -1293,7 +1293,7 @@ impl Explorer {
                             s.files,
                             s.dirs,
                             s.symlinks,
-                            crate::report::human_bytes(s.bytes)
+                            crate::units::human_bytes(s.bytes)
                         );
                         if !s.skipped.is_empty() {
                             let (path, why) = &s.skipped[0];

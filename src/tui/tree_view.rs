@@ -25,8 +25,8 @@ use crate::layer::EntryKind;
 use unicode_width::UnicodeWidthStr;
 
 use super::layout::Columns;
-use crate::report::human_bytes;
 use crate::tree::{Change, IMPLICIT_DIR_MODE, NodeId, State, Tree};
+use crate::units::human_bytes;
 
 /// Which changes the tree shows for the selected layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

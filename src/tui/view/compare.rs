@@ -9,10 +9,10 @@ use ratatui::widgets::Paragraph;
 use super::theme::Theme;
 use super::{ListPlace, clean, cut, headed_list};
 use crate::report::diff::signed_bytes;
-use crate::report::human_bytes;
 use crate::tui::compare::{Comparison, LAYERS, PATHS, PathRow, change_of};
 use crate::tui::layout::{self, list_rows};
 use crate::tui::tree_view::SortMode;
+use crate::units::human_bytes;
 
 /// Draw compare mode.
 pub fn draw(frame: &mut Frame, area: Rect, c: &Comparison, theme: Theme) {

@@ -10,11 +10,11 @@ use unicode_width::UnicodeWidthStr;
 use super::theme::Theme;
 use super::{clean, cut};
 use crate::analysis::Cause;
-use crate::report::human_bytes;
 use crate::text::plural;
 use crate::tui::action::Pane;
 use crate::tui::app::Explorer;
 use crate::tui::waste::WasteRow;
+use crate::units::human_bytes;
 
 fn field<'a>(theme: Theme, label: &'a str, value: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{label:<8} "), theme.label()), Span::raw(value)])

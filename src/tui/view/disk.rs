@@ -8,9 +8,9 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{ListPlace, clean, cut, headed_list};
-use crate::report::human_bytes;
 use crate::tui::disk::{DiskView, IMAGES, LAYERS};
 use crate::tui::layout::{self, list_rows};
+use crate::units::human_bytes;
 
 /// Draw disk mode.
 pub fn draw(frame: &mut Frame, area: Rect, d: &DiskView, theme: Theme) {

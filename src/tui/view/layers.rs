@@ -9,9 +9,9 @@ use ratatui::widgets::Paragraph;
 use super::theme::Theme;
 use super::{ListPlace, cut, list_marks};
 use crate::image::clean_command;
-use crate::report::human_bytes;
 use crate::tui::action::Pane;
 use crate::tui::app::{Explorer, LayerItem};
+use crate::units::human_bytes;
 
 /// Draw the layer list.
 pub fn draw(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme, narrow: bool) {

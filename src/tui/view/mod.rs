@@ -20,7 +20,7 @@ use super::action::Pane;
 use super::app::{App, Explorer, Input, Overlay, Phase};
 use super::keymap::{Keymap, Mode, Scope};
 use super::layout::Panes;
-use crate::report::human_bytes;
+use crate::units::human_bytes;
 use theme::Theme;
 
 /// Make text safe to draw on one line: control characters become visible escapes.

@@ -9,10 +9,10 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::theme::Theme;
 use super::{ListPlace, cut, list_marks};
-use crate::report::human_bytes;
 use crate::tui::app::Explorer;
 use crate::tui::layout::{Panes, packages_box, packages_rows};
 use crate::tui::packages::PackageList;
+use crate::units::human_bytes;
 
 /// Draw the packages view over the panes.
 pub fn draw(frame: &mut Frame, panes: &Panes, e: &Explorer, list: &PackageList, theme: Theme) {

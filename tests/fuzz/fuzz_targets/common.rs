@@ -22,7 +22,7 @@ pub fn load_and_use(bytes: &[u8]) {
 pub fn use_image(image: &layerscope::Image) {
     let analysis = layerscope::analysis::analyze(image, &Default::default());
     let dive = layerscope::analysis::dive::figures(image);
-    let _ = layerscope::analysis::dive::export_json(image, &dive);
+    let _ = layerscope::report::dive::export_json(image, &dive);
     let report = layerscope::report::Report::new(image, &analysis, &dive, None);
     let _ = report.write_json(sink());
     let style = layerscope::report::text::Style { color: true };
