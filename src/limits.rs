@@ -1,8 +1,6 @@
 //! Bounds on the disk, memory and time any input may cost, whatever it claims. The README's
 //! "Security and limits" section gives the same numbers and what happens at each.
 
-use crate::archive::tar::HeaderLimits;
-
 /// Every bound, with defaults a real image never reaches.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -74,5 +72,20 @@ pub fn free_space_of(file: &std::fs::File) -> Option<u64> {
     {
         let _ = file;
         None
+    }
+}
+
+/// Bounds on what headers may make the reader hold.
+#[derive(Clone, Copy, Debug)]
+pub struct HeaderLimits {
+    /// Most bytes of one GNU long name, long link, PAX record set or sparse map.
+    pub extension_bytes: u64,
+    /// Longest member path or link target, in bytes.
+    pub path_bytes: usize,
+}
+
+impl Default for HeaderLimits {
+    fn default() -> Self {
+        HeaderLimits { extension_bytes: 1 << 20, path_bytes: 4096 }
     }
 }

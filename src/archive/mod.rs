@@ -168,7 +168,8 @@ impl Archive {
     fn index_tar(display: String, backing: Backing, outer: Option<Compression>) -> Result<Archive> {
         let total = backing.len().map_err(|e| Error::read(&display, e))?;
         let reader = BlobLoc::region(backing.clone(), 0, total).open().map_err(|e| Error::read(&display, e))?;
-        let mut tar = tar::Reader::new(BufReader::with_capacity(64 * 1024, reader), tar::HeaderLimits::default());
+        let mut tar =
+            tar::Reader::new(BufReader::with_capacity(64 * 1024, reader), crate::limits::HeaderLimits::default());
         let mut entries = HashMap::new();
         let mut order = Vec::new();
         let mut last = String::from("(start of archive)");

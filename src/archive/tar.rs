@@ -12,26 +12,12 @@
 //! in Go's reader, which writes and reads every image): the next header is where the stored
 //! bytes end, padded to 512.
 
+use crate::limits::HeaderLimits;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// Bytes of a tar block.
 pub const BLOCK: u64 = 512;
-
-/// Bounds on what headers may make the reader hold.
-#[derive(Clone, Copy, Debug)]
-pub struct HeaderLimits {
-    /// Most bytes of one GNU long name, long link, PAX record set or sparse map.
-    pub extension_bytes: u64,
-    /// Longest member path or link target, in bytes.
-    pub path_bytes: usize,
-}
-
-impl Default for HeaderLimits {
-    fn default() -> Self {
-        HeaderLimits { extension_bytes: 1 << 20, path_bytes: 4096 }
-    }
-}
 
 /// Why a tar stream could not be read.
 #[derive(Debug)]
