@@ -22,3 +22,4 @@ mod schemas;
 mod sources;
 mod tmux;
 mod tui;
+mod wire;
