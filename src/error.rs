@@ -135,8 +135,11 @@ pub enum Error {
         index: usize,
         /// Archive entry or digest of the layer blob.
         entry: String,
-        /// What went wrong.
+        /// What went wrong (with the I/O error's text, when one caused it).
         detail: String,
+        /// The I/O error that caused it, kept as a value for callers to inspect.
+        #[source]
+        source: Option<io::Error>,
     },
 
     /// A registry refused or failed a request, or could not be reached.

@@ -351,7 +351,7 @@ impl Extractor<'_> {
                 Err(e) => {
                     let index = usize::from(self.image.tree.entry(id).layer);
                     let entry = self.image.layers.get(index).map(|l| l.entry.clone()).unwrap_or_default();
-                    return Err(Error::Layer { index, entry, detail: e.to_string() });
+                    return Err(Error::Layer { index, entry, detail: e.to_string(), source: Some(e) });
                 }
             };
             file.write_all(buf.get(..n).unwrap_or_default()).map_err(|e| Error::io(path, e))?;

@@ -255,6 +255,7 @@ impl Image {
                 index: layer,
                 entry: String::new(),
                 detail: "the layer blob is missing".into(),
+                source: None,
             });
         };
         let reader = BufReader::with_capacity(64 * 1024, blob.open().map_err(|err| self.layer_error(layer, err))?);
@@ -265,7 +266,7 @@ impl Image {
     /// A read failure in `layer`, naming its archive entry.
     fn layer_error(&self, layer: usize, err: io::Error) -> Error {
         let entry = self.layers.get(layer).map(|l| l.entry.clone()).unwrap_or_default();
-        Error::Layer { index: layer, entry, detail: err.to_string() }
+        Error::Layer { index: layer, entry, detail: err.to_string(), source: Some(err) }
     }
 
     /// Missing blobs and digest mismatches, for the `complete-image` rule.
@@ -745,6 +746,7 @@ fn hash_needed_files(tree: &mut Tree, sources: &[LayerSource], progress: &Progre
                             index: i,
                             entry: src.entry.clone(),
                             detail: e.to_string(),
+                            source: Some(e),
                         })?;
                         out.extend(files.iter().map(|f| f.2).zip(hashes));
                     }

@@ -206,37 +206,18 @@ fn from_history(image: &Image) -> Option<(usize, BaseMethod)> {
     boundary.and_then(valid).map(|k| (k, BaseMethod::HistoryTimeGap))
 }
 
-/// Seconds since the epoch of an RFC 3339 time (`2024-01-01T00:00:00.123Z`, `+02:00` offsets).
+/// Seconds since the epoch of an RFC 3339 time (`2024-01-01T00:00:00.123Z`, `+02:00` offsets; a
+/// time without an offset is taken as UTC, as engines mean it).
 fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
+    match s.parse::<jiff::Timestamp>() {
+        Ok(t) => Some(t.as_second()),
+        Err(_) => s
+            .parse::<jiff::civil::DateTime>()
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp().as_second()),
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match rest.as_bytes().first() {
-        Some(b'Z' | b'z') | None => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            let o = oh * 3600 + om * 60;
-            if sign == b'+' { o } else { -o }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
 /// Read a small file as it is after layer `upto - 1` (or in the final image when `upto` is 0).
@@ -420,6 +401,7 @@ mod tests {
         assert_eq!(parse_rfc3339("2024-01-01T00:00:00.123456789Z"), Some(1_704_067_200));
         assert_eq!(parse_rfc3339("2024-01-01T02:00:00+02:00"), Some(1_704_067_200));
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2024-01-01T00:00:00"), Some(1_704_067_200), "no offset: UTC");
     }
 
     #[test]

@@ -300,15 +300,22 @@ pub fn read_layer(
     let Some(blob) = &source.blob else {
         return Ok(ParsedLayer::new(limits));
     };
-    let fail = |detail: String| Error::Layer { index, entry: source.entry.clone(), detail };
-    let reader = blob.open().map_err(|e| fail(e.to_string()))?;
+    let fail = |detail: String| Error::Layer { index, entry: source.entry.clone(), detail, source: None };
+    // An I/O failure keeps its error as the source; its text leads the message.
+    let fail_io = |detail: String, e: io::Error| Error::Layer {
+        index,
+        entry: source.entry.clone(),
+        detail: if detail.is_empty() { e.to_string() } else { detail },
+        source: Some(e),
+    };
+    let reader = blob.open().map_err(|e| fail_io(String::new(), e))?;
     let counter = progress.and_then(|p| p.bytes_read.get(index));
     let mut buffered =
         SeekBuf { inner: Counting { inner: reader, counter }, buf: vec![0u8; SEEK_BUFFER], pos: 0, filled: 0 };
     let mut head = vec![0u8; 512];
-    let got = read_up_to(&mut buffered, &mut head).map_err(|e| fail(e.to_string()))?;
+    let got = read_up_to(&mut buffered, &mut head).map_err(|e| fail_io(String::new(), e))?;
     head.truncate(got);
-    buffered.seek(SeekFrom::Start(0)).map_err(|e| fail(e.to_string()))?;
+    buffered.seek(SeekFrom::Start(0)).map_err(|e| fail_io(String::new(), e))?;
     let compression = match compression::sniff(&head) {
         Sniffed::Layer(c) => c,
         Sniffed::Other(what) => return Err(fail(format!("the blob holds {what}, not a layer tar"))),
@@ -331,7 +338,7 @@ pub fn read_layer(
         }
         (c, verify) => {
             let raw = BufReader::with_capacity(READ_BUFFER, HashTee::new(&mut buffered, verify.then_some(&blob_hash)));
-            let decoded = compression::decoder(raw, c).map_err(|e| fail(e.to_string()))?;
+            let decoded = compression::decoder(raw, c).map_err(|e| fail_io(String::new(), e))?;
             let bounded = Budgeted { inner: decoded, budget: &budget };
             let mut stream = ForwardSeek::new(HashTee::new(bounded, verify.then_some(&tar_hash)));
             // Read to the end even past tar's end-of-archive blocks: the gzip trailer (CRC and
@@ -356,7 +363,7 @@ pub fn read_layer(
             let detail = format!("{e} (after the end of the tar archive)");
             let detail =
                 if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") };
-            fail(detail + &corruption_note(blob, source, options))
+            fail_io(detail + &corruption_note(blob, source, options), e)
         }
         ParseError::Io { after, source: e } => {
             let detail = match after {
@@ -365,13 +372,13 @@ pub fn read_layer(
             };
             let detail =
                 if compression == Compression::None { detail } else { format!("{compression} stream: {detail}") };
-            fail(detail + &corruption_note(blob, source, options))
+            fail_io(detail + &corruption_note(blob, source, options), e)
         }
     })?;
     if options.verify {
         // Whatever follows the compressed stream in the blob is part of the blob's digest.
         io::copy(&mut HashTee::new(&mut buffered, Some(&blob_hash)), &mut io::sink())
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail_io(String::new(), e))?;
         let blob = hex_digest(blob_hash.into_inner());
         let diff_id = match compression {
             Compression::None | Compression::Empty => blob.clone(),

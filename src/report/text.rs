@@ -25,23 +25,35 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    /// `text` in `style` (SGR codes written by anstyle), or plain.
+    fn paint(self, style: anstyle::Style, text: &str) -> String {
+        if self.color { format!("{style}{text}{style:#}") } else { text.to_string() }
     }
 
     fn bold(self, text: &str) -> String {
-        self.paint("1", text)
+        self.paint(anstyle::Style::new().bold(), text)
     }
 
     fn dim(self, text: &str) -> String {
-        self.paint("2", text)
+        self.paint(anstyle::Style::new().dimmed(), text)
+    }
+
+    /// The run's result: PASS in bold green, FAIL in bold red.
+    fn result(self, passed: bool) -> String {
+        let colour = |c: anstyle::AnsiColor| anstyle::Style::new().fg_color(Some(c.into())).bold();
+        if passed {
+            self.paint(colour(anstyle::AnsiColor::Green), "PASS")
+        } else {
+            self.paint(colour(anstyle::AnsiColor::Red), "FAIL")
+        }
     }
 
     fn status(self, s: Status) -> String {
+        let colour = |c: anstyle::AnsiColor| anstyle::Style::new().fg_color(Some(c.into()));
         match s {
-            Status::Pass => self.paint("32", "PASS"),
-            Status::Fail => self.paint("1;31", "FAIL"),
-            Status::Skip => self.paint("34", "SKIP"),
+            Status::Pass => self.paint(colour(anstyle::AnsiColor::Green), "PASS"),
+            Status::Fail => self.paint(colour(anstyle::AnsiColor::Red).bold(), "FAIL"),
+            Status::Skip => self.paint(colour(anstyle::AnsiColor::Blue), "SKIP"),
         }
     }
 }
@@ -360,7 +372,7 @@ fn write_rules<W: Write + ?Sized>(v: &Verdict, style: Style, out: &mut W) -> io:
     for key in &v.ignored_config_keys {
         writeln!(out, "  {}", style.dim(&format!("ignored config key '{}'", terminal_safe(key))))?;
     }
-    let result = if v.passed { style.paint("1;32", "PASS") } else { style.paint("1;31", "FAIL") };
+    let result = style.result(v.passed);
     writeln!(
         out,
         "result: {result} ({} passed, {} failed, {} skipped)",
