@@ -1,6 +1,8 @@
 //! Keys → actions. dive's bindings work (Ctrl+… keys a terminal can deliver), as do vim and arrow
-//! keys; one table drives matching, the help overlay and the status bar, so what is shown is what
-//! works.
+//! keys. While browsing, in the viewer and in the packages view, one table ([`BINDINGS`], with the
+//! user's changes) drives matching, the help overlay and the status bar, so what is shown is what
+//! works; the input line, the help overlay, the image picker and compare/disk modes read a few
+//! fixed keys (Enter, Esc, q, Tab, s and the table's moves), spelled out in `key_in`.
 
 use std::borrow::Cow;
 
