@@ -139,42 +139,12 @@ pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
 pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Packages, HashMap<NodeId, String>)> {
     let tree = &image.tree;
     let top = image.top_layer()?;
-    let mut out = Packages::default();
-    let rpm = RPM_SQLITE
-        .iter()
-        .find(|p| present(tree, p, top).is_some())
-        .and_then(|p| Some((*p, tree.lookup(p.as_bytes())?)));
-    for path in RPM_UNREAD {
-        if rpm.is_none() && present(tree, path, top).is_some() {
-            out.databases.push(Database { manager: "rpm", path: format!("/{path}"), read: false });
-        }
-    }
+    let found = Found::in_image(image, top);
+    let mut out = Packages { databases: found.rpm_unread.clone(), ..Packages::default() };
     // Every database file needed, read in one pass per layer (a compressed layer is inflated
-    // once): each manager's database as written by each layer, and dpkg's file lists.
-    let dpkg = tree.lookup(DPKG_STATUS.as_bytes());
-    let status_dir = if dpkg.is_none() { tree.lookup(DPKG_STATUS_D.as_bytes()) } else { None };
-    let apk = tree.lookup(APK_INSTALLED.as_bytes());
-    let lists = if dpkg.is_some() { list_files(image, top) } else { HashMap::new() };
-    let status_files = status_dir.map(|d| dir_files(tree, d, top)).unwrap_or_default();
-    let dpkg_writes = dpkg.map(|n| writes(image, n)).unwrap_or_default();
-    let apk_writes = apk.map(|n| writes(image, n)).unwrap_or_default();
-    let rpm_writes = rpm.map(|(_, n)| writes(image, n)).unwrap_or_default();
-    let rpm_wal = rpm.and_then(|(p, _)| tree.lookup(format!("{p}-wal").as_bytes()));
-    let rpm_wal_writes = rpm_wal.map(|n| writes(image, n)).unwrap_or_default();
-    let language = language::metadata(tree);
-    let language_writes: Vec<(usize, Option<EntryId>)> = language.iter().flat_map(|m| writes(image, m.node)).collect();
-    let mut wanted: Vec<EntryId> = lists.keys().copied().chain(status_files.iter().copied()).collect();
-    wanted.extend(
-        dpkg_writes
-            .iter()
-            .chain(&apk_writes)
-            .chain(&rpm_writes)
-            .chain(&rpm_wal_writes)
-            .chain(&language_writes)
-            .filter_map(|(_, id)| *id),
-    );
-    // Databases in compressed layers were kept while the layers were read; any other one in a
+    // once). Those in compressed layers were kept while the layers were read; any other one in a
     // compressed layer (too large to keep) costs inflating its layer again.
+    let wanted = found.wanted();
     let compressed = wanted.iter().filter(|&&id| image.kept_content(id).is_none()).any(|&id| {
         let layer = usize::from(tree.content_entry(tree.entry(id)).layer);
         image.layers.get(layer).and_then(|l| l.compression).is_some_and(|c| {
@@ -185,18 +155,7 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
         })
     });
     if compressed && !read_compressed {
-        let rpm_path = rpm.map_or("", |(p, _)| p);
-        for (manager, path, node) in [
-            ("dpkg", DPKG_STATUS, dpkg),
-            ("dpkg", DPKG_STATUS_D, status_dir),
-            ("apk", APK_INSTALLED, apk),
-            ("rpm", rpm_path, rpm.map(|(_, n)| n)),
-        ] {
-            if node.is_some() {
-                out.databases.push(Database { manager, path: format!("/{path}"), read: false });
-            }
-        }
-        out.databases.extend(language_databases(&language, false));
+        out.databases.extend(found.databases(false));
         out.skipped = Some(format!(
             "a database is larger than the {} MiB kept while a compressed layer is read: --packages reads it",
             crate::layer::kept::FILE_MAX >> 20
@@ -204,69 +163,185 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
         return Some((out, HashMap::new()));
     }
     let contents = read_all(image, &wanted);
-    let mut states: Vec<(&'static str, History)> = Vec::new();
-    if dpkg.is_some() {
-        out.databases.push(Database { manager: "dpkg", path: format!("/{DPKG_STATUS}"), read: true });
-        states.push(("dpkg", versions(&dpkg_writes, &contents, parse_dpkg)));
-    } else if let Some(dir) = status_dir {
-        out.databases.push(Database { manager: "dpkg", path: format!("/{DPKG_STATUS_D}"), read: true });
-        states.push(("dpkg", status_d(image, dir, top, &status_files, &contents)));
+    out.databases.extend(found.databases(true));
+    if out.databases.is_empty() {
+        return None;
     }
-    if apk.is_some() {
-        out.databases.push(Database { manager: "apk", path: format!("/{APK_INSTALLED}"), read: true });
-        states.push(("apk", versions(&apk_writes, &contents, parse_apk)));
+    let states = found.histories(image, top, &contents);
+    let lists = parse_lists(&found.lists, &contents);
+    let (packages, owner) = installed(tree, &states, lists);
+    out.packages = packages;
+    out.layers = layer_changes(&states);
+    out.unowned = measure(tree, top, &owner, &mut out.packages);
+    let names: HashMap<NodeId, String> =
+        owner.into_iter().filter_map(|(node, p)| Some((node, out.packages.get(p)?.name.clone()))).collect();
+    // A Python or node package whose files a system package owns (apt's python3-requests ships
+    // its dist-info too) is that package: listed once.
+    out.packages.retain(|p| !is_language(p.manager) || p.files > 0 || p.shipped_bytes > 0);
+    out.packages.sort_by(|a, b| b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)));
+    Some((out, names))
+}
+
+/// The package databases of an image: where each is, and the layers that wrote it.
+struct Found {
+    dpkg: Option<NodeId>,
+    status_dir: Option<NodeId>,
+    apk: Option<NodeId>,
+    /// rpm's sqlite database (path and node) and its write-ahead log.
+    rpm: Option<(&'static str, NodeId)>,
+    rpm_wal: Option<NodeId>,
+    /// rpm's older databases, named only.
+    rpm_unread: Vec<Database>,
+    /// dpkg's `info/*.list` files with the package each names.
+    lists: HashMap<EntryId, String>,
+    status_files: Vec<EntryId>,
+    dpkg_writes: Vec<(usize, Option<EntryId>)>,
+    apk_writes: Vec<(usize, Option<EntryId>)>,
+    rpm_writes: Vec<(usize, Option<EntryId>)>,
+    rpm_wal_writes: Vec<(usize, Option<EntryId>)>,
+    language: Vec<language::Metadata>,
+    language_writes: Vec<(usize, Option<EntryId>)>,
+}
+
+impl Found {
+    fn in_image(image: &Image, top: usize) -> Found {
+        let tree = &image.tree;
+        let rpm = RPM_SQLITE
+            .iter()
+            .find(|p| present(tree, p, top).is_some())
+            .and_then(|p| Some((*p, tree.lookup(p.as_bytes())?)));
+        let rpm_unread = RPM_UNREAD
+            .iter()
+            .filter(|path| rpm.is_none() && present(tree, path, top).is_some())
+            .map(|path| Database { manager: "rpm", path: format!("/{path}"), read: false })
+            .collect();
+        let dpkg = tree.lookup(DPKG_STATUS.as_bytes());
+        let status_dir = if dpkg.is_none() { tree.lookup(DPKG_STATUS_D.as_bytes()) } else { None };
+        let apk = tree.lookup(APK_INSTALLED.as_bytes());
+        let rpm_wal = rpm.and_then(|(p, _)| tree.lookup(format!("{p}-wal").as_bytes()));
+        let language = language::metadata(tree);
+        let writes_of = |node: Option<NodeId>| node.map(|n| writes(image, n)).unwrap_or_default();
+        Found {
+            dpkg,
+            status_dir,
+            apk,
+            rpm,
+            rpm_wal,
+            rpm_unread,
+            lists: if dpkg.is_some() { list_files(image, top) } else { HashMap::new() },
+            status_files: status_dir.map(|d| dir_files(tree, d, top)).unwrap_or_default(),
+            dpkg_writes: writes_of(dpkg),
+            apk_writes: writes_of(apk),
+            rpm_writes: writes_of(rpm.map(|(_, n)| n)),
+            rpm_wal_writes: writes_of(rpm_wal),
+            language_writes: language.iter().flat_map(|m| writes(image, m.node)).collect(),
+            language,
+        }
     }
-    if let Some((path, _)) = rpm {
-        out.databases.push(Database { manager: "rpm", path: format!("/{path}"), read: true });
-        // After each layer that wrote the database or its log: the two as they are then.
+
+    /// Every file to read.
+    fn wanted(&self) -> Vec<EntryId> {
+        let mut wanted: Vec<EntryId> = self.lists.keys().copied().chain(self.status_files.iter().copied()).collect();
+        wanted.extend(
+            self.dpkg_writes
+                .iter()
+                .chain(&self.apk_writes)
+                .chain(&self.rpm_writes)
+                .chain(&self.rpm_wal_writes)
+                .chain(&self.language_writes)
+                .filter_map(|(_, id)| *id),
+        );
+        wanted
+    }
+
+    /// The databases found, `read` or not.
+    fn databases(&self, read: bool) -> Vec<Database> {
+        let rpm_path = self.rpm.map_or("", |(p, _)| p);
+        let status = if self.dpkg.is_some() { (DPKG_STATUS, self.dpkg) } else { (DPKG_STATUS_D, self.status_dir) };
+        let mut out: Vec<Database> = [("dpkg", status.0, status.1), ("apk", APK_INSTALLED, self.apk)]
+            .into_iter()
+            .chain([("rpm", rpm_path, self.rpm.map(|(_, n)| n))])
+            .filter(|(_, _, node)| node.is_some())
+            .map(|(manager, path, _)| Database { manager, path: format!("/{path}"), read })
+            .collect();
+        out.extend(language_databases(&self.language, read));
+        out
+    }
+
+    /// Each manager's packages after every layer that wrote its database.
+    fn histories(
+        &self,
+        image: &Image,
+        top: usize,
+        contents: &HashMap<EntryId, Cow<'_, [u8]>>,
+    ) -> Vec<(&'static str, History)> {
+        let mut states: Vec<(&'static str, History)> = Vec::new();
+        if self.dpkg.is_some() {
+            states.push(("dpkg", versions(&self.dpkg_writes, contents, parse_dpkg)));
+        } else if let Some(dir) = self.status_dir {
+            states.push(("dpkg", status_d(image, dir, top, &self.status_files, contents)));
+        }
+        if self.apk.is_some() {
+            states.push(("apk", versions(&self.apk_writes, contents, parse_apk)));
+        }
+        if let Some((_, database)) = self.rpm {
+            states.push(("rpm", self.rpm_history(image, database, contents)));
+        }
+        states.extend(language::histories(image, &self.language, contents, top));
+        states
+    }
+
+    /// rpm's packages after each layer that wrote its database or its log: the two as they are
+    /// then.
+    fn rpm_history(&self, image: &Image, database: NodeId, contents: &HashMap<EntryId, Cow<'_, [u8]>>) -> History {
+        let tree = &image.tree;
         let layers: std::collections::BTreeSet<usize> =
-            rpm_writes.iter().chain(&rpm_wal_writes).map(|(l, _)| *l).collect();
+            self.rpm_writes.iter().chain(&self.rpm_wal_writes).map(|(l, _)| *l).collect();
         let file_at = |node: NodeId, layer: usize| match tree.state_at(node, Some(layer)) {
             State::Present { entry: Some(id), .. } => contents.get(&id).map(|c| c.as_ref()),
             _ => None,
         };
-        let history = layers
+        layers
             .into_iter()
             .map(|layer| {
-                let database = rpm.and_then(|(_, n)| file_at(n, layer));
-                let wal = rpm_wal.and_then(|n| file_at(n, layer));
-                (layer, database.map(|d| rpm::parse(d, wal)).unwrap_or_default())
+                let wal = self.rpm_wal.and_then(|n| file_at(n, layer));
+                (layer, file_at(database, layer).map(|d| rpm::parse(d, wal)).unwrap_or_default())
             })
-            .collect();
-        states.push(("rpm", history));
+            .collect()
     }
-    out.databases.extend(language_databases(&language, true));
-    states.extend(language::histories(image, &language, &contents, top));
-    if out.databases.is_empty() {
-        return None;
-    }
-    // Which package owns each path of the final image.
+}
+
+/// The packages of the final state of each manager's history, and which one owns each path (the
+/// first manager to claim a path keeps it). dpkg's status file leaves the files to `lists`.
+fn installed(
+    tree: &Tree,
+    states: &[(&'static str, History)],
+    mut lists: HashMap<String, Vec<Vec<u8>>>,
+) -> (Vec<Package>, HashMap<NodeId, usize>) {
+    let mut packages = Vec::new();
     let mut owner: HashMap<NodeId, usize> = HashMap::new();
-    let mut changes: BTreeMap<usize, LayerPackages> = BTreeMap::new();
-    for (manager, history) in &states {
+    for (manager, history) in states {
         let Some((_, last)) = history.last() else { continue };
-        let mut lists = if *manager == "dpkg" { parse_lists(&lists, &contents) } else { HashMap::new() };
         for (name, record) in last {
-            let index = out.packages.len();
-            // dpkg's status file leaves the files to info/*.list; status.d and the others list them.
+            let index = packages.len();
             let mut files = record.files.clone();
-            files.extend(lists.remove(name).unwrap_or_default());
+            if *manager == "dpkg" {
+                files.extend(lists.remove(name).unwrap_or_default());
+            }
             for path in files {
                 if let Some(node) = lookup_owned(tree, &path) {
                     owner.entry(node).or_insert(index);
                 }
             }
             let installed_in = history.iter().find(|(_, s)| s.contains_key(name)).map(|(l, _)| *l);
-            let mut upgraded_in = Vec::new();
-            for pair in history.windows(2) {
-                let (before, after) = (&pair[0].1, &pair[1].1);
-                if let (Some(a), Some(b)) = (before.get(name), after.get(name))
-                    && a.version != b.version
-                {
-                    upgraded_in.push(pair[1].0);
-                }
-            }
-            out.packages.push(Package {
+            let upgraded_in = history
+                .windows(2)
+                .filter(|pair| {
+                    matches!((pair[0].1.get(name), pair[1].1.get(name)), (Some(a), Some(b)) if a.version != b.version)
+                })
+                .map(|pair| pair[1].0)
+                .collect();
+            packages.push(Package {
                 manager,
                 name: name.clone(),
                 version: record.version.clone(),
@@ -279,7 +354,16 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
                 upgraded_in,
             });
         }
-        let empty = BTreeMap::new();
+    }
+    (packages, owner)
+}
+
+/// What each layer did to the packages: added, upgraded, removed (layers that did nothing left
+/// out).
+fn layer_changes(states: &[(&'static str, History)]) -> Vec<LayerPackages> {
+    let mut changes: BTreeMap<usize, LayerPackages> = BTreeMap::new();
+    let empty = BTreeMap::new();
+    for (_, history) in states {
         for (i, (layer, state)) in history.iter().enumerate() {
             let before = if i == 0 { &empty } else { &history[i - 1].1 };
             let entry = changes.entry(*layer).or_insert_with(|| LayerPackages {
@@ -304,17 +388,18 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
             }
         }
     }
-    out.layers = changes
-        .into_values()
-        .filter(|l| !(l.added.is_empty() && l.upgraded.is_empty() && l.removed.is_empty()))
-        .collect();
-    // Sizes: every copy shipped, and what is left at the end.
+    changes.into_values().filter(|l| !(l.added.is_empty() && l.upgraded.is_empty() && l.removed.is_empty())).collect()
+}
+
+/// Each package's bytes (every copy shipped, and what is left at the end), and the folders of the
+/// files no package owns, largest first (the first 20).
+fn measure(tree: &Tree, top: usize, owner: &HashMap<NodeId, usize>, packages: &mut [Package]) -> Vec<UnownedDir> {
     for e in tree.entries() {
         if e.kind != EntryKind::File {
             continue;
         }
         if let Some(&p) = owner.get(&e.node) {
-            out.packages[p].shipped_bytes += e.size;
+            packages[p].shipped_bytes += e.size;
         }
     }
     let mut unowned: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -326,8 +411,8 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
         }
         match owner.get(&node) {
             Some(&p) => {
-                out.packages[p].final_bytes += e.size;
-                out.packages[p].files += 1;
+                packages[p].final_bytes += e.size;
+                packages[p].files += 1;
             }
             None => {
                 let path = tree.path(node);
@@ -340,21 +425,14 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
             }
         }
     }
-    for p in &mut out.packages {
+    for p in packages.iter_mut() {
         p.wasted_bytes = p.shipped_bytes.saturating_sub(p.final_bytes);
     }
-    let names: HashMap<NodeId, String> =
-        owner.into_iter().filter_map(|(node, p)| Some((node, out.packages.get(p)?.name.clone()))).collect();
-    // A Python or node package whose files a system package owns (apt's python3-requests ships
-    // its dist-info too) is that package: listed once.
-    out.packages.retain(|p| !is_language(p.manager) || p.files > 0 || p.shipped_bytes > 0);
-    out.packages.sort_by(|a, b| b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)));
     let mut unowned: Vec<UnownedDir> =
         unowned.into_iter().map(|(dir, (bytes, files))| UnownedDir { dir, bytes, files }).collect();
     unowned.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.dir.cmp(&b.dir)));
     unowned.truncate(20);
-    out.unowned = unowned;
-    Some((out, names))
+    unowned
 }
 
 /// Whether `manager` is a language's (pip, npm) rather than the system's.
