@@ -533,58 +533,7 @@ fn parse_tar<R: Read + Seek>(
                 });
             }
         };
-        let kind = match member.kind {
-            tar::Kind::Regular => EntryKind::File,
-            tar::Kind::Dir => EntryKind::Dir,
-            tar::Kind::Symlink => EntryKind::Symlink,
-            tar::Kind::HardLink => EntryKind::Hardlink,
-            tar::Kind::Char => EntryKind::Char,
-            tar::Kind::Block => EntryKind::Block,
-            tar::Kind::Fifo => EntryKind::Fifo,
-            tar::Kind::Other(flag) => {
-                let name = String::from_utf8_lossy(&member.path).into_owned();
-                parsed.warn(
-                    limits,
-                    Warning::layer(
-                        WarningKind::UnsupportedEntry,
-                        index,
-                        format!("skipped a tar entry of type '{}'", char::from(flag).escape_default()),
-                    )
-                    .with_path(format!("/{name}")),
-                );
-                continue;
-            }
-        };
-        let (name_kind, escaped) = path::normalize(&member.path, &mut path_buf);
-        let kind = match name_kind {
-            NameKind::Root | NameKind::AufsMeta => continue,
-            NameKind::InvalidWhiteout => {
-                let mut shown = String::new();
-                path::display_path(&path_buf, &mut shown);
-                parsed.warn(
-                    limits,
-                    Warning::layer(WarningKind::InvalidWhiteout, index, "skipped a bare '.wh.' entry").with_path(shown),
-                );
-                continue;
-            }
-            NameKind::Whiteout => EntryKind::Whiteout,
-            NameKind::Opaque => EntryKind::Opaque,
-            NameKind::Normal => kind,
-        };
-        if escaped {
-            let mut shown = String::new();
-            path::display_path(&path_buf, &mut shown);
-            let warning = Warning::layer(
-                WarningKind::PathEscapesRoot,
-                index,
-                format!(
-                    "the entry '{}' climbs above the root with '..'; it was placed at {shown}",
-                    String::from_utf8_lossy(&member.path)
-                ),
-            )
-            .with_path(shown.clone());
-            parsed.warn(limits, warning);
-        }
+        let Some(kind) = classify(index, member, parsed, limits, &mut path_buf) else { continue };
 
         let mode = member.mode & 0o7777;
         let (uid, gid) = (clamp_u32(member.uid), clamp_u32(member.gid));
@@ -687,6 +636,71 @@ fn parse_tar<R: Read + Seek>(
         });
     }
     Ok(())
+}
+
+/// What a tar member records, its normalised path left in `path_buf`; `None` for members that
+/// record nothing (the root, aufs metadata) and for those skipped with a warning (unsupported
+/// types, bare `.wh.` names). A path climbing above the root is placed at the root, warned about.
+fn classify(
+    index: usize,
+    member: &tar::Member,
+    parsed: &mut ParsedLayer,
+    limits: &Limits,
+    path_buf: &mut Vec<u8>,
+) -> Option<EntryKind> {
+    let kind = match member.kind {
+        tar::Kind::Regular => EntryKind::File,
+        tar::Kind::Dir => EntryKind::Dir,
+        tar::Kind::Symlink => EntryKind::Symlink,
+        tar::Kind::HardLink => EntryKind::Hardlink,
+        tar::Kind::Char => EntryKind::Char,
+        tar::Kind::Block => EntryKind::Block,
+        tar::Kind::Fifo => EntryKind::Fifo,
+        tar::Kind::Other(flag) => {
+            let name = String::from_utf8_lossy(&member.path).into_owned();
+            parsed.warn(
+                limits,
+                Warning::layer(
+                    WarningKind::UnsupportedEntry,
+                    index,
+                    format!("skipped a tar entry of type '{}'", char::from(flag).escape_default()),
+                )
+                .with_path(format!("/{name}")),
+            );
+            return None;
+        }
+    };
+    let (name_kind, escaped) = path::normalize(&member.path, path_buf);
+    let kind = match name_kind {
+        NameKind::Root | NameKind::AufsMeta => return None,
+        NameKind::InvalidWhiteout => {
+            let mut shown = String::new();
+            path::display_path(path_buf, &mut shown);
+            parsed.warn(
+                limits,
+                Warning::layer(WarningKind::InvalidWhiteout, index, "skipped a bare '.wh.' entry").with_path(shown),
+            );
+            return None;
+        }
+        NameKind::Whiteout => EntryKind::Whiteout,
+        NameKind::Opaque => EntryKind::Opaque,
+        NameKind::Normal => kind,
+    };
+    if escaped {
+        let mut shown = String::new();
+        path::display_path(path_buf, &mut shown);
+        let warning = Warning::layer(
+            WarningKind::PathEscapesRoot,
+            index,
+            format!(
+                "the entry '{}' climbs above the root with '..'; it was placed at {shown}",
+                String::from_utf8_lossy(&member.path)
+            ),
+        )
+        .with_path(shown.clone());
+        parsed.warn(limits, warning);
+    }
+    Some(kind)
 }
 
 /// `RawEntry::sparse` of a file that is not sparse.
