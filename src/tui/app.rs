@@ -563,44 +563,8 @@ impl Explorer {
         if self.input.is_some() {
             return self.update_input(action);
         }
-        if let Some(Overlay::Viewer(v)) = &mut self.overlay {
-            let page = usize::from(panes.tree.height.saturating_sub(2)).max(1);
-            match action {
-                Action::CloseOverlay => {
-                    self.overlay = None;
-                    self.stop_job();
-                }
-                other => v.scroll(other, page),
-            }
-            return self.read_pending_part();
-        }
-        if let Some(Overlay::Packages(list)) = &mut self.overlay {
-            let rows = layout::packages_rows(panes);
-            match action {
-                Action::CloseOverlay | Action::ShowPackages => self.overlay = None,
-                Action::ToggleSort => {
-                    if let Some(index) = self.packages.index() {
-                        list.sort_by(&index.packages, list.sort.next());
-                        list.fit(rows);
-                    }
-                }
-                Action::Activate => return self.filter_package(),
-                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-                    list.step(&action, rows)
-                }
-                _ => {}
-            }
-            return Vec::new();
-        }
-        if matches!(self.overlay, Some(Overlay::Help | Overlay::Warnings)) {
-            match action {
-                Action::CloseOverlay | Action::ToggleHelp => self.overlay = None,
-                Action::Down | Action::PageDown => self.help_offset += 1,
-                Action::Up | Action::PageUp => self.help_offset = self.help_offset.saturating_sub(1),
-                Action::Top => self.help_offset = 0,
-                _ => {}
-            }
-            return Vec::new();
+        if self.overlay.is_some() {
+            return self.overlay_key(action, panes);
         }
         match action {
             Action::Quit | Action::Resize { .. } => {}
@@ -685,6 +649,50 @@ impl Explorer {
                     self.move_cursor(if down { &Action::Down } else { &Action::Up }, panes);
                 }
             }
+        }
+        Vec::new()
+    }
+
+    /// A key while an overlay is open: the overlay takes it.
+    fn overlay_key(&mut self, action: Action, panes: &Panes) -> Vec<Effect> {
+        if let Some(Overlay::Viewer(v)) = &mut self.overlay {
+            let page = usize::from(panes.tree.height.saturating_sub(2)).max(1);
+            match action {
+                Action::CloseOverlay => {
+                    self.overlay = None;
+                    self.stop_job();
+                }
+                other => v.scroll(other, page),
+            }
+            return self.read_pending_part();
+        }
+        if let Some(Overlay::Packages(list)) = &mut self.overlay {
+            let rows = layout::packages_rows(panes);
+            match action {
+                Action::CloseOverlay | Action::ShowPackages => self.overlay = None,
+                Action::ToggleSort => {
+                    if let Some(index) = self.packages.index() {
+                        list.sort_by(&index.packages, list.sort.next());
+                        list.fit(rows);
+                    }
+                }
+                Action::Activate => return self.filter_package(),
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                    list.step(&action, rows)
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
+        if matches!(self.overlay, Some(Overlay::Help | Overlay::Warnings)) {
+            match action {
+                Action::CloseOverlay | Action::ToggleHelp => self.overlay = None,
+                Action::Down | Action::PageDown => self.help_offset += 1,
+                Action::Up | Action::PageUp => self.help_offset = self.help_offset.saturating_sub(1),
+                Action::Top => self.help_offset = 0,
+                _ => {}
+            }
+            return Vec::new();
         }
         Vec::new()
     }
