@@ -49,8 +49,10 @@ pub fn draw(frame: &mut Frame, panes: &Panes, e: &Explorer, list: &PackageList, 
             (None, _) => "-".into(),
         };
         let wasted = if k.wasted_bytes > 0 { human_bytes(k.wasted_bytes) } else { "-".into() };
+        // With several managers, each row says whose package it is.
+        let manager = if managers.len() > 1 { format!(" ({})", k.manager) } else { String::new() };
         let text = format!(
-            "{:>9} {:>9} {:>6} {:>6}  {} {}",
+            "{:>9} {:>9} {:>6} {:>6}  {} {}{manager}",
             human_bytes(k.final_bytes),
             wasted,
             k.files,
