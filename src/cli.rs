@@ -641,9 +641,9 @@ fn run_files(args: &FilesArgs) -> anyhow::Result<Outcome> {
     }
     warn_on_stderr(&image);
     let options = FilesOptions { layer: args.layer, changes_only: args.changes };
-    let owners = analysis::packages::packages_and_owners(&image, args.packages).map(|(_, o)| o);
+    let owners = analysis::packages::packages_and_owners(&image, args.packages);
     let stdout = io::stdout().lock();
-    write_files(&image, options, owners.as_ref(), BufWriter::with_capacity(1 << 16, stdout))
+    write_files(&image, options, owners.as_ref().map(|(p, o)| (p, o)), BufWriter::with_capacity(1 << 16, stdout))
         .context("writing to stdout")?;
     Ok(Outcome::Success)
 }

@@ -502,9 +502,9 @@ fn packages_are_read_from_dpkg_as_of_each_layer_and_own_their_files() {
     assert_eq!(layer1.removed, ["old 1"]);
     assert!(p.unowned.iter().any(|u| u.dir == "/opt/app" && u.bytes == 700), "{:?}", p.unowned);
     // `files` names each path's package.
-    let (_, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).unwrap();
+    let (packages, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).unwrap();
     let mut out = Vec::new();
-    layerscope::report::files::write_files(&image, Default::default(), Some(&owners), &mut out).unwrap();
+    layerscope::report::files::write_files(&image, Default::default(), Some((&packages, &owners)), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let line = |path: &str| text.lines().find(|l| l.contains(&format!("\"path\":\"{path}\""))).unwrap().to_string();
     assert!(line("/usr/bin/git").contains("\"package\":\"git\""), "{text}");
@@ -564,7 +564,8 @@ fn python_and_node_packages_own_the_files_their_metadata_names() {
             ],
             "{comp:?}: nested modules are their own packages; the app's own package.json is none"
         );
-        let owner = |path: &str| owners.get(&image.tree.lookup(path.as_bytes()).unwrap()).cloned();
+        let owner =
+            |path: &str| owners.package(&p, image.tree.lookup(path.as_bytes()).unwrap()).map(|k| k.name.clone());
         assert_eq!(owner("usr/bin/requests").as_deref(), Some("requests"), "RECORD's ../../../bin");
         assert_eq!(owner("app/node_modules/express/lib/router.js").as_deref(), Some("express"));
         assert_eq!(owner("app/node_modules/express/node_modules/debug/index.js").as_deref(), Some("debug"));
@@ -627,7 +628,8 @@ fn rpm_packages_are_read_from_rpmdb_sqlite_as_of_each_layer() {
         let layer1 = p.layers.iter().find(|l| l.layer == 1).unwrap();
         assert_eq!(layer1.added, ["git-core 2.43.5-1.el9"]);
         assert_eq!(layer1.upgraded, ["openssl-libs 3.0.7-24.el9→3.0.7-27.el9"]);
-        let owner = |path: &str| owners.get(&image.tree.lookup(path.as_bytes()).unwrap()).cloned();
+        let owner =
+            |path: &str| owners.package(&p, image.tree.lookup(path.as_bytes()).unwrap()).map(|k| k.name.clone());
         assert_eq!(owner("usr/bin/git").as_deref(), Some("git-core"));
     }
 }
@@ -682,11 +684,12 @@ fn distroless_status_d_and_apk_databases_own_their_files() {
             .docker_archive(),
     );
     let (p, owners) = layerscope::analysis::packages::packages_and_owners(&distroless, false).unwrap();
+    let owner_of = |node| owners.package(&p, node).map(|k| k.name.as_str());
     assert_eq!(p.databases[0].path, "/var/lib/dpkg/status.d");
     let libc = &p.packages[0];
     assert_eq!((libc.name.as_str(), libc.version.as_str(), libc.final_bytes), ("libc6", "2.36-9+deb12u7", 9_000));
     let node = distroless.tree.lookup(b"usr/lib/x86_64-linux-gnu/libc.so.6").unwrap();
-    assert_eq!(owners.get(&node).map(String::as_str), Some("libc6"), "merged /usr: lib/ is usr/lib/");
+    assert_eq!(owner_of(node), Some("libc6"), "merged /usr: lib/ is usr/lib/");
 
     // apk: the installed database lists each package's folders (F:) and files (R:).
     let installed = |ssl: &str| {
@@ -722,6 +725,34 @@ fn distroless_status_d_and_apk_databases_own_their_files() {
         [("musl", "1.2.5-r0", Some(400_000), 6_000, 0), ("libssl3", "3.3.2-r0", Some(600_000), 5_100, 5_000)]
     );
     assert_eq!(p.layers[1].upgraded, ["libssl3 3.3.1-r0→3.3.2-r0"]);
+}
+
+#[test]
+fn packages_of_two_managers_may_share_a_name() {
+    // Every node image has dpkg's tar and npm's (bundled with npm).
+    let image = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .file("var/lib/dpkg/status", b"Package: tar\nStatus: install ok installed\nVersion: 1.34\n")
+                    .file("var/lib/dpkg/info/tar.list", b"/usr/bin/tar\n")
+                    .file("usr/bin/tar", &[1; 500])
+                    .file(
+                        "usr/lib/node_modules/npm/node_modules/tar/package.json",
+                        br#"{"name":"tar","version":"6.2.1"}"#,
+                    )
+                    .file("usr/lib/node_modules/npm/node_modules/tar/index.js", &[2; 900]),
+                "ADD rootfs.tar /",
+            )
+            .docker_archive(),
+    );
+    let (p, owners) = layerscope::analysis::packages::packages_and_owners(&image, false).unwrap();
+    let owner = |path: &str| {
+        let k = owners.package(&p, image.tree.lookup(path.as_bytes()).unwrap()).unwrap();
+        (k.manager, k.name.as_str(), k.version.as_str())
+    };
+    assert_eq!(owner("usr/bin/tar"), ("dpkg", "tar", "1.34"));
+    assert_eq!(owner("usr/lib/node_modules/npm/node_modules/tar/index.js"), ("npm", "tar", "6.2.1"));
 }
 
 #[test]

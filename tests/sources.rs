@@ -856,6 +856,6 @@ fn packages_installed_by_a_real_rpm_are_read_from_its_sqlite_database() {
     assert_eq!(files, ["/usr/bin/hello", "/usr/share/hello/greeting.txt"], "{listed}");
     for path in files {
         let node = image.tree.lookup(path.trim_start_matches('/').as_bytes()).unwrap();
-        assert_eq!(owners.get(&node).map(String::as_str), Some("hello"), "{path} (rpm -ql)");
+        assert_eq!(owners.package(&p, node).map(|k| k.name.as_str()), Some("hello"), "{path} (rpm -ql)");
     }
 }

@@ -152,7 +152,7 @@ pub fn file_records(image: &Image, options: FilesOptions) -> Vec<FileRecord> {
 pub fn for_each_record(
     image: &Image,
     options: FilesOptions,
-    owners: Option<&std::collections::HashMap<NodeId, String>>,
+    owners: Option<(&crate::analysis::packages::Packages, &crate::analysis::packages::Owners)>,
     mut f: impl FnMut(FileRecord) -> io::Result<()>,
 ) -> io::Result<()> {
     let Some(top) = image.top_layer() else {
@@ -189,7 +189,7 @@ pub fn for_each_record(
         };
         let links = if at == Some(layer) { &mut links_now } else { &mut links_below };
         if let Some(mut record) = FileRecord::new(tree, links, node, tree.state_at(node, at), change) {
-            record.package = owners.and_then(|o| o.get(&node).cloned());
+            record.package = owners.and_then(|(p, o)| o.package(p, node)).map(|k| k.name.clone());
             result = f(record);
         }
     });
@@ -200,7 +200,7 @@ pub fn for_each_record(
 pub fn write_files<W: Write>(
     image: &Image,
     options: FilesOptions,
-    owners: Option<&std::collections::HashMap<NodeId, String>>,
+    owners: Option<(&crate::analysis::packages::Packages, &crate::analysis::packages::Owners)>,
     mut out: W,
 ) -> io::Result<()> {
     for_each_record(image, options, owners, |record| {

@@ -1227,9 +1227,8 @@ impl Explorer {
             }
             PackageState::Ready(index) => {
                 let mut list = PackageList::new(&index.packages, PackageSort::Size);
-                if let Some(name) = &self.view.package {
-                    list.cursor =
-                        list.order.iter().position(|&i| &index.packages.packages[i].name == name).unwrap_or(0);
+                if let Some(shown) = self.view.package {
+                    list.cursor = list.order.iter().position(|&i| i == shown).unwrap_or(0);
                 }
                 self.overlay = Some(Overlay::Packages(list));
                 return;
@@ -1245,7 +1244,7 @@ impl Explorer {
         let Some(index) = self.packages.index().cloned() else { return Vec::new() };
         let (Some(i), Some(top)) = (list.selected(), self.image.top_layer()) else { return Vec::new() };
         let Some(package) = index.packages.packages.get(i) else { return Vec::new() };
-        self.view.package = Some(package.name.clone());
+        self.view.package = Some(i);
         self.filter.package = Some(Arc::new(index.files_of(&self.image.tree, top, i)));
         if let Some(layer) = package.upgraded_in.last().copied().or(package.installed_in) {
             self.view.layer = layer.min(top);

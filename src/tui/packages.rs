@@ -2,12 +2,11 @@
 //! sort and pick one from, and which package owns each path, for the tree's filter and the
 //! selected file's details.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::action::Action;
 use super::layout::{keep_in_view, step};
-use crate::analysis::packages::{Package, Packages};
+use crate::analysis::packages::{Owners, Package, Packages};
 use crate::layer::EntryKind;
 use crate::tree::{NodeId, State, Tree};
 
@@ -24,17 +23,11 @@ pub struct PackageIndex {
 }
 
 impl PackageIndex {
-    /// Index `owners` (package name by node) against `packages`.
-    pub fn new(tree: &Tree, packages: Packages, owners: &HashMap<NodeId, String>) -> PackageIndex {
-        let place: HashMap<&str, u32> = packages
-            .packages
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((p.name.as_str(), u32::try_from(i).ok()?)))
-            .collect();
+    /// Index `owners` per node.
+    pub fn new(tree: &Tree, packages: Packages, owners: &Owners) -> PackageIndex {
         let mut owner = vec![NO_OWNER; tree.node_count()];
-        for (node, name) in owners {
-            if let (Some(slot), Some(&i)) = (owner.get_mut(node.0 as usize), place.get(name.as_str())) {
+        for (node, i) in owners.iter() {
+            if let (Some(slot), Ok(i)) = (owner.get_mut(node.0 as usize), u32::try_from(i)) {
                 *slot = i;
             }
         }

@@ -147,8 +147,9 @@ pub struct TreeView {
     pub hidden: ChangeMask,
     /// The path filter as typed (empty: none).
     pub filter: String,
-    /// The package whose files alone are shown (`None`: every path).
-    pub package: Option<String>,
+    /// The package whose files alone are shown, by its place in the image's packages (`None`:
+    /// every path).
+    pub package: Option<usize>,
 }
 
 impl TreeView {

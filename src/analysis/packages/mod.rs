@@ -135,8 +135,30 @@ pub fn packages(image: &Image, read_compressed: bool) -> Option<Packages> {
     packages_and_owners(image, read_compressed).map(|(p, _)| p)
 }
 
+/// Which package owns each path: its place in [`Packages::packages`] (packages of different
+/// managers may share a name: dpkg's `tar` and npm's `tar`).
+#[derive(Clone, Debug, Default)]
+pub struct Owners(HashMap<NodeId, u32>);
+
+impl Owners {
+    /// The place of the package that owns `node`, if one does.
+    pub fn index(&self, node: NodeId) -> Option<usize> {
+        self.0.get(&node).map(|&i| i as usize)
+    }
+
+    /// The package of `packages` that owns `node`, if one does.
+    pub fn package<'a>(&self, packages: &'a Packages, node: NodeId) -> Option<&'a Package> {
+        packages.packages.get(self.index(node)?)
+    }
+
+    /// Every path owned, with its owner's place.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, usize)> + '_ {
+        self.0.iter().map(|(&n, &i)| (n, i as usize))
+    }
+}
+
 /// [`packages`], with the package that owns each path of the final image.
-pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Packages, HashMap<NodeId, String>)> {
+pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Packages, Owners)> {
     let tree = &image.tree;
     let top = image.top_layer()?;
     let found = Found::in_image(image, top);
@@ -160,7 +182,7 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
             "a database is larger than the {} MiB kept while a compressed layer is read: --packages reads it",
             crate::layer::kept::FILE_MAX >> 20
         ));
-        return Some((out, HashMap::new()));
+        return Some((out, Owners::default()));
     }
     let contents = read_all(image, &wanted);
     out.databases.extend(found.databases(true));
@@ -173,13 +195,27 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     out.packages = packages;
     out.layers = layer_changes(&states);
     out.unowned = measure(tree, top, &owner, &mut out.packages);
-    let names: HashMap<NodeId, String> =
-        owner.into_iter().filter_map(|(node, p)| Some((node, out.packages.get(p)?.name.clone()))).collect();
     // A Python or node package whose files a system package owns (apt's python3-requests ships
-    // its dist-info too) is that package: listed once.
-    out.packages.retain(|p| !is_language(p.manager) || p.files > 0 || p.shipped_bytes > 0);
-    out.packages.sort_by(|a, b| b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)));
-    Some((out, names))
+    // its dist-info too) is that package: listed once. The rest largest first, owners following.
+    let packages = std::mem::take(&mut out.packages);
+    let mut order: Vec<usize> = (0..packages.len())
+        .filter(|&i| {
+            let p = &packages[i];
+            !is_language(p.manager) || p.files > 0 || p.shipped_bytes > 0
+        })
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&packages[a], &packages[b]);
+        b.final_bytes.cmp(&a.final_bytes).then_with(|| a.name.cmp(&b.name)).then_with(|| a.manager.cmp(b.manager))
+    });
+    let mut place = vec![None; packages.len()];
+    for (new, &old) in order.iter().enumerate() {
+        place[old] = u32::try_from(new).ok();
+    }
+    let owners = Owners(owner.into_iter().filter_map(|(node, old)| Some((node, place.get(old).copied()??))).collect());
+    let mut packages: Vec<Option<Package>> = packages.into_iter().map(Some).collect();
+    out.packages = order.iter().filter_map(|&i| packages[i].take()).collect();
+    Some((out, owners))
 }
 
 /// The package databases of an image: where each is, and the layers that wrote it.

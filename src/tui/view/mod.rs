@@ -298,9 +298,10 @@ fn draw_input(frame: &mut Frame, area: Rect, e: &Explorer, theme: Theme) {
                 " · n/N next/previous · / edit · Esc clear"
             });
             let mut spans = Vec::new();
-            if let Some(package) = &e.view.package {
+            let package = e.view.package.and_then(|i| e.packages.index()?.packages.packages.get(i));
+            if let Some(p) = package {
                 spans.push(Span::styled("Package: ", theme.label()));
-                spans.push(Span::raw(format!("{}  ", clean(package))));
+                spans.push(Span::raw(format!("{} {} ({})  ", clean(&p.name), clean(&p.version), p.manager)));
             }
             if editing || !e.view.filter.is_empty() {
                 spans.push(Span::styled("Filter: ", theme.label()));
