@@ -5,6 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use std::time::{Duration, Instant};
+
+use rusqlite::config::DbConfig;
+use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 
 use super::Record;
@@ -26,6 +30,13 @@ const INT64: u32 = 5;
 const STRING: u32 = 6;
 const STRING_ARRAY: u32 = 8;
 
+/// Rows read at most (a Fedora image holds a few hundred packages, a desktop a few thousand).
+const MAX_PACKAGES: usize = 100_000;
+/// The largest value sqlite may hand out: a header is at most [`MAX_DATA`] bytes.
+const MAX_VALUE: i32 = 0x1000_0000;
+/// How long reading the database may take.
+const DEADLINE: Duration = Duration::from_secs(20);
+
 /// rpm's own bounds on a header: index entries and data bytes.
 const MAX_ENTRIES: usize = 0x0000_ffff;
 const MAX_DATA: usize = 0x0fff_ffff;
@@ -46,18 +57,38 @@ fn read(database: &[u8], wal: Option<&[u8]>) -> Option<BTreeMap<String, Record>>
     if let Some(log) = wal {
         std::fs::File::create(dir.path().join("rpmdb.sqlite-wal")).ok()?.write_all(log).ok()?;
     }
+    // A URI: the temporary folder's name (TMPDIR may hold `?`, `#` or `%`) percent-encoded.
+    let file: String = path
+        .to_str()?
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect();
     let (uri, access) = match wal {
-        None => (format!("file:{}?immutable=1", path.to_str()?), OpenFlags::SQLITE_OPEN_READ_ONLY),
-        Some(_) => (format!("file:{}", path.to_str()?), OpenFlags::SQLITE_OPEN_READ_WRITE),
+        None => (format!("file:{file}?immutable=1"), OpenFlags::SQLITE_OPEN_READ_ONLY),
+        Some(_) => (format!("file:{file}"), OpenFlags::SQLITE_OPEN_READ_WRITE),
     };
     let flags = access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let db = Connection::open_with_flags(uri, flags).ok()?;
-    // The file is the image's: no code or triggers of its schema run.
-    db.execute_batch("PRAGMA trusted_schema = OFF;").ok()?;
+    // The file is the image's, so anything may be in it: sqlite's defensive mode, no code of its
+    // schema run, every cell checked, no value over rpm's own header limit, and a deadline (a
+    // view can loop for ever). `Packages` must be a plain table, read at most `MAX_PACKAGES` rows.
+    db.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true).ok()?;
+    db.execute_batch("PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON;").ok()?;
+    let _ = db.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE);
+    let deadline = Instant::now() + DEADLINE;
+    db.progress_handler(10_000, Some(move || Instant::now() > deadline)).ok()?;
+    let kind: String =
+        db.query_row("SELECT type FROM sqlite_schema WHERE name = 'Packages'", [], |row| row.get(0)).ok()?;
+    if kind != "table" {
+        return None;
+    }
     let mut query = db.prepare("SELECT blob FROM Packages").ok()?;
     let rows = query.query_map([], |row| row.get::<_, Vec<u8>>(0)).ok()?;
     let mut out = BTreeMap::new();
-    for blob in rows.flatten() {
+    for blob in rows.take(MAX_PACKAGES).flatten() {
         if let Some((name, record)) = header(&blob) {
             // `gpg-pubkey` entries are keys, not packages.
             if name != "gpg-pubkey" {
@@ -201,5 +232,22 @@ pub(crate) mod tests {
         far[8 + 8..8 + 12].copy_from_slice(&1_000_000u32.to_be_bytes());
         assert!(header(&far).is_none());
         assert!(parse(b"not a database", None).is_empty());
+    }
+
+    #[test]
+    fn a_hostile_database_is_not_read() {
+        // `Packages` a view that never ends: refused before a row is read, not run.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpmdb.sqlite");
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE VIEW Packages AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+             SELECT zeroblob(1000) AS blob FROM n;",
+        )
+        .unwrap();
+        drop(db);
+        let started = Instant::now();
+        assert!(parse(&std::fs::read(&path).unwrap(), None).is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
 }
