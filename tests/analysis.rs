@@ -756,6 +756,35 @@ fn packages_of_two_managers_may_share_a_name() {
 }
 
 #[test]
+fn a_database_too_large_to_keep_leaves_the_others_read() {
+    // A 2 MiB package.json in a compressed layer is not kept: npm is not read without --packages,
+    // dpkg (kept) still is.
+    let big = format!(r#"{{"name":"big","version":"1.0.0","readme":"{}"}}"#, "a".repeat(2 << 20));
+    let image = load(
+        support::dpkg_image()
+            .layer(
+                Layer::new()
+                    .file("app/node_modules/big/package.json", big.as_bytes())
+                    .file("app/node_modules/big/i.js", &[1; 10]),
+                "RUN npm ci",
+            )
+            .oci_archive(support::Comp::Zstd),
+    );
+    let p = layerscope::analysis::packages::packages(&image, false).unwrap();
+    let read: Vec<(&str, bool)> = p.databases.iter().map(|d| (d.manager, d.read)).collect();
+    assert_eq!(read, [("dpkg", true), ("npm", false)]);
+    assert!(
+        p.skipped.as_deref().is_some_and(|s| s.starts_with("npm in compressed layers") && s.contains("--packages")),
+        "{:?}",
+        p.skipped
+    );
+    assert_eq!(p.packages.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["git", "libssl3"]);
+    // With --packages, the layer is read again and npm too.
+    let all = layerscope::analysis::packages::packages(&image, true).unwrap();
+    assert!(all.skipped.is_none() && all.packages.iter().any(|k| k.name == "big"), "{:?}", all.packages);
+}
+
+#[test]
 fn package_databases_in_compressed_layers_are_kept_while_the_layers_are_read() {
     let plain = layerscope::analysis::packages::packages(&load(support::dpkg_archive()), false).unwrap();
     for comp in [support::Comp::Gzip, support::Comp::Zstd] {

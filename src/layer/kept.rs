@@ -13,26 +13,45 @@ pub const APK_INSTALLED: &str = "lib/apk/db/installed";
 /// rpm's sqlite database, where rpm (4.16 and later) keeps it.
 pub const RPM_SQLITE: [&str; 2] = ["var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"];
 
-/// A file larger than this is not kept (it is read from its layer when needed).
+/// A system database file larger than this is not kept (it is read from its layer when needed).
 pub const FILE_MAX: u64 = 16 << 20;
 /// rpm's database is one file for every package: kept up to this size.
 pub const RPM_FILE_MAX: u64 = 64 << 20;
-/// Bytes a layer keeps at most.
+/// A language package's metadata file (a `RECORD`, a `package.json`) is kept up to this size.
+pub const LANGUAGE_FILE_MAX: u64 = 1 << 20;
+/// Bytes of system databases a layer keeps at most.
 pub const LAYER_MAX: u64 = 96 << 20;
+/// Bytes of language metadata a layer keeps at most (apart, so thousands of node modules never
+/// crowd out dpkg's database).
+pub const LANGUAGE_LAYER_MAX: u64 = 32 << 20;
+/// Bytes an image keeps at most, all layers together (tiny compressed layers can expand to many
+/// large files).
+pub const IMAGE_MAX: u64 = 256 << 20;
 
-/// Up to how many bytes the file at `path` (normalised, no leading `/`) is kept: `None` when it
-/// is no package metadata.
-pub fn keep_limit(path: &[u8]) -> Option<u64> {
+/// How a kept file counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Kept up to this size.
+    pub file_max: u64,
+    /// Language metadata (its own per-layer budget) rather than a system database.
+    pub language: bool,
+}
+
+/// How the file at `path` (normalised, no leading `/`) is kept: `None` when it is no package
+/// metadata.
+pub fn keep_rule(path: &[u8]) -> Option<Rule> {
     // The database, and its write-ahead log when rpm left one.
     let rpm = path.strip_suffix(b"-wal").unwrap_or(path);
     if RPM_SQLITE.iter().any(|p| rpm == p.as_bytes()) {
-        Some(RPM_FILE_MAX)
+        Some(Rule { file_max: RPM_FILE_MAX, language: false })
+    } else if is_python_record(path) || is_node_package_json(path) {
+        Some(Rule { file_max: LANGUAGE_FILE_MAX, language: true })
     } else {
-        worth_keeping(path).then_some(FILE_MAX)
+        worth_keeping(path).then_some(Rule { file_max: FILE_MAX, language: false })
     }
 }
 
-/// Whether the file at `path` is package metadata (other than rpm's database) worth keeping.
+/// Whether the file at `path` is one of dpkg's or apk's database files.
 fn worth_keeping(path: &[u8]) -> bool {
     let in_dir = |dir: &str| {
         path.strip_prefix(dir.as_bytes())
@@ -43,8 +62,6 @@ fn worth_keeping(path: &[u8]) -> bool {
         || path == APK_INSTALLED.as_bytes()
         || (in_dir(DPKG_INFO) && path.ends_with(b".list"))
         || in_dir(DPKG_STATUS_D)
-        || is_python_record(path)
-        || is_node_package_json(path)
 }
 
 /// Whether `path` is a Python distribution's file list: `…/NAME-VERSION.dist-info/RECORD`.
@@ -85,7 +102,7 @@ mod tests {
             "app/node_modules/@types/node/package.json",
             "app/node_modules/a/node_modules/b/package.json",
         ] {
-            assert!(keep_limit(kept.as_bytes()).is_some(), "{kept}");
+            assert!(keep_rule(kept.as_bytes()).is_some(), "{kept}");
         }
         for other in [
             "var/lib/dpkg/status-old",
@@ -101,7 +118,7 @@ mod tests {
             "x/nodash.dist-info/RECORD",
             "var/lib/rpm/Packages",
         ] {
-            assert_eq!(keep_limit(other.as_bytes()), None, "{other}");
+            assert_eq!(keep_rule(other.as_bytes()), None, "{other}");
         }
     }
 }

@@ -166,6 +166,8 @@ pub struct Progress {
     pub done: Vec<AtomicBool>,
     /// Set to ask loading to stop; loaders return [`Error::Cancelled`].
     pub cancel: AtomicBool,
+    /// Bytes of package metadata kept so far, all layers together (see [`kept::IMAGE_MAX`]).
+    pub kept_bytes: AtomicU64,
 }
 
 impl Progress {
@@ -176,6 +178,7 @@ impl Progress {
             bytes_total: sizes.to_vec(),
             done: sizes.iter().map(|_| AtomicBool::new(false)).collect(),
             cancel: AtomicBool::new(false),
+            kept_bytes: AtomicU64::new(0),
         }
     }
 
@@ -510,8 +513,8 @@ fn parse_tar<R: Read + Seek>(
     let mut tar = tar::Reader::new(reader, limits.header);
     let mut path_buf = Vec::with_capacity(256);
     let mut data_buf = vec![0u8; 64 * 1024];
-    // Bytes of package databases kept so far (see `kept`).
-    let mut kept_bytes = 0u64;
+    // Bytes of system databases and of language metadata kept so far (see `kept`).
+    let mut kept_bytes = [0u64; 2];
     let last_path = |parsed: &ParsedLayer| {
         parsed.entries.last().map(|e| String::from_utf8_lossy(e.path.of(&parsed.bytes)).into_owned())
     };
@@ -583,12 +586,11 @@ fn parse_tar<R: Read + Seek>(
         }
         // A package database streamed past is kept: reaching it later would inflate the layer
         // again.
-        let mut keep = (hash_all
-            && sparse.is_none()
-            && kind == EntryKind::File
-            && kept_bytes + size <= kept::LAYER_MAX
-            && kept::keep_limit(&path_buf).is_some_and(|limit| size <= limit))
-        .then(|| Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
+        let rule = (hash_all && sparse.is_none() && kind == EntryKind::File)
+            .then(|| kept::keep_rule(&path_buf))
+            .flatten()
+            .filter(|rule| keep_fits(rule, size, &kept_bytes, progress));
+        let mut keep = rule.map(|_| Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
         if hashed {
             let hashing = match &sparse {
                 Some(chunks) => hash_content(
@@ -614,8 +616,12 @@ fn parse_tar<R: Read + Seek>(
             }
             None => NO_SPARSE,
         };
-        if let Some(bytes) = keep {
-            kept_bytes += bytes.len() as u64;
+        if let (Some(bytes), Some(rule)) = (keep, rule) {
+            let n = bytes.len() as u64;
+            kept_bytes[usize::from(rule.language)] += n;
+            if let Some(p) = progress {
+                p.kept_bytes.fetch_add(n, Ordering::Relaxed);
+            }
             let record = u32::try_from(parsed.entries.len()).unwrap_or(u32::MAX);
             parsed.kept.push((record, bytes));
         }
@@ -701,6 +707,16 @@ fn classify(
         parsed.warn(limits, warning);
     }
     Some(kind)
+}
+
+/// Whether a file of `size` bytes kept by `rule` fits the budgets: its own, the layer's for its
+/// kind (`kept`: system, language) and the image's.
+fn keep_fits(rule: &kept::Rule, size: u64, kept: &[u64; 2], progress: Option<&Progress>) -> bool {
+    let layer_max = if rule.language { kept::LANGUAGE_LAYER_MAX } else { kept::LAYER_MAX };
+    let image = progress.map_or(0, |p| p.kept_bytes.load(Ordering::Relaxed));
+    size <= rule.file_max
+        && kept[usize::from(rule.language)].saturating_add(size) <= layer_max
+        && image.saturating_add(size) <= kept::IMAGE_MAX
 }
 
 /// `RawEntry::sparse` of a file that is not sparse.

@@ -6,7 +6,7 @@
 //! over all layers, and the layers that installed and upgraded it.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 
 use serde::Serialize;
@@ -167,29 +167,42 @@ pub fn packages_and_owners(image: &Image, read_compressed: bool) -> Option<(Pack
     // once). Those in compressed layers were kept while the layers were read; any other one in a
     // compressed layer (too large to keep) costs inflating its layer again.
     let wanted = found.wanted();
-    let compressed = wanted.iter().filter(|&&id| image.kept_content(id).is_none()).any(|&id| {
-        let layer = usize::from(tree.content_entry(tree.entry(id)).layer);
-        image.layers.get(layer).and_then(|l| l.compression).is_some_and(|c| {
-            !matches!(
-                c,
-                crate::archive::compression::Compression::None | crate::archive::compression::Compression::Empty
-            )
-        })
-    });
-    if compressed && !read_compressed {
-        out.databases.extend(found.databases(false));
+    let unkept = |id: EntryId| {
+        image.kept_content(id).is_none() && {
+            let layer = usize::from(tree.content_entry(tree.entry(id)).layer);
+            image.layers.get(layer).and_then(|l| l.compression).is_some_and(|c| {
+                !matches!(
+                    c,
+                    crate::archive::compression::Compression::None | crate::archive::compression::Compression::Empty
+                )
+            })
+        }
+    };
+    // A manager with a file left in a compressed layer is not read (a missing state would read
+    // as every package removed): the others are.
+    let unread: BTreeSet<&str> = if read_compressed {
+        BTreeSet::new()
+    } else {
+        wanted.iter().filter(|&&(_, id)| unkept(id)).map(|&(m, _)| m).collect()
+    };
+    if !unread.is_empty() {
         out.skipped = Some(format!(
-            "a database is larger than the {} MiB kept while a compressed layer is read: --packages reads it",
-            crate::layer::kept::FILE_MAX >> 20
+            "{} in compressed layers: larger than what is kept while a layer is read ({} MiB a \
+             database, {} MiB rpm's, {} MiB a language package's file), --packages reads {}",
+            unread.iter().copied().collect::<Vec<_>>().join(", "),
+            crate::layer::kept::FILE_MAX >> 20,
+            crate::layer::kept::RPM_FILE_MAX >> 20,
+            crate::layer::kept::LANGUAGE_FILE_MAX >> 20,
+            if unread.len() == 1 { "it" } else { "them" }
         ));
-        return Some((out, Owners::default()));
     }
-    let contents = read_all(image, &wanted);
-    out.databases.extend(found.databases(true));
+    let read: Vec<EntryId> = wanted.iter().filter(|(m, _)| !unread.contains(m)).map(|&(_, id)| id).collect();
+    let contents = read_all(image, &read);
+    out.databases.extend(found.databases(&unread));
     if out.databases.is_empty() {
         return None;
     }
-    let states = found.histories(image, top, &contents);
+    let states = found.histories(image, top, &contents, &unread);
     let lists = parse_lists(&found.lists, &contents);
     let (packages, owner) = installed(tree, &states, lists);
     out.packages = packages;
@@ -236,7 +249,8 @@ struct Found {
     rpm_writes: Vec<(usize, Option<EntryId>)>,
     rpm_wal_writes: Vec<(usize, Option<EntryId>)>,
     language: Vec<language::Metadata>,
-    language_writes: Vec<(usize, Option<EntryId>)>,
+    /// Each language manager's metadata files as written by each layer.
+    language_writes: Vec<(&'static str, Option<EntryId>)>,
 }
 
 impl Found {
@@ -270,46 +284,48 @@ impl Found {
             apk_writes: writes_of(apk),
             rpm_writes: writes_of(rpm.map(|(_, n)| n)),
             rpm_wal_writes: writes_of(rpm_wal),
-            language_writes: language.iter().flat_map(|m| writes(image, m.node)).collect(),
+            language_writes: language
+                .iter()
+                .flat_map(|m| writes(image, m.node).into_iter().map(|(_, id)| (m.manager, id)))
+                .collect(),
             language,
         }
     }
 
-    /// Every file to read.
-    fn wanted(&self) -> Vec<EntryId> {
-        let mut wanted: Vec<EntryId> = self.lists.keys().copied().chain(self.status_files.iter().copied()).collect();
-        wanted.extend(
-            self.dpkg_writes
-                .iter()
-                .chain(&self.apk_writes)
-                .chain(&self.rpm_writes)
-                .chain(&self.rpm_wal_writes)
-                .chain(&self.language_writes)
-                .filter_map(|(_, id)| *id),
-        );
+    /// Every file to read, with the manager it is for.
+    fn wanted(&self) -> Vec<(&'static str, EntryId)> {
+        let ids = |writes: &[(usize, Option<EntryId>)]| writes.iter().filter_map(|(_, id)| *id).collect::<Vec<_>>();
+        let mut wanted: Vec<(&'static str, EntryId)> =
+            self.lists.keys().chain(&self.status_files).map(|&id| ("dpkg", id)).collect();
+        wanted.extend(ids(&self.dpkg_writes).into_iter().map(|id| ("dpkg", id)));
+        wanted.extend(ids(&self.apk_writes).into_iter().map(|id| ("apk", id)));
+        wanted.extend(ids(&self.rpm_writes).into_iter().chain(ids(&self.rpm_wal_writes)).map(|id| ("rpm", id)));
+        wanted.extend(self.language_writes.iter().filter_map(|&(m, id)| Some((m, id?))));
         wanted
     }
 
-    /// The databases found, `read` or not.
-    fn databases(&self, read: bool) -> Vec<Database> {
+    /// The databases found, read unless their manager is in `unread`.
+    fn databases(&self, unread: &BTreeSet<&str>) -> Vec<Database> {
         let rpm_path = self.rpm.map_or("", |(p, _)| p);
         let status = if self.dpkg.is_some() { (DPKG_STATUS, self.dpkg) } else { (DPKG_STATUS_D, self.status_dir) };
         let mut out: Vec<Database> = [("dpkg", status.0, status.1), ("apk", APK_INSTALLED, self.apk)]
             .into_iter()
             .chain([("rpm", rpm_path, self.rpm.map(|(_, n)| n))])
             .filter(|(_, _, node)| node.is_some())
-            .map(|(manager, path, _)| Database { manager, path: format!("/{path}"), read })
+            .map(|(manager, path, _)| Database { manager, path: format!("/{path}"), read: !unread.contains(manager) })
             .collect();
-        out.extend(language_databases(&self.language, read));
+        out.extend(language_databases(&self.language, unread));
         out
     }
 
-    /// Each manager's packages after every layer that wrote its database.
+    /// Each manager's packages after every layer that wrote its database (those in `unread`
+    /// left out).
     fn histories(
         &self,
         image: &Image,
         top: usize,
         contents: &HashMap<EntryId, Cow<'_, [u8]>>,
+        unread: &BTreeSet<&str>,
     ) -> Vec<(&'static str, History)> {
         let mut states: Vec<(&'static str, History)> = Vec::new();
         if self.dpkg.is_some() {
@@ -324,6 +340,7 @@ impl Found {
             states.push(("rpm", self.rpm_history(image, database, contents)));
         }
         states.extend(language::histories(image, &self.language, contents, top));
+        states.retain(|(manager, _)| !unread.contains(manager));
         states
     }
 
@@ -477,12 +494,12 @@ fn is_language(manager: &str) -> bool {
 }
 
 /// The language package metadata found, as one database per manager (there is a file per
-/// package).
-fn language_databases(found: &[language::Metadata], read: bool) -> Vec<Database> {
+/// package), read unless in `unread`.
+fn language_databases(found: &[language::Metadata], unread: &BTreeSet<&str>) -> Vec<Database> {
     [(language::PIP, "*.dist-info/RECORD"), (language::NPM, "node_modules/*/package.json")]
         .into_iter()
         .filter(|(manager, _)| found.iter().any(|m| m.manager == *manager))
-        .map(|(manager, path)| Database { manager, path: path.to_string(), read })
+        .map(|(manager, path)| Database { manager, path: path.to_string(), read: !unread.contains(manager) })
         .collect()
 }
 
