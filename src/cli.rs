@@ -656,7 +656,7 @@ fn run_df(args: &DfArgs, env: &Env) -> anyhow::Result<Outcome> {
     if env.stdout_is_tty && !args.report && args.format == "text" {
         let title = args.inputs.join(" ");
         let compute: crate::tui::Compute = Box::new(move |transfer: &Transfer| {
-            let images = df_images(&targets, &options, read, transfer).map_err(|e| format!("{e:#}"))?;
+            let images = df_images(&targets, &options, read, transfer).map_err(|e| error_text(&e))?;
             let named: Vec<(String, &Image)> = images.iter().map(|(n, i)| (n.clone(), i)).collect();
             Ok(crate::tui::Computed::Disk(Box::new(crate::tui::disk::DiskView::new(&named))))
         });

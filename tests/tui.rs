@@ -1500,6 +1500,6 @@ fn p_on_an_image_without_a_package_database_says_so() {
     assert!(e.overlay.is_none());
     assert_eq!(
         e.message.as_ref().map(|m| m.text.as_str()),
-        Some("no package database in this image (dpkg, apk or rpm)")
+        Some("no package database in this image (dpkg, apk, rpm, Python or node metadata)")
     );
 }

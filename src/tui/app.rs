@@ -906,11 +906,7 @@ impl Explorer {
         let matches = &self.rows.matches;
         if matches.is_empty() {
             self.message = Some(Message {
-                text: if self.view.filter.is_empty() {
-                    "no filter: press / to type one".into()
-                } else {
-                    "no match".into()
-                },
+                text: if !self.view.filtering() { "no filter: press / to type one".into() } else { "no match".into() },
                 error: true,
             });
             return;
@@ -1207,7 +1203,9 @@ impl Explorer {
     /// Open the packages view (or say why there is none).
     fn show_packages(&mut self) {
         let text = match &self.packages {
-            PackageState::Absent => "no package database in this image (dpkg, apk or rpm)".to_string(),
+            PackageState::Absent => {
+                "no package database in this image (dpkg, apk, rpm, Python or node metadata)".to_string()
+            }
             PackageState::Wanted | PackageState::Reading(_) => {
                 "still reading the package databases: p again in a moment".to_string()
             }

@@ -396,8 +396,8 @@ fn installed(
                 .collect();
             packages.push(Package {
                 manager,
-                name: name.clone(),
-                version: record.version.clone(),
+                name: bounded(name),
+                version: bounded(&record.version),
                 declared_bytes: record.declared,
                 final_bytes: 0,
                 shipped_bytes: 0,
@@ -426,17 +426,18 @@ fn layer_changes(states: &[(&'static str, History)]) -> Vec<LayerPackages> {
                 removed: Vec::new(),
             });
             for (name, r) in state {
+                let (shown, version) = (bounded(name), bounded(&r.version));
                 match before.get(name) {
-                    None => entry.added.push(format!("{name} {}", r.version)),
+                    None => entry.added.push(format!("{shown} {version}")),
                     Some(b) if b.version != r.version => {
-                        entry.upgraded.push(format!("{name} {}→{}", b.version, r.version))
+                        entry.upgraded.push(format!("{shown} {}→{version}", bounded(&b.version)))
                     }
                     Some(_) => {}
                 }
             }
             for (name, b) in before {
                 if !state.contains_key(name) {
-                    entry.removed.push(format!("{name} {}", b.version));
+                    entry.removed.push(format!("{} {}", bounded(name), bounded(&b.version)));
                 }
             }
         }
@@ -468,10 +469,10 @@ fn measure(tree: &Tree, top: usize, owner: &HashMap<NodeId, usize>, packages: &m
                 packages[p].files += 1;
             }
             None => {
-                let path = tree.path(node);
-                let dir: Vec<&[u8]> = path.split(|&b| b == b'/').take(2).collect();
-                let dir =
-                    if dir.len() > 1 { String::from_utf8_lossy(&dir.join(&b'/')).into_owned() } else { String::new() };
+                // The file's folder, two levels at most (`/etc/passwd` is in `/etc`).
+                let path = tree.path(tree.parent(node));
+                let dir: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|p| !p.is_empty()).take(2).collect();
+                let dir = String::from_utf8_lossy(&dir.join(&b'/')).into_owned();
                 let slot = unowned.entry(format!("/{dir}")).or_default();
                 slot.0 += e.size;
                 slot.1 += 1;
@@ -487,6 +488,22 @@ fn measure(tree: &Tree, top: usize, owner: &HashMap<NodeId, usize>, packages: &m
     unowned.truncate(20);
     unowned
 }
+
+/// A name or version as reports show it: at most [`SHOWN_MAX`] bytes (a database line can be
+/// megabytes long).
+fn bounded(text: &str) -> String {
+    if text.len() <= SHOWN_MAX {
+        return text.to_string();
+    }
+    let mut end = SHOWN_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The longest name or version shown.
+const SHOWN_MAX: usize = 256;
 
 /// Whether `manager` is a language's (pip, npm) rather than the system's.
 fn is_language(manager: &str) -> bool {
@@ -601,7 +618,7 @@ fn parse_dpkg(bytes: &[u8]) -> BTreeMap<String, Record> {
         if field("Status").is_some_and(|s| !s.ends_with(" installed")) {
             continue;
         }
-        let declared = field("Installed-Size").and_then(|s| s.parse::<u64>().ok()).map(|k| k * 1024);
+        let declared = field("Installed-Size").and_then(|s| s.parse::<u64>().ok()).map(|k| k.saturating_mul(1024));
         out.insert(name, Record { version, declared, files: Vec::new() });
     }
     out
