@@ -65,16 +65,30 @@ pub(super) fn histories(
         }
         let layers: BTreeSet<usize> = nodes.iter().flat_map(|&n| writes(image, n)).map(|(l, _)| l).collect();
         let mut history = History::new();
+        // A file most layers leave alone is parsed once: its name and version, by entry (the
+        // last state alone needs the files).
+        let mut known: HashMap<EntryId, Option<(String, String)>> = HashMap::new();
         for &layer in &layers {
             let last = layer == *layers.last().unwrap_or(&layer);
             let mut state: BTreeMap<String, Record> = BTreeMap::new();
             for &node in &nodes {
                 let State::Present { entry: Some(id), .. } = tree.state_at(node, Some(layer)) else { continue };
                 let Some(bytes) = contents.get(&id) else { continue };
-                let parsed = if manager == PIP {
-                    python(tree, node, bytes, last)
+                let parse = |with_files: bool| {
+                    if manager == PIP {
+                        python(tree, node, bytes, with_files)
+                    } else {
+                        node_module(tree, node, bytes, top, with_files)
+                    }
+                };
+                let parsed = if last {
+                    parse(true)
                 } else {
-                    node_module(tree, node, bytes, top, last)
+                    known
+                        .entry(id)
+                        .or_insert_with(|| parse(false).map(|(name, r)| (name, r.version)))
+                        .clone()
+                        .map(|(name, version)| (name, Record { version, ..Record::default() }))
                 };
                 let Some((name, record)) = parsed else { continue };
                 // The same name twice (node's nested copies at other versions): each version is
