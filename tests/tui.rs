@@ -1333,6 +1333,19 @@ fn the_settings_file_sets_theme_colours_keys_and_the_first_view() {
 }
 
 #[test]
+fn a_rebound_action_keeps_working_in_every_view_that_had_it() {
+    use layerscope::tui::keymap::Mode;
+    let settings = settings_of("keys:\n  close: x\n  down: n\n").unwrap();
+    let press =
+        |code: char, mode: Mode| settings.keymap.key(KeyEvent::new(KeyCode::Char(code), KeyModifiers::NONE), mode);
+    for mode in [Mode::Viewer, Mode::Packages] {
+        assert_eq!(press('x', mode), Some(Action::CloseOverlay), "{mode:?}");
+        assert_eq!(press('n', mode), Some(Action::Down), "{mode:?}");
+    }
+    assert_eq!(press('n', Mode::Browse(Pane::Tree)), Some(Action::Down));
+}
+
+#[test]
 fn a_wrong_settings_file_names_the_key_and_the_closest_valid_one() {
     let err = settings_of("them: dark\n").unwrap_err();
     assert!(err.contains("unknown key 'them' (did you mean 'theme'?)"), "{err}");

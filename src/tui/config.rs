@@ -262,16 +262,17 @@ fn bind(keymap: &mut Keymap, action: &str, bound: &Value) -> Result<(), String> 
             })
         })
         .collect::<Result<_, _>>()?;
-    let mut placed = false;
+    let mut placed: Vec<super::keymap::Scope> = Vec::new();
     for binding in &mut keymap.bindings {
         if !binding.keys.iter().any(|(_, a)| a == wanted) {
             continue;
         }
         let mut pairs: Vec<(Key, Action)> = binding.keys.iter().filter(|(_, a)| a != wanted).cloned().collect();
-        // The new keys go where the old ones were listed first; other bindings lose theirs.
-        if !placed {
+        // In each scope (browsing, the viewer, the packages view) the new keys go where the old
+        // ones were listed first; the scope's other bindings of the action lose theirs.
+        if !placed.contains(&binding.scope) {
             pairs.extend(keys.iter().map(|k| (*k, wanted.clone())));
-            placed = true;
+            placed.push(binding.scope);
         }
         binding.keys = pairs.into();
     }
