@@ -1,5 +1,10 @@
-//! dive's `--json` export, byte for byte as dive 0.13.1 writes it: its schema, Go's number
-//! formats and encoding/json's HTML-safe escaping (the figures are [`crate::analysis::dive`]'s).
+//! dive's `--json` export, byte for byte as dive 0.13.1 writes it: its schema as serde structs,
+//! written with encoding/json's indentation, Go's float format ([`GoFormatter`]) and its HTML-safe
+//! escaping of byte strings ([`go_json`]); the figures are [`crate::analysis::dive`]'s.
+
+use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::value::RawValue;
 
 use crate::analysis::dive::{DiveFigures, ListedFile, for_each_file_list};
 use crate::image::Image;
@@ -7,47 +12,132 @@ use crate::layer::EntryKind;
 use crate::tree::Tree;
 use crate::units::go_float;
 
+/// dive's export document, field for field in dive's order.
+#[derive(Serialize)]
+struct Export {
+    layer: Vec<ExportLayer>,
+    image: ExportImage,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportLayer {
+    index: usize,
+    id: Box<RawValue>,
+    digest_id: Box<RawValue>,
+    size_bytes: u64,
+    command: Box<RawValue>,
+    file_list: Vec<ExportFile>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportFile {
+    path: Box<RawValue>,
+    type_flag: u8,
+    link_name: Box<RawValue>,
+    size: u64,
+    file_mode: u64,
+    uid: u32,
+    gid: u32,
+    is_dir: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportImage {
+    size_bytes: u64,
+    inefficient_bytes: u64,
+    efficiency_score: f64,
+    file_reference: Vec<ExportReference>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportReference {
+    count: u32,
+    size_bytes: u64,
+    file: Box<RawValue>,
+}
+
+/// A JSON string as Go writes it (see [`go_json`]), ready to be written as it is: strings are
+/// bytes here (a path need not be UTF-8), which serde's strings cannot carry.
+fn go_string(bytes: &[u8]) -> Box<RawValue> {
+    // go_json always writes a valid JSON string; the fallback is never taken.
+    RawValue::from_string(go_json(bytes)).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// encoding/json's MarshalIndent layout (two spaces) with Go's float rendering.
+struct GoFormatter(PrettyFormatter<'static>);
+
+impl Formatter for GoFormatter {
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, value: f64) -> std::io::Result<()> {
+        writer.write_all(go_float(value, true).as_bytes())
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
 /// dive's `--json` export of `image` (its schema, its number formats, its HTML-safe escaping).
 pub fn export_json(image: &Image, figures: &DiveFigures) -> String {
     let tree = &image.tree;
-    let mut out = String::from("{\n  \"layer\": [");
     let history = dive_history(image);
+    let mut layers = Vec::with_capacity(image.layers.len());
     for_each_file_list(image, |index, all| {
         let layer = &image.layers[index];
         let (command, digest) = &history[index];
-        let id = layer.entry.split('/').next().unwrap_or("");
-        out.push_str(if index == 0 { "\n" } else { ",\n" });
-        out.push_str(&format!(
-            "    {{\n      \"index\": {index},\n      \"id\": {},\n      \"digestId\": {},\n      \"sizeBytes\": {},\n      \"command\": {},\n      \"fileList\": [",
-            go_json(id.as_bytes()),
-            go_json(digest.as_bytes()),
-            layer.size_bytes,
-            go_json(command.as_bytes())
-        ));
-        for (i, f) in all.iter().enumerate() {
-            out.push_str(if i == 0 { "\n" } else { ",\n" });
-            out.push_str(&file_entry(tree, f));
-        }
-        out.push_str(if all.is_empty() { "]\n    }" } else { "\n      ]\n    }" });
+        layers.push(ExportLayer {
+            index,
+            id: go_string(layer.entry.split('/').next().unwrap_or("").as_bytes()),
+            digest_id: go_string(digest.as_bytes()),
+            size_bytes: layer.size_bytes,
+            command: go_string(command.as_bytes()),
+            file_list: all.iter().map(|f| file_entry(tree, f)).collect(),
+        });
     });
-    out.push_str(if image.layers.is_empty() { "],\n" } else { "\n  ],\n" });
-    out.push_str(&format!(
-        "  \"image\": {{\n    \"sizeBytes\": {},\n    \"inefficientBytes\": {},\n    \"efficiencyScore\": {},\n    \"fileReference\": [",
-        figures.size_bytes,
-        figures.wasted_bytes,
-        go_float(figures.efficiency, true)
-    ));
-    for (i, f) in figures.inefficient_files.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str(&format!(
-            "      {{\n        \"count\": {},\n        \"sizeBytes\": {},\n        \"file\": {}\n      }}",
-            f.count,
-            f.size_bytes,
-            go_json(&f.path_bytes)
-        ));
-    }
-    out.push_str(if figures.inefficient_files.is_empty() { "]\n  }\n}" } else { "\n    ]\n  }\n}" });
-    out
+    let export = Export {
+        layer: layers,
+        image: ExportImage {
+            size_bytes: figures.size_bytes,
+            inefficient_bytes: figures.wasted_bytes,
+            efficiency_score: figures.efficiency,
+            file_reference: figures
+                .inefficient_files
+                .iter()
+                .map(|f| ExportReference { count: f.count, size_bytes: f.size_bytes, file: go_string(&f.path_bytes) })
+                .collect(),
+        },
+    };
+    let mut out = Vec::new();
+    let mut writer = serde_json::Serializer::with_formatter(&mut out, GoFormatter(PrettyFormatter::with_indent(b"  ")));
+    // Writing plain data into a Vec cannot fail.
+    let _ = export.serialize(&mut writer);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// (command, digest) per layer as dive maps history: the k-th non-empty entry and the k-th DiffID;
@@ -66,16 +156,10 @@ fn dive_history(image: &Image) -> Vec<(String, String)> {
         .collect()
 }
 
-fn file_entry(tree: &Tree, d: &ListedFile) -> String {
-    let field = |path: &[u8], type_flag: u8, link: &[u8], size: u64, mode: u64, uid: u32, gid: u32, dir: bool| {
-        format!(
-            "        {{\n          \"path\": {},\n          \"typeFlag\": {type_flag},\n          \"linkName\": {},\n          \"size\": {size},\n          \"fileMode\": {mode},\n          \"uid\": {uid},\n          \"gid\": {gid},\n          \"isDir\": {dir}\n        }}",
-            go_json(path),
-            go_json(link)
-        )
-    };
+fn file_entry(tree: &Tree, d: &ListedFile) -> ExportFile {
     let Some(id) = d.entry else {
-        return field(b"", 0, b"", 0, 0, 0, 0, false);
+        let (path, link_name) = (go_string(b""), go_string(b""));
+        return ExportFile { path, type_flag: 0, link_name, size: 0, file_mode: 0, uid: 0, gid: 0, is_dir: false };
     };
     let e = tree.entry(id);
     let mut rel = tree.path(d.node);
@@ -83,9 +167,6 @@ fn file_entry(tree: &Tree, d: &ListedFile) -> String {
         let cut = rel.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
         rel.splice(cut..cut, b".wh.".iter().copied());
     }
-    let path = &rel;
-    // dive copies the header's link name whatever the entry (buildah leaves one on whiteouts).
-    let link = tree.link(e).unwrap_or_default();
     let type_flag = match e.kind {
         EntryKind::File | EntryKind::Whiteout | EntryKind::Opaque => b'0',
         EntryKind::Hardlink => b'1',
@@ -95,7 +176,17 @@ fn file_entry(tree: &Tree, d: &ListedFile) -> String {
         EntryKind::Dir => b'5',
         EntryKind::Fifo => b'6',
     };
-    field(path, type_flag, link, e.size, go_file_mode(e.kind, e.mode), e.uid, e.gid, e.kind == EntryKind::Dir)
+    ExportFile {
+        path: go_string(&rel),
+        type_flag,
+        // dive copies the header's link name whatever the entry (buildah leaves one on whiteouts).
+        link_name: go_string(tree.link(e).unwrap_or_default()),
+        size: e.size,
+        file_mode: go_file_mode(e.kind, e.mode),
+        uid: e.uid,
+        gid: e.gid,
+        is_dir: e.kind == EntryKind::Dir,
+    }
 }
 
 /// Go's `fs.FileMode` for a tar header, as `tar.Header.FileInfo().Mode()` builds it.
