@@ -785,6 +785,51 @@ fn a_database_too_large_to_keep_leaves_the_others_read() {
 }
 
 #[test]
+fn multi_arch_and_multilib_packages_are_one_row_each() {
+    let stanza = |arch: &str| {
+        format!(
+            "Package: libc6\nStatus: install ok installed\nArchitecture: {arch}\nVersion: 2.36-9\nMulti-Arch: same\n"
+        )
+    };
+    let status = format!("{}\n{}", stanza("amd64"), stanza("i386"));
+    let image = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .file("var/lib/dpkg/status", status.as_bytes())
+                    .file("var/lib/dpkg/info/libc6:amd64.list", b"/usr/lib/x86_64-linux-gnu/libc.so.6\n")
+                    .file("var/lib/dpkg/info/libc6:i386.list", b"/usr/lib/i386-linux-gnu/libc.so.6\n")
+                    .file("usr/lib/x86_64-linux-gnu/libc.so.6", &[1; 2_000])
+                    .file("usr/lib/i386-linux-gnu/libc.so.6", &[2; 1_500]),
+                "ADD rootfs.tar /",
+            )
+            .docker_archive(),
+    );
+    let p = layerscope::analysis::packages::packages(&image, false).unwrap();
+    let got: Vec<(&str, u64)> = p.packages.iter().map(|k| (k.name.as_str(), k.final_bytes)).collect();
+    assert_eq!(got, [("libc6", 2_000), ("libc6:i386", 1_500)], "as dpkg names them");
+
+    let db = support::rpmdb_sqlite(&[
+        support::rpm_header("glibc", "2.34", "100.el9", 6_000, &["/usr/lib64/libc.so.6"]),
+        support::rpm_header_for("i686", "glibc", "2.34", "100.el9", 5_000, &["/usr/lib/libc.so.6"]),
+    ]);
+    let image = load(
+        Image::new()
+            .layer(
+                Layer::new()
+                    .file("var/lib/rpm/rpmdb.sqlite", &db)
+                    .file("usr/lib64/libc.so.6", &[1; 2_000])
+                    .file("usr/lib/libc.so.6", &[2; 1_500]),
+                "ADD ubi.tar /",
+            )
+            .docker_archive(),
+    );
+    let p = layerscope::analysis::packages::packages(&image, false).unwrap();
+    let got: Vec<(&str, u64)> = p.packages.iter().map(|k| (k.name.as_str(), k.final_bytes)).collect();
+    assert_eq!(got, [("glibc", 2_000), ("glibc.i686", 1_500)], "as rpm -q names them");
+}
+
+#[test]
 fn package_databases_in_compressed_layers_are_kept_while_the_layers_are_read() {
     let plain = layerscope::analysis::packages::packages(&load(support::dpkg_archive()), false).unwrap();
     for comp in [support::Comp::Gzip, support::Comp::Zstd] {

@@ -968,6 +968,11 @@ pub fn dpkg_image() -> Image {
 /// An rpm header blob as rpm's sqlite database stores it (index count, data length, 16-byte index
 /// entries, data): name, version, release, size and files.
 pub fn rpm_header(name: &str, version: &str, release: &str, size: u32, files: &[&str]) -> Vec<u8> {
+    rpm_header_for("x86_64", name, version, release, size, files)
+}
+
+/// [`rpm_header`] of another architecture.
+pub fn rpm_header_for(arch: &str, name: &str, version: &str, release: &str, size: u32, files: &[&str]) -> Vec<u8> {
     // (tag, type, values): STRING 6, STRING_ARRAY 8, INT32 4.
     let mut dirs: Vec<String> = Vec::new();
     let mut bases = Vec::new();
@@ -986,6 +991,7 @@ pub fn rpm_header(name: &str, version: &str, release: &str, size: u32, files: &[
         (1000, 6, vec![name.into()]),
         (1001, 6, vec![version.into()]),
         (1002, 6, vec![release.into()]),
+        (1022, 6, vec![arch.into()]),
         (1117, 8, bases),
         (1118, 8, dirs),
     ];

@@ -130,7 +130,7 @@ fn python(tree: &Tree, record: NodeId, bytes: &[u8], with_files: bool) -> Option
             }
         }
     }
-    Some((name.replace('_', "-").to_lowercase(), Record { version: version.to_string(), declared: None, files }))
+    Some((name.replace('_', "-").to_lowercase(), Record { version: version.to_string(), files, ..Record::default() }))
 }
 
 /// A node module: name and version from `package.json`, and every file of its folder but those
@@ -163,7 +163,7 @@ fn node_module(tree: &Tree, json: NodeId, bytes: &[u8], top: usize, with_files: 
             }
         }
     }
-    Some((name, Record { version: manifest.version.unwrap_or_default(), declared: None, files }))
+    Some((name, Record { version: manifest.version.unwrap_or_default(), files, ..Record::default() }))
 }
 
 /// The first field of a CSV line (quoted or not).

@@ -102,6 +102,8 @@ type History = Vec<(usize, BTreeMap<String, Record>)>;
 struct Record {
     version: String,
     declared: Option<u64>,
+    /// Its architecture, when the database says (two of one name differ by it: multi-arch).
+    arch: Option<String>,
     /// Files it owns (relative paths), when the database lists them (apk).
     files: Vec<Vec<u8>>,
 }
@@ -379,7 +381,15 @@ fn installed(
             let index = packages.len();
             let mut files = record.files.clone();
             if *manager == "dpkg" {
-                files.extend(lists.remove(name).unwrap_or_default());
+                let base = name.split(':').next().unwrap_or(name);
+                let qualified = record.arch.as_ref().map(|a| format!("{base}:{a}"));
+                // The list of this package's architecture, or the one list of its name.
+                let any_arch = || lists.keys().find(|k| k.split(':').next() == Some(base)).cloned();
+                let key = Some(name.clone())
+                    .filter(|k| lists.contains_key(k))
+                    .or_else(|| qualified.filter(|k| lists.contains_key(k)))
+                    .or_else(any_arch);
+                files.extend(key.and_then(|k| lists.remove(&k)).unwrap_or_default());
             }
             for path in files {
                 if let Some(node) = lookup_owned(tree, &path) {
@@ -619,7 +629,13 @@ fn parse_dpkg(bytes: &[u8]) -> BTreeMap<String, Record> {
             continue;
         }
         let declared = field("Installed-Size").and_then(|s| s.parse::<u64>().ok()).map(|k| k.saturating_mul(1024));
-        out.insert(name, Record { version, declared, files: Vec::new() });
+        let arch = field("Architecture");
+        // A second architecture of one package (multi-arch) is named as dpkg names it: `libc6:i386`.
+        let key = match &arch {
+            Some(a) if out.contains_key(&name) => format!("{name}:{a}"),
+            _ => name,
+        };
+        out.insert(key, Record { version, declared, arch, files: Vec::new() });
     }
     out
 }
@@ -667,8 +683,8 @@ fn list_files(image: &Image, layer: usize) -> HashMap<EntryId, String> {
         .into_iter()
         .filter_map(|id| {
             let file = String::from_utf8_lossy(tree.name(tree.entry(id).node)).into_owned();
-            let stem = file.strip_suffix(".list")?;
-            Some((id, stem.split(':').next().unwrap_or(stem).to_string()))
+            // `NAME.list`, or `NAME:ARCH.list` for a multi-arch package.
+            Some((id, file.strip_suffix(".list")?.to_string()))
         })
         .collect()
 }

@@ -18,6 +18,7 @@ const NAME: u32 = 1000;
 const VERSION: u32 = 1001;
 const RELEASE: u32 = 1002;
 const EPOCH: u32 = 1003;
+const ARCH: u32 = 1022;
 const SIZE: u32 = 1009;
 const DIRINDEXES: u32 = 1116;
 const BASENAMES: u32 = 1117;
@@ -90,9 +91,14 @@ fn read(database: &[u8], wal: Option<&[u8]>) -> Option<BTreeMap<String, Record>>
     let mut out = BTreeMap::new();
     for blob in rows.take(MAX_PACKAGES).flatten() {
         if let Some((name, record)) = header(&blob) {
-            // `gpg-pubkey` entries are keys, not packages.
+            // `gpg-pubkey` entries are keys, not packages; a second architecture of one name
+            // (multilib) is `name.arch`, as rpm -q writes it.
             if name != "gpg-pubkey" {
-                out.insert(name, record);
+                let key = match &record.arch {
+                    Some(arch) if out.contains_key(&name) => format!("{name}.{arch}"),
+                    _ => name,
+                };
+                out.insert(key, record);
             }
         }
     }
@@ -162,7 +168,8 @@ fn header(blob: &[u8]) -> Option<(String, Record)> {
             Some(format!("{dir}{base}").trim_start_matches('/').as_bytes().to_vec())
         })
         .collect();
-    Some((name, Record { version: shown, declared, files }))
+    let arch = strings(ARCH).into_iter().next();
+    Some((name, Record { version: shown, declared, arch, files }))
 }
 
 #[cfg(test)]
