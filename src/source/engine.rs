@@ -321,6 +321,9 @@ pub fn export(kind: EngineKind, name: &str, options: &SourceOptions, transfer: &
     }
 }
 
+/// What is read of a save command's output after its archive ends (padding, at most).
+const EXPORT_TAIL: u64 = 1 << 20;
+
 /// Stream a save command's stdout into the cache; its stderr explains a failure.
 fn run_export(
     mut command: Command,
@@ -346,8 +349,14 @@ fn run_export(
         }
         String::from_utf8_lossy(&text).into_owned()
     });
-    let stdout = child.stdout.take().ok_or_else(|| fail("no output pipe".into()))?;
-    let result = ingest::ingest(stdout, display, cache, transfer, &options.limits);
+    let mut stdout = child.stdout.take().ok_or_else(|| fail("no output pipe".into()))?;
+    let result = ingest::ingest(&mut stdout, display, cache, transfer, &options.limits);
+    if result.is_ok() {
+        // The archive ends before its writer's last padding (tar pads to a 10 KiB record):
+        // read it, or a command still writing it fails on a closed pipe.
+        let _ = io::copy(&mut (&mut stdout).take(EXPORT_TAIL), &mut io::sink());
+    }
+    drop(stdout);
     // A command that failed by itself explains the broken stream; one we stop does not.
     // It may be exiting right now (its output ended because it failed): give it a moment.
     let mut stopped = false;
@@ -367,7 +376,7 @@ fn run_export(
         Err(Error::Cancelled) => Err(Error::Cancelled),
         Err(e) if stopped => Err(e),
         _ if !status.success() => {
-            Err(fail(format!("{} failed: {}", command_line(&command), last_line(stderr.as_bytes()))))
+            Err(fail(format!("{} failed ({status}): {}", command_line(&command), last_line(stderr.as_bytes()))))
         }
         other => other,
     }
