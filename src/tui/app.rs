@@ -969,16 +969,8 @@ impl Explorer {
             folds: self.folds,
             sort: self.sort,
         };
-        let id = self.next_job;
-        self.next_job += 1;
-        let job = Job {
-            id,
-            image: Arc::clone(&self.image),
-            request: Arc::new(Request::Tree(request)),
-            stop: Arc::default(),
-            progress: Arc::default(),
-        };
-        self.tree_job = Some(TreeJob { id, stop: Arc::clone(&job.stop), then });
+        let job = self.new_job(Request::Tree(request));
+        self.tree_job = Some(TreeJob { id: job.id, stop: Arc::clone(&job.stop), then });
         vec![Effect::Start(job)]
     }
 
@@ -1149,18 +1141,23 @@ impl Explorer {
     /// Start a background job, replacing (and stopping) the one running.
     fn start_job(&mut self, request: Request, what: String, extract: Option<(String, String)>) -> Effect {
         self.stop_job();
+        let job = self.new_job(request);
+        let (progress, stop) = (Arc::clone(&job.progress), Arc::clone(&job.stop));
+        self.job = Some(Running { id: job.id, what, progress, stop, extract });
+        Effect::Start(job)
+    }
+
+    /// A job for `request` on this image, with the next id.
+    fn new_job(&mut self, request: Request) -> Job {
         let id = self.next_job;
         self.next_job += 1;
-        let job = Job {
+        Job {
             id,
             image: Arc::clone(&self.image),
             request: Arc::new(request),
             stop: Arc::default(),
             progress: Arc::default(),
-        };
-        self.job =
-            Some(Running { id, what, progress: Arc::clone(&job.progress), stop: Arc::clone(&job.stop), extract });
-        Effect::Start(job)
+        }
     }
 
     /// Tell the running job to stop; its answer will be ignored.
@@ -1188,16 +1185,9 @@ impl Explorer {
         if !matches!(self.packages, PackageState::Wanted) {
             return Vec::new();
         }
-        let id = self.next_job;
-        self.next_job += 1;
-        self.packages = PackageState::Reading(id);
-        vec![Effect::Start(Job {
-            id,
-            image: Arc::clone(&self.image),
-            request: Arc::new(Request::Packages),
-            stop: Arc::default(),
-            progress: Arc::default(),
-        })]
+        let job = self.new_job(Request::Packages);
+        self.packages = PackageState::Reading(job.id);
+        vec![Effect::Start(job)]
     }
 
     /// Open the packages view (or say why there is none).

@@ -28,24 +28,27 @@ pub(super) struct Metadata {
 
 /// Every language package metadata file the tree has held.
 pub(super) fn metadata(tree: &Tree) -> Vec<Metadata> {
-    let mut out = Vec::new();
-    let mut path = Vec::new();
-    for i in 0..tree.node_count() {
+    metadata_files(tree).collect()
+}
+
+/// The language package metadata files, one by one (to ask whether there is any, the first will do).
+pub(super) fn metadata_files(tree: &Tree) -> impl Iterator<Item = Metadata> + '_ {
+    (0..tree.node_count()).filter_map(move |i| {
         let node = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
         let name = tree.name(node);
         // Most nodes are neither: test the name before building the path.
         if name != b"RECORD" && name != b"package.json" {
-            continue;
+            return None;
         }
-        path.clear();
-        path.extend_from_slice(&tree.path(node));
+        let path = tree.path(node);
         if is_python_record(&path) {
-            out.push(Metadata { manager: PIP, node });
+            Some(Metadata { manager: PIP, node })
         } else if is_node_package_json(&path) {
-            out.push(Metadata { manager: NPM, node });
+            Some(Metadata { manager: NPM, node })
+        } else {
+            None
         }
-    }
-    out
+    })
 }
 
 /// Each manager's packages after every layer that wrote one of its metadata files; the last

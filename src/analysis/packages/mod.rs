@@ -126,7 +126,7 @@ pub fn has_database(image: &Image) -> bool {
         .chain(RPM_SQLITE.iter())
         .chain(RPM_UNREAD.iter())
         .any(|path| present(&image.tree, path, top).is_some())
-        || !language::metadata(&image.tree).is_empty()
+        || language::metadata_files(&image.tree).next().is_some()
 }
 
 /// The packages of `image`; `None` when it holds no package database. A database in a
@@ -310,12 +310,15 @@ impl Found {
     fn databases(&self, unread: &BTreeSet<&str>) -> Vec<Database> {
         let rpm_path = self.rpm.map_or("", |(p, _)| p);
         let status = if self.dpkg.is_some() { (DPKG_STATUS, self.dpkg) } else { (DPKG_STATUS_D, self.status_dir) };
-        let mut out: Vec<Database> = [("dpkg", status.0, status.1), ("apk", APK_INSTALLED, self.apk)]
-            .into_iter()
-            .chain([("rpm", rpm_path, self.rpm.map(|(_, n)| n))])
-            .filter(|(_, _, node)| node.is_some())
-            .map(|(manager, path, _)| Database { manager, path: format!("/{path}"), read: !unread.contains(manager) })
-            .collect();
+        let mut out: Vec<Database> = [
+            ("dpkg", status.0, status.1),
+            ("apk", APK_INSTALLED, self.apk),
+            ("rpm", rpm_path, self.rpm.map(|(_, n)| n)),
+        ]
+        .into_iter()
+        .filter(|(_, _, node)| node.is_some())
+        .map(|(manager, path, _)| Database { manager, path: format!("/{path}"), read: !unread.contains(manager) })
+        .collect();
         out.extend(language_databases(&self.language, unread));
         out
     }
